@@ -1,0 +1,7 @@
+//! trialgate: eligibility gating, seeded permuted-block randomization and a tamper-evident
+//! audit trail for randomized clinical trials.
+//!
+//! The domain modules ([`protocol`], [`eligibility`], [`randomization`], [`simulation`])
+//! know nothing of HTTP or SQL.
+
+pub mod randomization;
