@@ -1,0 +1,699 @@
+//! The screening request: parsed once, at the edge, into validated domain values in
+//! canonical units. Every refusal names the field it concerns.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A refusal of one input field, e.g. `labs.hemoglobin.unit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why a screening request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// Not JSON at all, or JSON of the wrong shape at the top level.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// Well-formed JSON with invalid fields: every problem found, each naming its field.
+    #[error("invalid screening: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+}
+
+/// A lab counted in absolute units, compared with a minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountLab {
+    Hemoglobin,
+    Anc,
+    Platelets,
+}
+
+impl CountLab {
+    pub fn field(self) -> &'static str {
+        match self {
+            CountLab::Hemoglobin => "hemoglobin",
+            CountLab::Anc => "anc",
+            CountLab::Platelets => "platelets",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CountLab::Hemoglobin => "Hb",
+            CountLab::Anc => "ANC",
+            CountLab::Platelets => "PLT",
+        }
+    }
+
+    /// The canonical unit every accepted unit is converted to.
+    pub fn canonical_unit(self) -> &'static str {
+        match self {
+            CountLab::Hemoglobin => "g/L",
+            CountLab::Anc | CountLab::Platelets => "10^9/L",
+        }
+    }
+
+    /// Accepted units with the factor that converts them to the canonical unit.
+    pub fn units(self) -> &'static [(&'static str, u32)] {
+        match self {
+            CountLab::Hemoglobin => &[("g/L", 1), ("g/dL", 10)],
+            // 10^3/µL is numerically the same as 10^9/L.
+            CountLab::Anc | CountLab::Platelets => &[("10^9/L", 1), ("10^3/uL", 1)],
+        }
+    }
+}
+
+/// A lab judged relative to the site's upper limit of normal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UlnLab {
+    Alt,
+    Ast,
+    Bilirubin,
+    Alp,
+    Creatinine,
+}
+
+impl UlnLab {
+    pub fn field(self) -> &'static str {
+        match self {
+            UlnLab::Alt => "alt",
+            UlnLab::Ast => "ast",
+            UlnLab::Bilirubin => "bilirubin",
+            UlnLab::Alp => "alp",
+            UlnLab::Creatinine => "creatinine",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            UlnLab::Alt => "ALT",
+            UlnLab::Ast => "AST",
+            UlnLab::Bilirubin => "Total bilirubin",
+            UlnLab::Alp => "ALP",
+            UlnLab::Creatinine => "Cr",
+        }
+    }
+}
+
+/// A yes/no statement the investigator attests to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attestation {
+    BoneMetSoftTissue,
+    InformedConsent,
+    AcuteInfectionOrSeriousDisease,
+    NeuroPsychHistory,
+    InvestigatorFindsSuitable,
+}
+
+impl Attestation {
+    pub const ALL: [Attestation; 5] = [
+        Attestation::BoneMetSoftTissue,
+        Attestation::InformedConsent,
+        Attestation::AcuteInfectionOrSeriousDisease,
+        Attestation::NeuroPsychHistory,
+        Attestation::InvestigatorFindsSuitable,
+    ];
+
+    pub fn field(self) -> &'static str {
+        match self {
+            Attestation::BoneMetSoftTissue => "bone_met_soft_tissue",
+            Attestation::InformedConsent => "informed_consent",
+            Attestation::AcuteInfectionOrSeriousDisease => "acute_infection_or_serious_disease",
+            Attestation::NeuroPsychHistory => "neuro_psych_history",
+            Attestation::InvestigatorFindsSuitable => "investigator_finds_suitable",
+        }
+    }
+}
+
+/// Urine protein dipstick grades, in increasing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Dipstick {
+    #[serde(rename = "negative")]
+    Negative,
+    #[serde(rename = "trace")]
+    Trace,
+    #[serde(rename = "1+")]
+    One,
+    #[serde(rename = "2+")]
+    Two,
+    #[serde(rename = "3+")]
+    Three,
+    #[serde(rename = "4+")]
+    Four,
+}
+
+impl Dipstick {
+    pub const ALL: [Dipstick; 6] = [
+        Dipstick::Negative,
+        Dipstick::Trace,
+        Dipstick::One,
+        Dipstick::Two,
+        Dipstick::Three,
+        Dipstick::Four,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dipstick::Negative => "negative",
+            Dipstick::Trace => "trace",
+            Dipstick::One => "1+",
+            Dipstick::Two => "2+",
+            Dipstick::Three => "3+",
+            Dipstick::Four => "4+",
+        }
+    }
+}
+
+impl FromStr for Dipstick {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Dipstick::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    Female,
+    Male,
+    Other,
+}
+
+impl Sex {
+    pub const ALL: [Sex; 3] = [Sex::Female, Sex::Male, Sex::Other];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sex::Female => "female",
+            Sex::Male => "male",
+            Sex::Other => "other",
+        }
+    }
+}
+
+/// A lab value with the site's upper limit of normal, in the same unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UlnValue {
+    pub value: Decimal,
+    pub uln: Decimal,
+    pub unit: String,
+}
+
+/// A validated screening, every value in canonical units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreeningInput {
+    pub patient_ref: String,
+    pub site: String,
+    pub birth_date: NaiveDate,
+    pub sex: Option<Sex>,
+    pub screening_date: NaiveDate,
+    pub liver_metastasis: Option<bool>,
+    attestations: [Option<bool>; 5],
+    /// g/L, 10^9/L, 10^9/L.
+    counts: [Option<Decimal>; 3],
+    uln_labs: [Option<UlnValue>; 5],
+    pub creatinine_clearance_ml_min: Option<Decimal>,
+    pub urine_protein_dipstick: Option<Dipstick>,
+    pub urine_protein_24h_g: Option<Decimal>,
+    pub upc_ratio: Option<Decimal>,
+}
+
+impl ScreeningInput {
+    pub fn attestation(&self, which: Attestation) -> Option<bool> {
+        self.attestations[which as usize]
+    }
+
+    /// The value in the lab's canonical unit.
+    pub fn count(&self, lab: CountLab) -> Option<Decimal> {
+        self.counts[lab as usize]
+    }
+
+    pub fn uln_lab(&self, lab: UlnLab) -> Option<&UlnValue> {
+        self.uln_labs[lab as usize].as_ref()
+    }
+
+    /// Completed years on the screening date. Someone born on 29 February completes a
+    /// year on 1 March in years without that day.
+    pub fn age_years(&self) -> i32 {
+        use chrono::Datelike;
+        let (b, s) = (self.birth_date, self.screening_date);
+        let mut years = s.year() - b.year();
+        if (s.month(), s.day()) < (b.month(), b.day()) {
+            years -= 1;
+        }
+        years
+    }
+
+    /// Parses a JSON screening request. `today` (UTC) is the default screening date.
+    pub fn from_json(body: &[u8], today: NaiveDate) -> Result<Self, InputError> {
+        let raw = RawScreening::from_json(body)?;
+        raw.validate(today).map_err(InputError::Invalid)
+    }
+
+    /// Value of a stratification factor for this patient; `None` when the input is absent.
+    pub fn factor_value(&self, factor: crate::protocol::StratificationFactor) -> Option<&str> {
+        use crate::protocol::StratificationFactor as F;
+        match factor {
+            F::Site => Some(&self.site),
+            F::Sex => self.sex.map(Sex::as_str),
+            F::LiverMetastasis => self.liver_metastasis.map(|l| if l { "yes" } else { "no" }),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The request exactly as a client sends it. Shapes only; meaning is checked in `validate`.
+
+/// The screening request of api.md, before validation. Unknown fields are refused.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScreening {
+    #[serde(default)]
+    pub patient_ref: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    #[serde(default)]
+    pub sex: Option<String>,
+    #[serde(default)]
+    pub screening_date: Option<String>,
+    #[serde(default)]
+    pub liver_metastasis: Option<bool>,
+    #[serde(default)]
+    pub attestations: Option<RawAttestations>,
+    #[serde(default)]
+    pub labs: Option<RawLabs>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttestations {
+    #[serde(default)]
+    pub bone_met_soft_tissue: Option<bool>,
+    #[serde(default)]
+    pub informed_consent: Option<bool>,
+    #[serde(default)]
+    pub acute_infection_or_serious_disease: Option<bool>,
+    #[serde(default)]
+    pub neuro_psych_history: Option<bool>,
+    #[serde(default)]
+    pub investigator_finds_suitable: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLabs {
+    #[serde(default)]
+    pub hemoglobin: Option<RawMeasure>,
+    #[serde(default)]
+    pub anc: Option<RawMeasure>,
+    #[serde(default)]
+    pub platelets: Option<RawMeasure>,
+    #[serde(default)]
+    pub alt: Option<RawUlnMeasure>,
+    #[serde(default)]
+    pub ast: Option<RawUlnMeasure>,
+    #[serde(default)]
+    pub bilirubin: Option<RawUlnMeasure>,
+    #[serde(default)]
+    pub alp: Option<RawUlnMeasure>,
+    #[serde(default)]
+    pub creatinine: Option<RawUlnMeasure>,
+    #[serde(default)]
+    pub creatinine_clearance_24h: Option<RawMeasure>,
+    #[serde(default)]
+    pub urine_protein_dipstick: Option<String>,
+    #[serde(default)]
+    pub urine_protein_24h: Option<RawMeasure>,
+    #[serde(default)]
+    pub upc_ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeasure {
+    pub value: f64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUlnMeasure {
+    pub value: f64,
+    pub uln: f64,
+    pub unit: String,
+}
+
+/// Longest accepted `patient_ref` and `site`.
+pub const MAX_REF_LEN: usize = 64;
+
+impl RawScreening {
+    /// Shape check: JSON syntax errors and wrong types/unknown fields, named by their path.
+    pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        match serde_path_to_error::deserialize::<_, RawScreening>(de) {
+            Ok(raw) => Ok(raw),
+            Err(err) => {
+                let path = err.path().to_string();
+                let inner = err.into_inner();
+                if inner.is_syntax() || inner.is_eof() || path == "." && !inner.is_data() {
+                    Err(InputError::Malformed(inner.to_string()))
+                } else if path == "." {
+                    // Wrong type for the whole body, or an unknown top-level field.
+                    Err(InputError::Invalid(vec![field_error_from_serde(
+                        None, &inner,
+                    )]))
+                } else {
+                    Err(InputError::Invalid(vec![field_error_from_serde(
+                        Some(&path),
+                        &inner,
+                    )]))
+                }
+            }
+        }
+    }
+
+    /// Meaning check: every problem found, each naming its field; nothing defaulted silently.
+    pub fn validate(&self, today: NaiveDate) -> Result<ScreeningInput, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let patient_ref = required_ref(&mut errors, "patient_ref", &self.patient_ref, false);
+        let site = required_ref(&mut errors, "site", &self.site, true);
+        let birth_date = match &self.birth_date {
+            None => {
+                errors.push(FieldError::new("birth_date", "is required"));
+                None
+            }
+            Some(text) => parse_date(&mut errors, "birth_date", text),
+        };
+        let screening_date = match &self.screening_date {
+            None => Some(today),
+            Some(text) => parse_date(&mut errors, "screening_date", text),
+        };
+        if let Some(date) = screening_date {
+            // One day of slack: a site east of UTC is already on tomorrow's date.
+            if today.succ_opt().is_some_and(|limit| date > limit) {
+                errors.push(FieldError::new(
+                    "screening_date",
+                    format!("{date} is in the future"),
+                ));
+            }
+        }
+        if let (Some(b), Some(s)) = (birth_date, screening_date) {
+            if b > s {
+                errors.push(FieldError::new(
+                    "birth_date",
+                    format!("{b} is after the screening date {s}"),
+                ));
+            }
+        }
+        let sex = self.sex.as_deref().and_then(|text| {
+            let found = Sex::ALL.into_iter().find(|s| s.as_str() == text);
+            if found.is_none() {
+                errors.push(FieldError::new(
+                    "sex",
+                    format!("{text:?} is not one of female, male, other"),
+                ));
+            }
+            found
+        });
+
+        let a = self.attestations.clone().unwrap_or_default();
+        let attestations = [
+            a.bone_met_soft_tissue,
+            a.informed_consent,
+            a.acute_infection_or_serious_disease,
+            a.neuro_psych_history,
+            a.investigator_finds_suitable,
+        ];
+
+        let labs = self.labs.clone().unwrap_or_default();
+        let counts = [
+            (CountLab::Hemoglobin, &labs.hemoglobin),
+            (CountLab::Anc, &labs.anc),
+            (CountLab::Platelets, &labs.platelets),
+        ]
+        .map(|(lab, m)| {
+            m.as_ref().and_then(|m| {
+                let field = format!("labs.{}", lab.field());
+                let factor = lab.units().iter().find(|(u, _)| *u == m.unit).map(|p| p.1);
+                let value = non_negative(&mut errors, &format!("{field}.value"), m.value);
+                match factor {
+                    None => {
+                        errors.push(unknown_unit(&field, &m.unit, lab.units()));
+                        None
+                    }
+                    Some(f) => value.map(|v| v * Decimal::from(f)),
+                }
+            })
+        });
+
+        let uln_labs = [
+            (UlnLab::Alt, &labs.alt),
+            (UlnLab::Ast, &labs.ast),
+            (UlnLab::Bilirubin, &labs.bilirubin),
+            (UlnLab::Alp, &labs.alp),
+            (UlnLab::Creatinine, &labs.creatinine),
+        ]
+        .map(|(lab, m)| {
+            m.as_ref().and_then(|m| {
+                let field = format!("labs.{}", lab.field());
+                let value = non_negative(&mut errors, &format!("{field}.value"), m.value);
+                let uln = decimal(&mut errors, &format!("{field}.uln"), m.uln).and_then(|u| {
+                    if u <= Decimal::ZERO {
+                        errors.push(FieldError::new(
+                            format!("{field}.uln"),
+                            "must be greater than 0",
+                        ));
+                        None
+                    } else {
+                        Some(u)
+                    }
+                });
+                let unit = m.unit.trim();
+                if unit.is_empty() || unit.len() > 32 {
+                    errors.push(FieldError::new(
+                        format!("{field}.unit"),
+                        "must name the unit of value and uln (1–32 characters)",
+                    ));
+                    return None;
+                }
+                Some(UlnValue {
+                    value: value?,
+                    uln: uln?,
+                    unit: unit.to_string(),
+                })
+            })
+        });
+
+        let creatinine_clearance_ml_min = labs.creatinine_clearance_24h.as_ref().and_then(|m| {
+            let field = "labs.creatinine_clearance_24h";
+            let value = non_negative(&mut errors, &format!("{field}.value"), m.value);
+            if m.unit != "mL/min" {
+                errors.push(unknown_unit(field, &m.unit, &[("mL/min", 1)]));
+                return None;
+            }
+            value
+        });
+
+        let urine_protein_dipstick = labs.urine_protein_dipstick.as_deref().and_then(|text| {
+            let found = text.parse::<Dipstick>().ok();
+            if found.is_none() {
+                errors.push(FieldError::new(
+                    "labs.urine_protein_dipstick",
+                    format!(
+                        "{text:?} is not one of {}",
+                        Dipstick::ALL.map(Dipstick::as_str).join(", ")
+                    ),
+                ));
+            }
+            found
+        });
+
+        let urine_protein_24h_g = labs.urine_protein_24h.as_ref().and_then(|m| {
+            let field = "labs.urine_protein_24h";
+            let value = non_negative(&mut errors, &format!("{field}.value"), m.value);
+            match m.unit.as_str() {
+                "g/24h" => value,
+                "mg/24h" => value.map(|v| v / Decimal::ONE_THOUSAND),
+                other => {
+                    errors.push(unknown_unit(field, other, &[("g/24h", 1), ("mg/24h", 1)]));
+                    None
+                }
+            }
+        });
+
+        let upc_ratio = labs
+            .upc_ratio
+            .and_then(|v| non_negative(&mut errors, "labs.upc_ratio", v));
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        match (patient_ref, site, birth_date, screening_date) {
+            (Some(patient_ref), Some(site), Some(birth_date), Some(screening_date)) => {
+                Ok(ScreeningInput {
+                    patient_ref,
+                    site,
+                    birth_date,
+                    sex,
+                    screening_date,
+                    liver_metastasis: self.liver_metastasis,
+                    attestations,
+                    counts,
+                    uln_labs,
+                    creatinine_clearance_ml_min,
+                    urine_protein_dipstick,
+                    urine_protein_24h_g,
+                    upc_ratio,
+                })
+            }
+            // Every `None` above pushed an error, so this arm is never taken.
+            _ => Err(vec![FieldError::new("", "invalid screening")]),
+        }
+    }
+}
+
+fn field_error_from_serde(path: Option<&str>, err: &serde_json::Error) -> FieldError {
+    let text = err.to_string();
+    // serde_json appends " at line L column C"; the field name says more to a client.
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m)
+        .to_string();
+    // For an unknown field the path stops at its parent: name the field itself.
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_string());
+    let field = match (path, unknown) {
+        (Some(p), Some(name)) => format!("{p}.{name}"),
+        (None, Some(name)) => name,
+        (Some(p), None) => p.to_string(),
+        (None, None) => String::new(),
+    };
+    let message = match message.split_once(", expected one of") {
+        Some((head, _)) if head.starts_with("unknown field") => "is not a known field".into(),
+        _ => message,
+    };
+    FieldError::new(field, message)
+}
+
+fn required_ref(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: &Option<String>,
+    code_like: bool,
+) -> Option<String> {
+    let Some(value) = value else {
+        errors.push(FieldError::new(field, "is required"));
+        return None;
+    };
+    let problem = if value.trim().is_empty() {
+        Some("must not be empty".to_string())
+    } else if value.chars().count() > MAX_REF_LEN {
+        Some(format!("must be at most {MAX_REF_LEN} characters"))
+    } else if value.trim() != value {
+        Some("must not start or end with whitespace".to_string())
+    } else if value.chars().any(char::is_control) {
+        Some("must not contain control characters".to_string())
+    } else if code_like
+        && !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        Some("may contain only letters, digits, '-', '_' and '.'".to_string())
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => {
+            errors.push(FieldError::new(field, message));
+            None
+        }
+        None => Some(value.clone()),
+    }
+}
+
+fn parse_date(errors: &mut Vec<FieldError>, field: &str, text: &str) -> Option<NaiveDate> {
+    // Exactly YYYY-MM-DD: chrono alone would also take "2026-1-5".
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) if shaped => Some(date),
+        _ => {
+            errors.push(FieldError::new(
+                field,
+                format!("{text:?} is not a date of the form YYYY-MM-DD"),
+            ));
+            None
+        }
+    }
+}
+
+/// The exact decimal a client wrote: `f64`'s shortest round-trip text, so 1.05 stays 1.05
+/// and boundaries compare exactly.
+fn decimal(errors: &mut Vec<FieldError>, field: &str, value: f64) -> Option<Decimal> {
+    match Decimal::from_str(&value.to_string()) {
+        Ok(d) if value.is_finite() => Some(d.normalize()),
+        _ => {
+            errors.push(FieldError::new(field, "is out of range"));
+            None
+        }
+    }
+}
+
+fn non_negative(errors: &mut Vec<FieldError>, field: &str, value: f64) -> Option<Decimal> {
+    if value < 0.0 {
+        errors.push(FieldError::new(field, "must not be negative"));
+        return None;
+    }
+    decimal(errors, field, value)
+}
+
+fn unknown_unit(field: &str, unit: &str, accepted: &[(&str, u32)]) -> FieldError {
+    FieldError::new(
+        format!("{field}.unit"),
+        format!(
+            "{unit:?} is not an accepted unit; use {}",
+            accepted
+                .iter()
+                .map(|(u, _)| *u)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    )
+}

@@ -1,0 +1,11 @@
+//! Eligibility: screening input parsed into domain values, evaluated against a protocol's
+//! criteria (pure: no I/O).
+
+mod evaluate;
+mod input;
+
+pub use evaluate::{evaluate, CriterionResult, CriterionStatus, Evaluation, Outcome};
+pub use input::{
+    Attestation, CountLab, Dipstick, FieldError, InputError, RawScreening, ScreeningInput, Sex,
+    UlnLab, UlnValue, MAX_REF_LEN,
+};

@@ -1,0 +1,549 @@
+//! Protocols as data: a TOML file describes a trial's arms, design, cap and eligibility
+//! criteria. An inconsistent protocol is refused at load with a message naming the problem.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::eligibility::{Attestation, CountLab, Dipstick, UlnLab};
+use crate::randomization::{Design, DesignError};
+
+/// The default trial, compiled into the binary.
+pub const DEFAULT_PROTOCOL_TOML: &str = include_str!("../protocols/NCT06987370.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("protocol file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("protocol {origin}: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("protocol {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// A factor patients can be stratified by; its value comes from the screening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StratificationFactor {
+    Site,
+    Sex,
+    LiverMetastasis,
+}
+
+impl StratificationFactor {
+    pub fn name(self) -> &'static str {
+        match self {
+            StratificationFactor::Site => "site",
+            StratificationFactor::Sex => "sex",
+            StratificationFactor::LiverMetastasis => "liver_metastasis",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    /// Stable code used in the schedule, the audit trail and exports, e.g. `SFRT_SCART`.
+    pub code: String,
+    /// Name shown to people, e.g. `SFRT/SCART`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub ratio: u32,
+}
+
+/// One eligibility criterion: a stable id (part of the API contract), the text shown to
+/// people and the rule that decides it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Criterion {
+    pub id: String,
+    pub text: String,
+    #[serde(flatten)]
+    pub rule: Rule,
+}
+
+/// How a criterion is decided. Thresholds are in canonical units (g/L, 10^9/L, ×ULN,
+/// mL/min, g/24h); boundaries are inclusive unless the name says `above`/`below`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Rule {
+    AgeRange {
+        min_years: u32,
+        max_years: u32,
+    },
+    Attestation {
+        attestation: Attestation,
+        passes_when: bool,
+    },
+    LabMinimum {
+        lab: CountLab,
+        min: Decimal,
+    },
+    UlnMaximum {
+        lab: UlnLab,
+        max_uln: Decimal,
+        max_uln_with_liver_metastasis: Decimal,
+    },
+    /// Cr ≤ max_uln × ULN, or else a 24-h creatinine clearance strictly above the bound.
+    Creatinine {
+        max_uln: Decimal,
+        clearance_above_ml_min: Decimal,
+    },
+    /// Dipstick strictly below the grade, or else 24-h protein or UPC strictly below theirs.
+    UrineProtein {
+        dipstick_below: Dipstick,
+        protein_24h_below_g: Decimal,
+        upc_below: Decimal,
+    },
+}
+
+/// A loaded, consistent protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Protocol {
+    pub id: String,
+    pub title: String,
+    pub cap: u32,
+    pub block_sizes: Vec<u32>,
+    pub stratification: Vec<StratificationFactor>,
+    pub arms: Vec<Arm>,
+    pub criteria: Vec<Criterion>,
+    #[serde(skip)]
+    design: Design,
+}
+
+impl Protocol {
+    /// The built-in NCT06987370 protocol.
+    pub fn default_trial() -> Result<Self, ProtocolError> {
+        Self::from_toml(DEFAULT_PROTOCOL_TOML, "NCT06987370 (built in)")
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ProtocolError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProtocolError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a protocol; `origin` names it in error messages.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ProtocolError> {
+        let raw: RawProtocol = toml::from_str(text).map_err(|e| ProtocolError::Syntax {
+            origin: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        raw.check().map_err(|message| ProtocolError::Invalid {
+            origin: origin.to_string(),
+            message,
+        })
+    }
+
+    pub fn design(&self) -> &Design {
+        &self.design
+    }
+
+    pub fn arm(&self, code: &str) -> Option<&Arm> {
+        self.arms.iter().find(|a| a.code == code)
+    }
+
+    /// SHA-256 of the protocol's canonical JSON: recorded at initialisation so a monitor can
+    /// tell exactly which protocol a trial ran under.
+    pub fn digest(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProtocol {
+    id: String,
+    title: String,
+    cap: u32,
+    block_sizes: Vec<u32>,
+    #[serde(default)]
+    stratification: Vec<StratificationFactor>,
+    arms: Vec<Arm>,
+    criteria: Vec<RawCriterion>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum RawCriterion {
+    AgeRange {
+        id: String,
+        text: String,
+        min_years: u32,
+        max_years: u32,
+    },
+    Attestation {
+        id: String,
+        text: String,
+        attestation: Attestation,
+        passes_when: bool,
+    },
+    LabMinimum {
+        id: String,
+        text: String,
+        lab: CountLab,
+        min: f64,
+    },
+    UlnMaximum {
+        id: String,
+        text: String,
+        lab: UlnLab,
+        max_uln: f64,
+        max_uln_with_liver_metastasis: f64,
+    },
+    Creatinine {
+        id: String,
+        text: String,
+        max_uln: f64,
+        clearance_above_ml_min: f64,
+    },
+    UrineProtein {
+        id: String,
+        text: String,
+        dipstick_below: Dipstick,
+        protein_24h_below_g: f64,
+        upc_below: f64,
+    },
+}
+
+fn threshold(id: &str, name: &str, value: f64) -> Result<Decimal, String> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(format!(
+            "criterion {id:?}: {name} must be a positive number, got {value}"
+        ));
+    }
+    Decimal::from_str(&value.to_string())
+        .map(|d| d.normalize())
+        .map_err(|_| format!("criterion {id:?}: {name} is out of range"))
+}
+
+impl RawCriterion {
+    fn check(self) -> Result<Criterion, String> {
+        let (id, text, rule) = match self {
+            RawCriterion::AgeRange {
+                id,
+                text,
+                min_years,
+                max_years,
+            } => {
+                if min_years > max_years {
+                    return Err(format!(
+                        "criterion {id:?}: min_years {min_years} is above max_years {max_years}"
+                    ));
+                }
+                let rule = Rule::AgeRange {
+                    min_years,
+                    max_years,
+                };
+                (id, text, rule)
+            }
+            RawCriterion::Attestation {
+                id,
+                text,
+                attestation,
+                passes_when,
+            } => (
+                id,
+                text,
+                Rule::Attestation {
+                    attestation,
+                    passes_when,
+                },
+            ),
+            RawCriterion::LabMinimum { id, text, lab, min } => {
+                let min = threshold(&id, "min", min)?;
+                (id, text, Rule::LabMinimum { lab, min })
+            }
+            RawCriterion::UlnMaximum {
+                id,
+                text,
+                lab,
+                max_uln,
+                max_uln_with_liver_metastasis,
+            } => {
+                let max_uln = threshold(&id, "max_uln", max_uln)?;
+                let liver = threshold(
+                    &id,
+                    "max_uln_with_liver_metastasis",
+                    max_uln_with_liver_metastasis,
+                )?;
+                if liver < max_uln {
+                    return Err(format!(
+                        "criterion {id:?}: max_uln_with_liver_metastasis {liver} is below max_uln {max_uln}"
+                    ));
+                }
+                let rule = Rule::UlnMaximum {
+                    lab,
+                    max_uln,
+                    max_uln_with_liver_metastasis: liver,
+                };
+                (id, text, rule)
+            }
+            RawCriterion::Creatinine {
+                id,
+                text,
+                max_uln,
+                clearance_above_ml_min,
+            } => {
+                let rule = Rule::Creatinine {
+                    max_uln: threshold(&id, "max_uln", max_uln)?,
+                    clearance_above_ml_min: threshold(
+                        &id,
+                        "clearance_above_ml_min",
+                        clearance_above_ml_min,
+                    )?,
+                };
+                (id, text, rule)
+            }
+            RawCriterion::UrineProtein {
+                id,
+                text,
+                dipstick_below,
+                protein_24h_below_g,
+                upc_below,
+            } => {
+                let rule = Rule::UrineProtein {
+                    dipstick_below,
+                    protein_24h_below_g: threshold(
+                        &id,
+                        "protein_24h_below_g",
+                        protein_24h_below_g,
+                    )?,
+                    upc_below: threshold(&id, "upc_below", upc_below)?,
+                };
+                (id, text, rule)
+            }
+        };
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "criterion id {id:?} must be non-empty letters, digits and '_'"
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(format!("criterion {id:?}: text must not be empty"));
+        }
+        Ok(Criterion { id, text, rule })
+    }
+}
+
+fn is_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+impl RawProtocol {
+    fn check(self) -> Result<Protocol, String> {
+        if !is_code(&self.id) || self.id == "_system" {
+            return Err(format!(
+                "id {:?} must be 1–64 letters, digits, '-', '_' or '.' (and not _system)",
+                self.id
+            ));
+        }
+        if self.title.trim().is_empty() {
+            return Err("title must not be empty".into());
+        }
+        if self.cap == 0 {
+            return Err("cap must be at least 1".into());
+        }
+        let mut codes = HashSet::new();
+        for arm in &self.arms {
+            if !is_code(&arm.code) {
+                return Err(format!(
+                    "arm code {:?} must be 1–64 letters, digits, '-', '_' or '.'",
+                    arm.code
+                ));
+            }
+            if !codes.insert(arm.code.as_str()) {
+                return Err(format!("arm {:?} is listed twice", arm.code));
+            }
+            if arm.name.trim().is_empty() {
+                return Err(format!("arm {:?}: name must not be empty", arm.code));
+            }
+        }
+        let design = Design::new(
+            self.arms.iter().map(|a| a.ratio).collect(),
+            self.block_sizes.clone(),
+        )
+        .map_err(|e| match e {
+            DesignError::ZeroRatio { arm } => format!(
+                "arm {:?}: ratio must be at least 1",
+                self.arms.get(arm).map_or("?", |a| a.code.as_str())
+            ),
+            other => other.to_string(),
+        })?;
+        let mut factors = HashSet::new();
+        for f in &self.stratification {
+            if !factors.insert(*f) {
+                return Err(format!(
+                    "stratification factor {:?} is listed twice",
+                    f.name()
+                ));
+            }
+        }
+        if self.criteria.is_empty() {
+            return Err("at least one eligibility criterion is required".into());
+        }
+        let mut criteria = Vec::with_capacity(self.criteria.len());
+        let mut ids = HashSet::new();
+        for raw in self.criteria {
+            let c = raw.check()?;
+            if !ids.insert(c.id.clone()) {
+                return Err(format!("criterion {:?} is listed twice", c.id));
+            }
+            criteria.push(c);
+        }
+        Ok(Protocol {
+            id: self.id,
+            title: self.title,
+            cap: self.cap,
+            block_sizes: self.block_sizes,
+            stratification: self.stratification,
+            arms: self.arms,
+            criteria,
+            design,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_protocol_loads() {
+        let p = Protocol::default_trial().unwrap();
+        assert_eq!(p.id, "NCT06987370");
+        assert_eq!(p.cap, 90);
+        assert_eq!(p.design().ratios(), [2, 1]);
+        assert_eq!(p.design().block_sizes(), [3, 6]);
+        let ids: Vec<_> = p.criteria.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "age",
+                "bone_met_soft_tissue",
+                "informed_consent",
+                "hemoglobin",
+                "anc",
+                "platelets",
+                "alt",
+                "ast",
+                "bilirubin",
+                "alp",
+                "creatinine",
+                "urine_protein",
+                "no_acute_infection_or_serious_disease",
+                "no_neuro_psych_history",
+                "investigator_judgement"
+            ]
+        );
+        assert_eq!(p.digest().len(), 64);
+    }
+
+    fn with(replace: &str, by: &str) -> Result<Protocol, ProtocolError> {
+        assert!(DEFAULT_PROTOCOL_TOML.contains(replace), "{replace}");
+        Protocol::from_toml(&DEFAULT_PROTOCOL_TOML.replacen(replace, by, 1), "test")
+    }
+
+    fn refused(replace: &str, by: &str, needle: &str) {
+        let err = with(replace, by).unwrap_err().to_string();
+        assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+    }
+
+    #[test]
+    fn inconsistent_protocols_are_refused_naming_the_problem() {
+        refused(
+            "block_sizes = [3, 6]",
+            "block_sizes = [3, 4]",
+            "block size 4",
+        );
+        refused(
+            "block_sizes = [3, 6]",
+            "block_sizes = []",
+            "at least one block size",
+        );
+        refused(
+            "block_sizes = [3, 6]",
+            "block_sizes = [3, 3]",
+            "listed twice",
+        );
+        refused("cap = 90", "cap = 0", "cap must be at least 1");
+        refused(
+            "kind = \"creatinine\"",
+            "kind = \"kidney\"",
+            "unknown variant `kidney`",
+        );
+        refused(
+            "code = \"CRT\"",
+            "code = \"SFRT_SCART\"",
+            "arm \"SFRT_SCART\" is listed twice",
+        );
+        refused(
+            "ratio = 1",
+            "ratio = 0",
+            "arm \"CRT\": ratio must be at least 1",
+        );
+        refused(
+            "stratification = []",
+            "stratification = [\"site\", \"site\"]",
+            "listed twice",
+        );
+        refused(
+            "stratification = []",
+            "stratification = [\"ward\"]",
+            "unknown variant `ward`",
+        );
+        refused("min_years = 18", "min_years = 80", "above max_years");
+        refused("min = 90", "min = -1", "positive number");
+        refused(
+            "id = \"anc\"",
+            "id = \"hemoglobin\"",
+            "criterion \"hemoglobin\" is listed twice",
+        );
+        refused(
+            "lab = \"alt\"",
+            "lab = \"alt\"\nunit = \"U/L\"",
+            "unknown field `unit`",
+        );
+        refused(
+            "cap = 90",
+            "cap = 90\ncolour = \"red\"",
+            "unknown field `colour`",
+        );
+        refused("id = \"NCT06987370\"", "id = \"_system\"", "_system");
+        refused(
+            "max_uln_with_liver_metastasis = 3",
+            "max_uln_with_liver_metastasis = 1",
+            "is below max_uln",
+        );
+    }
+
+    #[test]
+    fn stratification_factors_load() {
+        let p = with(
+            "stratification = []",
+            "stratification = [\"site\", \"sex\"]",
+        )
+        .unwrap();
+        assert_eq!(
+            p.stratification,
+            [StratificationFactor::Site, StratificationFactor::Sex]
+        );
+    }
+}
