@@ -4,6 +4,7 @@
 //! The domain modules ([`protocol`], [`eligibility`], [`randomization`]) know nothing of
 //! HTTP or SQL.
 
+pub mod cli;
 pub mod eligibility;
 pub mod protocol;
 pub mod randomization;

@@ -1,1 +1,14 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = trialgate::cli::Cli::parse();
+    match trialgate::cli::run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("trialgate: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
