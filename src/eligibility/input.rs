@@ -588,12 +588,16 @@ fn field_error_from_serde(path: Option<&str>, err: &serde_json::Error) -> FieldE
         .rsplit_once(" at line ")
         .map_or(text.as_str(), |(m, _)| m)
         .to_string();
-    // For an unknown field the path stops at its parent: name the field itself.
-    let unknown = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name.to_string());
-    let field = match (path, unknown) {
+    // Name the field itself: the path of an unknown field already ends with it, the path of
+    // a missing field stops at its parent.
+    let named = ["unknown field `", "missing field `"].iter().find_map(|prefix| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_string())
+    });
+    let field = match (path, named) {
+        (Some(p), Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
         (Some(p), Some(name)) => format!("{p}.{name}"),
         (None, Some(name)) => name,
         (Some(p), None) => p.to_string(),
