@@ -378,6 +378,21 @@ pub const MAX_REF_LEN: usize = 64;
 impl RawScreening {
     /// Shape check: JSON syntax errors and wrong types/unknown fields, named by their path.
     pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
+        // One JSON document (nothing after it), an object at the top.
+        let document: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| InputError::Malformed(e.to_string()))?;
+        if !document.is_object() {
+            return Err(InputError::Malformed(
+                "the screening request must be a JSON object".into(),
+            ));
+        }
+        // The request holds no arrays, but serde's derived structs would also take one and
+        // read it positionally (`"labs": []` as no labs): refuse every array.
+        let mut arrays = Vec::new();
+        find_arrays(&document, "", &mut arrays);
+        if !arrays.is_empty() {
+            return Err(InputError::Invalid(arrays));
+        }
         let de = &mut serde_json::Deserializer::from_slice(body);
         match serde_path_to_error::deserialize::<_, RawScreening>(de) {
             Ok(raw) => Ok(raw),
@@ -578,6 +593,26 @@ impl RawScreening {
             // Every `None` above pushed an error, so this arm is never taken.
             _ => Err(vec![FieldError::new("", "invalid screening")]),
         }
+    }
+}
+
+fn find_arrays(value: &serde_json::Value, path: &str, found: &mut Vec<FieldError>) {
+    match value {
+        serde_json::Value::Array(_) => found.push(FieldError::new(
+            path,
+            "invalid type: sequence, expected a single value or an object",
+        )),
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                find_arrays(child, &child_path, found);
+            }
+        }
+        _ => {}
     }
 }
 
