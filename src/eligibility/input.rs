@@ -485,7 +485,14 @@ impl RawScreening {
                         errors.push(unknown_unit(&field, &m.unit, lab.units()));
                         None
                     }
-                    Some(f) => value.map(|v| v * Decimal::from(f)),
+                    Some(f) => value.and_then(|v| {
+                        let converted = v.checked_mul(Decimal::from(f));
+                        if converted.is_none() {
+                            errors
+                                .push(FieldError::new(format!("{field}.value"), "is out of range"));
+                        }
+                        converted
+                    }),
                 }
             })
         });
@@ -625,12 +632,14 @@ fn field_error_from_serde(path: Option<&str>, err: &serde_json::Error) -> FieldE
         .to_string();
     // Name the field itself: the path of an unknown field already ends with it, the path of
     // a missing field stops at its parent.
-    let named = ["unknown field `", "missing field `"].iter().find_map(|prefix| {
-        message
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.split_once('`'))
-            .map(|(name, _)| name.to_string())
-    });
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| {
+            message
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name.to_string())
+        });
     let field = match (path, named) {
         (Some(p), Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
         (Some(p), Some(name)) => format!("{p}.{name}"),
