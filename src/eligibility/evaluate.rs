@@ -240,7 +240,8 @@ fn uln_maximum(lab: UlnLab, normal: Decimal, liver: Decimal, input: &ScreeningIn
         return missing(format!("{} not given", lab.label()), vec![lab.field()]);
     };
     let (v, uln, unit) = (m.value, m.uln, &m.unit);
-    let limit = |k: Decimal| k * uln;
+    // Saturating: a limit beyond every decimal is above every value.
+    let limit = |k: Decimal| k.saturating_mul(uln);
     let describe = |k: Decimal, rel: &str, context: &str| {
         format!(
             "{} {} {unit} {rel} {} {unit} ({}×ULN {} {unit}, {context})",
@@ -298,12 +299,14 @@ fn creatinine(max_uln: Decimal, clearance_above: Decimal, input: &ScreeningInput
             d(clearance_above)
         )
     };
+    // Saturating: a limit beyond every decimal is above every value.
+    let limit = |uln: Decimal| max_uln.saturating_mul(uln);
     match cr {
-        Some(m) if m.value <= max_uln * m.uln => pass(format!(
+        Some(m) if m.value <= limit(m.uln) => pass(format!(
             "Cr {} {} ≤ {} {} ({}×ULN {} {})",
             d(m.value),
             m.unit,
-            d(max_uln * m.uln),
+            d(limit(m.uln)),
             m.unit,
             d(max_uln),
             d(m.uln),
@@ -314,7 +317,7 @@ fn creatinine(max_uln: Decimal, clearance_above: Decimal, input: &ScreeningInput
                 "Cr {} {} > {} {} ({}×ULN)",
                 d(m.value),
                 m.unit,
-                d(max_uln * m.uln),
+                d(limit(m.uln)),
                 m.unit,
                 d(max_uln)
             );

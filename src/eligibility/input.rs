@@ -378,6 +378,21 @@ pub const MAX_REF_LEN: usize = 64;
 impl RawScreening {
     /// Shape check: JSON syntax errors and wrong types/unknown fields, named by their path.
     pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
+        // One JSON document (nothing after it), an object at the top.
+        let document: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| InputError::Malformed(e.to_string()))?;
+        if !document.is_object() {
+            return Err(InputError::Malformed(
+                "the screening request must be a JSON object".into(),
+            ));
+        }
+        // The request holds no arrays, but serde's derived structs would also take one and
+        // read it positionally (`"labs": []` as no labs): refuse every array.
+        let mut arrays = Vec::new();
+        find_arrays(&document, "", &mut arrays);
+        if !arrays.is_empty() {
+            return Err(InputError::Invalid(arrays));
+        }
         let de = &mut serde_json::Deserializer::from_slice(body);
         match serde_path_to_error::deserialize::<_, RawScreening>(de) {
             Ok(raw) => Ok(raw),
@@ -470,7 +485,14 @@ impl RawScreening {
                         errors.push(unknown_unit(&field, &m.unit, lab.units()));
                         None
                     }
-                    Some(f) => value.map(|v| v * Decimal::from(f)),
+                    Some(f) => value.and_then(|v| {
+                        let converted = v.checked_mul(Decimal::from(f));
+                        if converted.is_none() {
+                            errors
+                                .push(FieldError::new(format!("{field}.value"), "is out of range"));
+                        }
+                        converted
+                    }),
                 }
             })
         });
@@ -581,6 +603,26 @@ impl RawScreening {
     }
 }
 
+fn find_arrays(value: &serde_json::Value, path: &str, found: &mut Vec<FieldError>) {
+    match value {
+        serde_json::Value::Array(_) => found.push(FieldError::new(
+            path,
+            "invalid type: sequence, expected a single value or an object",
+        )),
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                find_arrays(child, &child_path, found);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn field_error_from_serde(path: Option<&str>, err: &serde_json::Error) -> FieldError {
     let text = err.to_string();
     // serde_json appends " at line L column C"; the field name says more to a client.
@@ -588,12 +630,18 @@ fn field_error_from_serde(path: Option<&str>, err: &serde_json::Error) -> FieldE
         .rsplit_once(" at line ")
         .map_or(text.as_str(), |(m, _)| m)
         .to_string();
-    // For an unknown field the path stops at its parent: name the field itself.
-    let unknown = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name.to_string());
-    let field = match (path, unknown) {
+    // Name the field itself: the path of an unknown field already ends with it, the path of
+    // a missing field stops at its parent.
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| {
+            message
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name.to_string())
+        });
+    let field = match (path, named) {
+        (Some(p), Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
         (Some(p), Some(name)) => format!("{p}.{name}"),
         (None, Some(name)) => name,
         (Some(p), None) => p.to_string(),
