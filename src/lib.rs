@@ -5,3 +5,4 @@
 //! know nothing of HTTP or SQL.
 
 pub mod randomization;
+pub mod simulation;
