@@ -8,3 +8,4 @@ pub mod cli;
 pub mod eligibility;
 pub mod protocol;
 pub mod randomization;
+pub mod simulation;
