@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::protocol::Protocol;
+use crate::storage::{Database, PoolOptions};
 use crate::randomization::{Schedule, Seed, ALGORITHM};
 
 #[derive(Debug, Parser)]
@@ -33,8 +34,127 @@ pub enum ReportFormat {
     Json,
 }
 
+/// Where the data lives: shared by every command that touches the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Data directory: SQLite file, seed files, admin token.
+    #[arg(long, env = "TRIALGATE_DATA_DIR", default_value = "./trialgate-data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…` (default: SQLite in the data directory).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    fn url(&self) -> String {
+        crate::server::database_url(&self.data_dir, self.database_url.as_deref())
+    }
+
+    /// A migrated database (creating the data directory for SQLite).
+    fn open(&self) -> Result<Database, String> {
+        crate::server::prepare_data_dir(&self.data_dir).map_err(|e| e.to_string())?;
+        let db = Database::connect(
+            &self.url(),
+            PoolOptions {
+                max_size: 2,
+                connection_timeout: std::time::Duration::from_secs(10),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let mut conn = db.get().map_err(|e| e.to_string())?;
+        crate::storage::run_migrations(&mut conn).map_err(|e| e.to_string())?;
+        Ok(db)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print its token (shown once).
+    Add {
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Limit the user to these sites (repeatable); none: all sites.
+        #[arg(long = "site")]
+        sites: Vec<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Revoke every token of a user.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every hash of a chain; exit 0 when valid, 1 when not.
+    Verify {
+        /// Trial id, or `_system` for the chain of user events.
+        #[arg(long)]
+        trial: String,
+        /// A head hash recorded earlier: the chain must still contain it.
+        #[arg(long)]
+        expect_head: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Check every allocation against the schedule recomputed from the seed file.
+    Check {
+        #[arg(long)]
+        trial: String,
+        #[arg(long)]
+        seed_file: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the HTTP server (API and web pages).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "TRIALGATE_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Protocol files of the trials to serve (repeatable); default: NCT06987370.
+        #[arg(long = "protocol")]
+        protocols: Vec<PathBuf>,
+        /// Database connections in the pool.
+        #[arg(long, default_value_t = 16)]
+        pool_size: u32,
+        /// HTTP worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Manage users and tokens.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Verify the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Report the design's operating characteristics from simulated trials.
+    Simulate {
+        #[arg(long)]
+        protocol: Option<PathBuf>,
+        /// Number of simulated trials.
+        #[arg(long, default_value_t = 10_000)]
+        trials: u64,
+        /// Simulation seed (64 hex characters); a fixed default makes runs reproducible.
+        #[arg(long)]
+        seed: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
     /// Print the allocation schedule of one stratum for a seed file.
     Schedule {
         /// Seed file: 64 hex characters.
@@ -73,8 +193,239 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve {
+            bind,
+            data,
+            protocols,
+            pool_size,
+            workers,
+        } => serve(bind, data, protocols, pool_size, workers),
+        Command::Migrate { data } => {
+            init_logging();
+            data.open()?;
+            println!("migrations applied to {}", redact_url(&data.url()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Add {
+            name,
+            role,
+            sites,
+            data,
+        }) => {
+            let db = data.open()?;
+            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let created =
+                crate::service::users::create(&mut conn, &crate::service::users::cli_actor(), &name, &role, &sites)
+                    .map_err(|e| e.to_string())?;
+            println!("{}", created.token);
+            eprintln!(
+                "user {} ({}) created; the token above is shown once",
+                created.name, created.role
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Revoke { name, data }) => {
+            let db = data.open()?;
+            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let revoked =
+                crate::service::users::revoke(&mut conn, &crate::service::users::cli_actor(), &name)
+                    .map_err(|e| e.to_string())?;
+            println!("user {} revoked ({} tokens)", revoked.name, revoked.revoked_tokens);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify {
+            trial,
+            expect_head,
+            data,
+        }) => {
+            let db = data.open()?;
+            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let v = crate::service::audit_trail::verify_chain(&mut conn, &trial, expect_head.as_deref())
+                .map_err(|e| e.to_string())?;
+            if v.valid {
+                println!("chain {trial}: valid, {} entries, head {}", v.entries, v.head);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!(
+                    "chain {trial}: INVALID, first bad seq {}",
+                    v.first_invalid_seq.map_or("?".to_string(), |s| s.to_string())
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Audit(AuditCommand::Check {
+            trial,
+            seed_file,
+            data,
+        }) => {
+            let seed = Seed::read_file(&seed_file).map_err(|e| e.to_string())?;
+            let db = data.open()?;
+            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let report = crate::service::audit_trail::check_allocations(&mut conn, &trial, &seed)
+                .map_err(|e| e.to_string())?;
+            for problem in &report.problems {
+                println!("MISMATCH: {problem}");
+            }
+            if report.problems.is_empty() {
+                println!(
+                    "trial {trial}: all {} allocations equal the schedule of seed {}",
+                    report.checked,
+                    seed.commitment()
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("trial {trial}: {} problem(s) in {} allocations", report.problems.len(), report.checked);
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Simulate {
+            protocol,
+            trials,
+            seed,
+            format,
+        } => simulate(protocol.as_deref(), trials, seed.as_deref(), format),
     }
 }
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
+}
+
+/// A database URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn serve(
+    bind: String,
+    data: DataArgs,
+    protocol_files: Vec<PathBuf>,
+    pool_size: u32,
+    workers: Option<usize>,
+) -> Result<ExitCode, String> {
+    init_logging();
+    let mut protocols = Vec::new();
+    for file in &protocol_files {
+        protocols.push(load_protocol(Some(file))?);
+    }
+    let mut settings = crate::server::Settings::new(bind, data.data_dir.clone());
+    settings.database_url = data.database_url.clone();
+    settings.protocols = protocols;
+    settings.pool_size = pool_size;
+    settings.workers = workers;
+    let runtime = actix_web::rt::System::new();
+    runtime.block_on(async move {
+        let app = crate::server::Application::build(settings.clone()).map_err(|e| e.to_string())?;
+        for t in app.trials.iter() {
+            match &t.seed {
+                Some(seed) => tracing::info!(trial = %t.protocol.id, commitment = %seed.commitment(), "trial ready"),
+                None => tracing::error!(trial = %t.protocol.id, "trial NOT randomizing: seed unavailable"),
+            }
+        }
+        tracing::info!(
+            data_dir = %settings.data_dir.display(),
+            database = %redact_url(&crate::server::database_url(&settings.data_dir, settings.database_url.as_deref())),
+            "trialgate listening on http://{}:{}",
+            settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
+            app.port()
+        );
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(
+    protocol: Option<&Path>,
+    trials: u64,
+    seed: Option<&str>,
+    format: ReportFormat,
+) -> Result<ExitCode, String> {
+    let protocol = load_protocol(protocol)?;
+    let seed = match seed {
+        Some(hex) => Seed::from_hex(hex).map_err(|e| format!("--seed: {e}"))?,
+        None => DEFAULT_SIMULATION_SEED,
+    };
+    if trials == 0 {
+        return Err("--trials must be at least 1".into());
+    }
+    let report = crate::simulation::simulate(
+        protocol.design(),
+        &protocol.id,
+        u64::from(protocol.cap),
+        trials,
+        &seed,
+    );
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match format {
+        ReportFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out)),
+        ReportFormat::Text => write!(out, "{}", simulation_text(&report, &protocol)),
+    }
+    .and_then(|()| out.flush())
+    .or_else(ignore_broken_pipe)
+    .map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report as a statistician reads it.
+fn simulation_text(r: &crate::simulation::SimulationReport, p: &Protocol) -> String {
+    use std::fmt::Write as _;
+    let ratio = p
+        .arms
+        .iter()
+        .map(|a| format!("{} {}", a.code, a.ratio))
+        .collect::<Vec<_>>()
+        .join(" : ");
+    let mut t = String::new();
+    let _ = writeln!(t, "trial {}: {ratio}, block sizes {:?}, {} patients", p.id, r.block_sizes, r.patients);
+    let _ = writeln!(t, "{} simulated trials ({}), seed commitment {}", r.trials, r.algorithm, r.seed_commitment);
+    let _ = writeln!(t);
+    let _ = writeln!(t, "correct guess rate     {:.4}   ({})", r.correct_guess_rate, r.guess_strategy);
+    let _ = writeln!(t, "deterministic share    {:.4}   (arm certain given the design and all earlier arms)", r.deterministic_share);
+    let _ = writeln!(t, "mean final imbalance   {:.4}   (|N_A*r_B - N_B*r_A|, largest pair)", r.mean_final_imbalance);
+    let _ = writeln!(t, "mean max imbalance     {:.4}", r.mean_max_imbalance);
+    let _ = writeln!(t, "max imbalance          {}", r.max_imbalance);
+    let _ = writeln!(t);
+    let _ = writeln!(t, "imbalance   final (trials)   max (trials)");
+    let mut levels: Vec<u64> = r
+        .final_imbalance_distribution
+        .iter()
+        .chain(&r.max_imbalance_distribution)
+        .map(|c| c.imbalance)
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let find = |d: &[crate::simulation::ImbalanceCount], level| {
+        d.iter().find(|c| c.imbalance == level).map_or(0, |c| c.trials)
+    };
+    for level in levels {
+        let _ = writeln!(
+            t,
+            "{level:>9}   {:>14}   {:>12}",
+            find(&r.final_imbalance_distribution, level),
+            find(&r.max_imbalance_distribution, level)
+        );
+    }
+    t
+}
+
+/// The default simulation seed: fixed, so `trialgate simulate` is reproducible.
+pub const DEFAULT_SIMULATION_SEED: Seed = Seed::from_bytes([0x5e; 32]);
 
 /// The protocol of `--protocol FILE`, or the built-in default trial.
 pub fn load_protocol(path: Option<&Path>) -> Result<Protocol, String> {

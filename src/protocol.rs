@@ -145,6 +145,19 @@ impl Protocol {
         })
     }
 
+    /// Reloads a protocol from its canonical JSON (as stored with an initialised trial),
+    /// with the same checks as a protocol file.
+    pub fn from_canonical_json(text: &str, origin: &str) -> Result<Self, ProtocolError> {
+        let raw: RawProtocol = serde_json::from_str(text).map_err(|e| ProtocolError::Syntax {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        raw.check().map_err(|message| ProtocolError::Invalid {
+            origin: origin.to_string(),
+            message,
+        })
+    }
+
     pub fn design(&self) -> &Design {
         &self.design
     }
@@ -532,6 +545,14 @@ mod tests {
             "max_uln_with_liver_metastasis = 1",
             "is below max_uln",
         );
+    }
+
+    #[test]
+    fn canonical_json_round_trips() {
+        let p = with("stratification = []", "stratification = [\"site\"]").unwrap();
+        let back = Protocol::from_canonical_json(&p.canonical_json(), "db").unwrap();
+        assert_eq!(back, p);
+        assert_eq!(back.digest(), p.digest());
     }
 
     #[test]

@@ -1,0 +1,125 @@
+//! Who may do what: roles and site scoping (pure rules, enforced by every use case).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Investigator,
+    Pharmacist,
+    Monitor,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Admin,
+        Role::Investigator,
+        Role::Pharmacist,
+        Role::Monitor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Investigator => "investigator",
+            Role::Pharmacist => "pharmacist",
+            Role::Monitor => "monitor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// May this role see the randomization design's secrets (block sizes, positions)?
+    pub fn sees_design(self) -> bool {
+        matches!(self, Role::Admin | Role::Monitor)
+    }
+}
+
+/// An authenticated user: a name, one role and, optionally, the sites they are limited to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    /// Empty: all sites.
+    pub sites: Vec<String>,
+}
+
+impl User {
+    /// Refuses unless the user has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "role {} may not do this (needs {})",
+                self.role.as_str(),
+                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ")
+            )))
+        }
+    }
+
+    pub fn is_site_limited(&self) -> bool {
+        !self.sites.is_empty()
+    }
+
+    pub fn may_access_site(&self, site: &str) -> bool {
+        self.sites.is_empty() || self.sites.iter().any(|s| s == site)
+    }
+
+    /// Refuses access to another site's patient.
+    pub fn require_site(&self, site: &str) -> Result<(), AppError> {
+        if self.may_access_site(site) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "user {} is not authorised for site {site}",
+                self.name
+            )))
+        }
+    }
+
+    /// Trial-wide views (audit, balance, export, checkpoint) need a user without site limits.
+    pub fn require_all_sites(&self) -> Result<(), AppError> {
+        if self.is_site_limited() {
+            Err(AppError::Forbidden(
+                "trial-wide views need a user without site limits".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role, sites: &[&str]) -> User {
+        User {
+            name: "u".into(),
+            role,
+            sites: sites.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn roles_and_sites() {
+        let p = user(Role::Pharmacist, &["SITE01"]);
+        assert!(p.require(&[Role::Pharmacist]).is_ok());
+        assert!(p.require(&[Role::Monitor, Role::Admin]).is_err());
+        assert!(p.require_site("SITE01").is_ok());
+        assert!(p.require_site("SITE02").is_err());
+        assert!(p.require_all_sites().is_err());
+        let m = user(Role::Monitor, &[]);
+        assert!(m.require_site("ANY").is_ok());
+        assert!(m.require_all_sites().is_ok());
+        assert!(Role::Monitor.sees_design() && !Role::Pharmacist.sees_design());
+        assert_eq!(Role::parse("admin"), Some(Role::Admin));
+        assert_eq!(Role::parse("root"), None);
+    }
+}

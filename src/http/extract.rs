@@ -1,0 +1,149 @@
+//! Request extractors: the authenticated user, JSON bodies with field-named errors, and
+//! running blocking database work off the async workers.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use super::state::AppState;
+use crate::access::User;
+use crate::eligibility::FieldError;
+use crate::error::AppError;
+use crate::storage::DbConnection;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Runs `f` with a pooled connection on actix's blocking thread pool; the pool checkout
+/// happens there too, since it blocks.
+pub async fn run_db<T, F>(state: &AppState, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+{
+    let db = state.db.clone();
+    web::block(move || {
+        let mut conn = db.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// The user behind the request's bearer token.
+pub struct AuthUser(pub User);
+
+impl FromRequest for AuthUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let token = bearer_token(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or(AppError::Unauthorized)?;
+            let state = state.ok_or_else(|| AppError::Internal("no app state".into()))?;
+            let user = run_db(&state, move |c| crate::service::users::authenticate(c, &token)).await;
+            if matches!(user, Err(AppError::Unauthorized)) {
+                state.metrics.auth_failures.inc();
+            }
+            user.map(AuthUser)
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= 256)
+        .then(|| token.to_string())
+}
+
+/// A JSON request body: content type checked (415), size limited (413), bytes kept so a
+/// use case can parse them its own way.
+pub struct JsonBytes(pub web::Bytes);
+
+impl FromRequest for JsonBytes {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let is_json = content_type
+                .as_deref()
+                .is_some_and(|t| t == "application/json" || (t.starts_with("application/") && t.ends_with("+json")));
+            if !is_json {
+                return Err(AppError::UnsupportedMediaType(format!(
+                    "send the body as application/json (got {})",
+                    content_type.as_deref().unwrap_or("no Content-Type")
+                )));
+            }
+            if declared_length.is_some_and(|n| n > BODY_LIMIT) {
+                return Err(AppError::PayloadTooLarge { limit: BODY_LIMIT });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| AppError::Malformed(format!("reading body: {e}")))?;
+                if body.len() + chunk.len() > BODY_LIMIT {
+                    return Err(AppError::PayloadTooLarge { limit: BODY_LIMIT });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(JsonBytes(body.freeze()))
+        })
+    }
+}
+
+/// Parses a JSON body into `T` (which should deny unknown fields): syntax errors are 400
+/// `malformed_request`, wrong or unknown fields 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return AppError::Malformed(inner.to_string());
+        }
+        let text = inner.to_string();
+        let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split_once('`'))
+            .map(|(name, _)| name.to_string());
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split_once('`'))
+            .map(|(name, _)| name.to_string());
+        let prefix = if path == "." { String::new() } else { format!("{path}.") };
+        match (unknown, missing) {
+            (Some(name), _) => AppError::Validation(vec![FieldError::new(
+                format!("{prefix}{name}"),
+                "is not a known field",
+            )]),
+            (_, Some(name)) => AppError::Validation(vec![FieldError::new(
+                format!("{prefix}{name}"),
+                "is required",
+            )]),
+            _ => AppError::Validation(vec![FieldError::new(
+                if path == "." { String::new() } else { path },
+                message.to_string(),
+            )]),
+        }
+    })
+}

@@ -1,0 +1,109 @@
+use actix_web::{get, web, HttpResponse};
+use serde::Deserialize;
+
+use super::trial;
+use crate::access::Role;
+use crate::error::AppError;
+use crate::http::extract::{run_db, AuthUser};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::service::audit_trail;
+use crate::service::exports::{self, ExportFormat};
+use crate::views::{AuditEntryView, AuditHead, AuditVerification};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Entries with a larger seq (default 0).
+    pub after: Option<i64>,
+    /// At most 1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// Audit entries in order.
+#[utoipa::path(get, path = "/api/v1/trials/{trial}/audit", tag = "monitoring",
+    params(("trial" = String, Path), AuditQuery),
+    responses((status = 200, body = [AuditEntryView]), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials/{trial}/audit")]
+pub async fn entries(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    let q = query.into_inner();
+    let out = run_db(&state, move |c| {
+        audit_trail::entries(c, &t, &user.0, q.after.unwrap_or(0), q.limit.unwrap_or(100))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The chain head: record it to detect later truncation or rewrite.
+#[utoipa::path(get, path = "/api/v1/trials/{trial}/audit/head", tag = "monitoring",
+    params(("trial" = String, Path)),
+    responses((status = 200, body = AuditHead), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials/{trial}/audit/head")]
+pub async fn head(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    let out = run_db(&state, move |c| audit_trail::head(c, &t, &user.0)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Recomputes every hash of the chain.
+#[utoipa::path(get, path = "/api/v1/trials/{trial}/audit/verify", tag = "monitoring",
+    params(("trial" = String, Path)),
+    responses((status = 200, body = AuditVerification), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials/{trial}/audit/verify")]
+pub async fn verify(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    let out = run_db(&state, move |c| audit_trail::verify(c, &t, &user.0)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// csv, json or fhir
+    pub format: String,
+}
+
+/// Subjects as CSV, everything as JSON, or a FHIR R4 Bundle.
+#[utoipa::path(get, path = "/api/v1/trials/{trial}/export", tag = "monitoring",
+    params(("trial" = String, Path), ExportQuery),
+    responses((status = 200, description = "text/csv, application/json or application/fhir+json"),
+        (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials/{trial}/export")]
+pub async fn export(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    user.0.require(&[Role::Monitor])?;
+    let format = ExportFormat::parse(&query.format)
+        .ok_or_else(|| AppError::field("format", "must be csv, json or fhir"))?;
+    let trial_id = t.protocol.id.clone();
+    let body = run_db(&state, move |c| exports::export(c, &t, &user.0, format)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{trial_id}.{}\"", format.extension()),
+        ))
+        .body(body))
+}

@@ -1,0 +1,21 @@
+//! Thin handlers: authenticate, find the trial, call one use case, shape the response.
+
+pub mod audit;
+pub mod ops;
+pub mod screenings;
+pub mod subjects;
+pub mod trials;
+pub mod users;
+
+use actix_web::web;
+
+use super::state::AppState;
+use crate::error::AppError;
+use crate::service::TrialRuntime;
+
+pub(crate) fn trial(
+    state: &web::Data<AppState>,
+    id: &str,
+) -> Result<std::sync::Arc<TrialRuntime>, AppError> {
+    state.trials.get(id)
+}

@@ -1,0 +1,37 @@
+use actix_web::{get, web, HttpResponse};
+use serde_json::json;
+use utoipa::OpenApi;
+
+use crate::http::extract::run_db;
+use crate::http::state::AppState;
+
+/// Liveness and database reachability.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = r#"{"status":"ok","database":"ok"}"#),
+        (status = 503, description = "database unreachable")))]
+#[get("/healthz")]
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    match run_db(&state, |c| crate::storage::ping(c).map_err(Into::into)).await {
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" })),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "unavailable", "database": "unreachable" })),
+    }
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3 document")))]
+#[get("/openapi.json")]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(crate::http::ApiDoc::openapi())
+}

@@ -1,0 +1,92 @@
+use actix_web::{get, post, web, HttpResponse};
+use serde::Deserialize;
+
+use super::trial;
+use crate::error::AppError;
+use crate::http::extract::{run_db, AuthUser, JsonBytes};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
+use crate::service::screening;
+use crate::views::ScreeningView;
+
+/// Screen a patient: every criterion evaluated, the outcome and the missing inputs.
+#[utoipa::path(post, path = "/api/v1/trials/{trial}/screenings", tag = "screenings",
+    params(("trial" = String, Path)),
+    request_body(content = Object, description = "Screening request (api.md)", content_type = "application/json"),
+    responses((status = 201, body = ScreeningView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem, description = "trial_closed"),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[post("/trials/{trial}/screenings")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: JsonBytes,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    let out = run_db(&state, move |c| screening::record(c, &t, &user.0, &body.0)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            "Location",
+            format!("/api/v1/trials/{}/screenings/{}", out.trial, out.id),
+        ))
+        .json(out))
+}
+
+/// One screening.
+#[utoipa::path(get, path = "/api/v1/trials/{trial}/screenings/{id}", tag = "screenings",
+    params(("trial" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = ScreeningView), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials/{trial}/screenings/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (trial_id, id) = path.into_inner();
+    let t = trial(&state, &trial_id)?;
+    let out = run_db(&state, move |c| queries::get_screening(c, &t, &user.0, &id)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// eligible, ineligible or incomplete
+    pub outcome: Option<String>,
+    /// false: not yet randomized (the pharmacist's queue)
+    pub randomized: Option<bool>,
+    pub site: Option<String>,
+    pub patient_ref: Option<String>,
+    /// At most 1000 (default 1000).
+    pub limit: Option<i64>,
+}
+
+/// Each patient's latest screening, newest first: `?outcome=eligible&randomized=false` is
+/// the queue awaiting randomization. Site-limited users see their sites only.
+#[utoipa::path(get, path = "/api/v1/trials/{trial}/screenings", tag = "screenings",
+    params(("trial" = String, Path), ListQuery),
+    responses((status = 200, body = [ScreeningView]), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials/{trial}/screenings")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    let q = query.into_inner();
+    let filter = ScreeningFilter {
+        outcome: q.outcome,
+        randomized: q.randomized,
+        site: q.site,
+        patient_ref: q.patient_ref,
+        limit: q.limit.unwrap_or(MAX_LIMIT),
+    };
+    let out = run_db(&state, move |c| queries::list_screenings(c, &t, &user.0, &filter)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}

@@ -1,0 +1,70 @@
+use actix_web::{get, post, web, HttpResponse};
+use serde::Deserialize;
+
+use super::trial;
+use crate::error::AppError;
+use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::service::{audit_trail, queries};
+use crate::views::{TrialDetail, TrialSummary};
+
+/// All trials this server serves.
+#[utoipa::path(get, path = "/api/v1/trials", tag = "trials",
+    responses((status = 200, body = [TrialSummary]), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials")]
+pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, AppError> {
+    let trials = state.trials.clone();
+    let out = run_db(&state, move |c| queries::list_trials(c, &trials)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The protocol, status, enrollment and seed commitment (block sizes for monitors/admins).
+#[utoipa::path(get, path = "/api/v1/trials/{trial}", tag = "trials",
+    params(("trial" = String, Path, description = "Trial id, e.g. NCT06987370")),
+    responses((status = 200, body = TrialDetail), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials/{trial}")]
+pub async fn detail(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    let out = run_db(&state, move |c| queries::trial_detail(c, &t, &user.0)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    pub reason: String,
+    #[serde(default)]
+    pub reveal_seed: bool,
+}
+
+/// Close the trial: stops enrollment; with `reveal_seed` the seed goes into the audit trail.
+#[utoipa::path(post, path = "/api/v1/trials/{trial}/close", tag = "trials",
+    params(("trial" = String, Path)),
+    request_body = CloseRequest,
+    responses((status = 200, body = TrialDetail), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "trial_closed"), (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "seed_unavailable (reveal requested)")),
+    security(("bearer" = [])))]
+#[post("/trials/{trial}/close")]
+pub async fn close(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: JsonBytes,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    user.0.require(&[crate::access::Role::Admin])?;
+    let req: CloseRequest = parse_json(&body.0)?;
+    let out = run_db(&state, move |c| {
+        audit_trail::close(c, &t, &user.0, &req.reason, req.reveal_seed)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}

@@ -1,0 +1,13 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use super::metrics::Metrics;
+use crate::service::Trials;
+use crate::storage::Database;
+
+pub struct AppState {
+    pub db: Database,
+    pub trials: Trials,
+    pub metrics: Arc<Metrics>,
+}

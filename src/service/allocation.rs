@@ -1,0 +1,238 @@
+//! Randomization and withdrawal: the allocation transaction.
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::screening::ensure_open;
+use super::{format_time, now, TrialRuntime};
+use crate::access::{Role, User};
+use crate::eligibility::RawScreening;
+use crate::error::AppError;
+use crate::randomization::{allocation_at, stratum_key};
+use crate::storage::{self, repo, DbConnection};
+use crate::views::Allocation;
+
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+/// What a randomization produced: a new allocation, or the one an earlier request with the
+/// same idempotency key produced.
+pub struct Randomized {
+    pub allocation: Allocation,
+    pub replayed: bool,
+}
+
+/// Randomizes the patient of `screening_id`. One transaction checks every rule, takes the
+/// stratum's next position, computes the arm from the seed, inserts the subject and writes
+/// its audit entry; the chain-head lock serialises it against every other write of the trial.
+pub fn randomize(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    screening_id: &str,
+    idempotency_key: Option<&str>,
+) -> Result<Randomized, AppError> {
+    user.require(&[Role::Pharmacist])?;
+    if let Some(key) = idempotency_key {
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !key.is_ascii() {
+            return Err(AppError::field(
+                "Idempotency-Key",
+                format!("must be 1–{MAX_IDEMPOTENCY_KEY_LEN} ASCII characters"),
+            ));
+        }
+    }
+    let protocol = &trial.protocol;
+    let trial_id = protocol.id.as_str();
+    let fingerprint = request_fingerprint(trial_id, screening_id);
+    let at = now();
+    storage::write_transaction(conn, |c| {
+        storage::lock_chain_head(c, trial_id)?;
+        if let Some(key) = idempotency_key {
+            if let Some(existing) = repo::subjects::by_idempotency_key(c, &user.name, key)? {
+                if existing.request_fingerprint.as_deref() != Some(fingerprint.as_str()) {
+                    return Err(AppError::IdempotencyConflict);
+                }
+                return Ok(Randomized {
+                    allocation: allocation_view(protocol, &existing),
+                    replayed: true,
+                });
+            }
+        }
+        let screening = repo::screenings::get(c, trial_id, screening_id)?
+            .ok_or_else(|| AppError::NotFound(format!("no screening {screening_id:?}")))?;
+        user.require_site(&screening.site)?;
+        if let Some(subject) = repo::subjects::for_patient(c, trial_id, &screening.patient_ref)? {
+            return Err(AppError::AlreadyRandomized {
+                subject_id: subject.id,
+            });
+        }
+        let latest = repo::screenings::latest_id(c, trial_id, &screening.patient_ref)?;
+        if latest.as_deref() != Some(screening.id.as_str()) {
+            return Err(AppError::StaleScreening(screening.id));
+        }
+        if screening.outcome != "eligible" {
+            return Err(AppError::NotEligible(format!(
+                "screening {} is {}, not eligible",
+                screening.id, screening.outcome
+            )));
+        }
+        ensure_open(c, trial_id)?;
+        let enrolled = repo::subjects::count(c, trial_id)?;
+        if enrolled >= i64::from(protocol.cap) {
+            return Err(AppError::EnrollmentClosed {
+                cap: i64::from(protocol.cap),
+            });
+        }
+        let seed = trial
+            .seed
+            .as_ref()
+            .ok_or_else(|| AppError::SeedUnavailable(trial_id.to_string()))?;
+
+        let submitted = RawScreening::from_json(screening.input_json.as_bytes())
+            .ok()
+            .and_then(|raw| raw.validate(screening.screening_date).ok())
+            .ok_or_else(|| {
+                AppError::Internal(format!("stored screening {} does not parse", screening.id))
+            })?;
+        let mut factors = Vec::new();
+        for f in &protocol.stratification {
+            let value = submitted.factor_value(*f).ok_or_else(|| {
+                AppError::Internal(format!("screening {} lacks factor {}", screening.id, f.name()))
+            })?;
+            factors.push((f.name(), value));
+        }
+        let stratum = stratum_key(factors);
+        let position = repo::subjects::count_in_stratum(c, trial_id, &stratum)?;
+        let scheduled = allocation_at(seed, trial_id, &stratum, protocol.design(), position as u64);
+        let arm = &protocol.arms[scheduled.arm];
+        let sequence = enrolled + 1;
+        let subject_id = format!("{trial_id}-{sequence:04}");
+        let entry = storage::append_audit(
+            c,
+            trial_id,
+            at,
+            &user.name,
+            user.role.as_str(),
+            "subject.randomized",
+            json!({
+                "subject_id": subject_id,
+                "screening_id": screening.id,
+                "patient_ref": screening.patient_ref,
+                "site": screening.site,
+                "arm": arm.code,
+                "sequence": sequence,
+                "stratum_key": stratum,
+                "stratum_position": position,
+                "block_index": scheduled.block_index,
+                "block_size": scheduled.block_size,
+            }),
+        )?;
+        let row = repo::subjects::NewSubject {
+            id: &subject_id,
+            trial_id,
+            sequence,
+            screening_id: &screening.id,
+            patient_ref: &screening.patient_ref,
+            site: &screening.site,
+            stratum_key: &stratum,
+            stratum_position: position,
+            block_index: scheduled.block_index as i64,
+            block_size: scheduled.block_size as i32,
+            arm: &arm.code,
+            randomized_at: at,
+            randomized_by: &user.name,
+            status: "on_study",
+            audit_seq: entry.seq,
+            idempotency_key,
+            request_fingerprint: idempotency_key.map(|_| fingerprint.as_str()),
+        };
+        let subject = repo::subjects::insert(c, &row)?;
+        Ok(Randomized {
+            allocation: allocation_view(protocol, &subject),
+            replayed: false,
+        })
+    })
+}
+
+/// The request an idempotency key stands for: trial and screening.
+fn request_fingerprint(trial_id: &str, screening_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(trial_id.as_bytes());
+    h.update([0]);
+    h.update(screening_id.as_bytes());
+    hex::encode(h.finalize())
+}
+
+pub fn withdraw(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    subject_id: &str,
+    reason: &str,
+) -> Result<Allocation, AppError> {
+    user.require(&[Role::Investigator])?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(AppError::field("reason", "must be 1–1000 characters"));
+    }
+    let protocol = &trial.protocol;
+    let trial_id = protocol.id.as_str();
+    let at = now();
+    storage::write_transaction(conn, |c| {
+        storage::lock_chain_head(c, trial_id)?;
+        let subject = repo::subjects::get(c, trial_id, subject_id)?
+            .ok_or_else(|| AppError::NotFound(format!("no subject {subject_id:?}")))?;
+        user.require_site(&subject.site)?;
+        if subject.status == "withdrawn" {
+            return Err(AppError::AlreadyWithdrawn(subject.id));
+        }
+        ensure_open(c, trial_id)?;
+        let entry = storage::append_audit(
+            c,
+            trial_id,
+            at,
+            &user.name,
+            user.role.as_str(),
+            "subject.withdrawn",
+            json!({ "subject_id": subject.id, "reason": reason }),
+        )?;
+        repo::subjects::withdraw(c, trial_id, &subject.id, at, &user.name, reason)?;
+        let _ = entry;
+        let updated = repo::subjects::get(c, trial_id, subject_id)?
+            .ok_or_else(|| AppError::Internal("withdrawn subject vanished".into()))?;
+        Ok(allocation_view(protocol, &updated))
+    })
+}
+
+pub fn allocation_view(
+    protocol: &crate::protocol::Protocol,
+    s: &crate::storage::models::Subject,
+) -> Allocation {
+    Allocation {
+        subject_id: s.id.clone(),
+        sequence: s.sequence,
+        arm: s.arm.clone(),
+        arm_name: protocol
+            .arm(&s.arm)
+            .map_or_else(|| s.arm.clone(), |a| a.name.clone()),
+        patient_ref: s.patient_ref.clone(),
+        site: s.site.clone(),
+        randomized_at: format_time(s.randomized_at),
+        randomized_by: s.randomized_by.clone(),
+        status: s.status.clone(),
+        audit_seq: s.audit_seq,
+        withdrawn_at: s.withdrawn_at.map(format_time),
+        withdrawal_reason: s.withdrawal_reason.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fingerprint_separates_trial_and_screening() {
+        use super::request_fingerprint as f;
+        assert_ne!(f("T", "a"), f("T", "b"));
+        assert_ne!(f("Ta", "b"), f("T", "ab"));
+        assert_eq!(f("T", "a"), f("T", "a"));
+    }
+}

@@ -1,0 +1,263 @@
+//! The audit trail as monitors read it, and closing a trial (with the optional seed reveal).
+
+use serde_json::json;
+
+use super::{format_time, now, TrialRuntime};
+use crate::access::{Role, User};
+use crate::error::AppError;
+use crate::storage::{self, repo, DbConnection};
+use crate::views::{AuditEntryView, AuditHead, AuditVerification, TrialDetail};
+
+fn require_monitor(user: &User) -> Result<(), AppError> {
+    user.require(&[Role::Monitor])?;
+    user.require_all_sites()
+}
+
+pub fn entries(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AuditEntryView>, AppError> {
+    require_monitor(user)?;
+    if !(1..=super::queries::MAX_LIMIT).contains(&limit) {
+        return Err(AppError::field(
+            "limit",
+            format!("must be 1–{}", super::queries::MAX_LIMIT),
+        ));
+    }
+    if after < 0 {
+        return Err(AppError::field("after", "must not be negative"));
+    }
+    Ok(storage::read_audit(conn, &trial.protocol.id, after, limit)?
+        .into_iter()
+        .map(|e| AuditEntryView {
+            seq: e.seq,
+            at: format_time(e.at),
+            actor: e.actor,
+            role: e.role,
+            action: e.action,
+            record: e.record,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        })
+        .collect())
+}
+
+pub fn head(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+) -> Result<AuditHead, AppError> {
+    require_monitor(user)?;
+    let (seq, hash) = storage::audit_head(conn, &trial.protocol.id)?;
+    Ok(AuditHead { seq, hash })
+}
+
+pub fn verify(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+) -> Result<AuditVerification, AppError> {
+    require_monitor(user)?;
+    verify_chain(conn, &trial.protocol.id, None)
+}
+
+/// Verifies one chain (a trial id or `_system`), optionally against a head recorded earlier.
+pub fn verify_chain(
+    conn: &mut DbConnection,
+    chain: &str,
+    expected_head: Option<&str>,
+) -> Result<AuditVerification, AppError> {
+    let v = storage::verify_chain(conn, chain, expected_head)?;
+    Ok(AuditVerification {
+        valid: v.valid,
+        entries: v.entries,
+        head: v.head,
+        first_invalid_seq: v.first_invalid_seq,
+    })
+}
+
+/// Stops enrollment; with `reveal_seed`, writes the seed into the audit trail.
+pub fn close(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    reason: &str,
+    reveal_seed: bool,
+) -> Result<TrialDetail, AppError> {
+    user.require(&[Role::Admin])?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(AppError::field("reason", "must be 1–1000 characters"));
+    }
+    let trial_id = trial.protocol.id.as_str();
+    let seed_hex = if reveal_seed {
+        Some(
+            trial
+                .seed
+                .as_ref()
+                .ok_or_else(|| AppError::SeedUnavailable(trial_id.to_string()))?
+                .to_hex(),
+        )
+    } else {
+        None
+    };
+    let at = now();
+    storage::write_transaction(conn, |c| {
+        storage::lock_chain_head(c, trial_id)?;
+        super::screening::ensure_open(c, trial_id)?;
+        let enrolled = repo::subjects::count(c, trial_id)?;
+        storage::append_audit(
+            c,
+            trial_id,
+            at,
+            &user.name,
+            user.role.as_str(),
+            "trial.closed",
+            json!({ "reason": reason, "enrolled": enrolled, "seed_revealed": reveal_seed }),
+        )?;
+        if let Some(seed) = &seed_hex {
+            storage::append_audit(
+                c,
+                trial_id,
+                at,
+                &user.name,
+                user.role.as_str(),
+                "seed.revealed",
+                json!({ "seed": seed, "seed_commitment": trial.seed.as_ref().map(|s| s.commitment()) }),
+            )?;
+        }
+        repo::trials::close(c, trial_id, at, reason, reveal_seed)?;
+        Ok::<_, AppError>(())
+    })?;
+    super::queries::trial_detail(conn, trial, user)
+}
+
+
+/// The result of replaying a trial's allocations against its seed.
+#[derive(Debug, Default)]
+pub struct AllocationCheck {
+    pub checked: usize,
+    pub problems: Vec<String>,
+}
+
+/// Replays every allocation of `trial_id` against the schedule of `seed`: the seed matches
+/// the commitment, stratum positions are 0, 1, … in sequence order, every subject's arm and
+/// block equal the schedule, and every subject has exactly one matching
+/// `subject.randomized` audit entry (and no entry lacks its subject).
+pub fn check_allocations(
+    conn: &mut DbConnection,
+    trial_id: &str,
+    seed: &crate::randomization::Seed,
+) -> Result<AllocationCheck, AppError> {
+    use std::collections::BTreeMap;
+
+    use crate::randomization::Schedule;
+
+    let row = repo::trials::get(conn, trial_id)?
+        .ok_or_else(|| AppError::NotFound(format!("no trial {trial_id:?}")))?;
+    let protocol = crate::protocol::Protocol::from_canonical_json(&row.protocol_json, trial_id)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut report = AllocationCheck::default();
+    if seed.commitment() != row.seed_commitment {
+        report.problems.push(format!(
+            "the seed's commitment {} is not the trial's recorded commitment {}",
+            seed.commitment(),
+            row.seed_commitment
+        ));
+        return Ok(report);
+    }
+    let subjects = repo::subjects::list(conn, trial_id)?;
+    let mut schedules: BTreeMap<String, (Schedule, Vec<crate::randomization::ScheduledAllocation>)> =
+        BTreeMap::new();
+    for (i, s) in subjects.iter().enumerate() {
+        report.checked += 1;
+        if s.sequence != i as i64 + 1 {
+            report
+                .problems
+                .push(format!("subject {}: sequence {} where {} was due", s.id, s.sequence, i + 1));
+        }
+        let (schedule, seen) = schedules.entry(s.stratum_key.clone()).or_insert_with(|| {
+            (
+                Schedule::new(seed, trial_id, &s.stratum_key, protocol.design()),
+                Vec::new(),
+            )
+        });
+        let expected_position = seen.len() as i64;
+        if s.stratum_position != expected_position {
+            report.problems.push(format!(
+                "subject {}: stratum {:?} position {} where {} was due",
+                s.id, s.stratum_key, s.stratum_position, expected_position
+            ));
+        }
+        let Ok(position) = usize::try_from(s.stratum_position) else {
+            report.problems.push(format!("subject {}: negative stratum position", s.id));
+            continue;
+        };
+        while seen.len() <= position {
+            match schedule.next() {
+                Some(e) => seen.push(e),
+                None => break,
+            }
+        }
+        let Some(due) = seen.get(position) else {
+            continue;
+        };
+        let due_arm = &protocol.arms[due.arm].code;
+        if *due_arm != s.arm
+            || due.block_index as i64 != s.block_index
+            || i64::from(due.block_size) != i64::from(s.block_size)
+        {
+            report.problems.push(format!(
+                "subject {}: allocated {} (block {}, size {}) but the schedule says {} (block {}, size {}) at stratum {:?} position {}",
+                s.id, s.arm, s.block_index, s.block_size, due_arm, due.block_index, due.block_size, s.stratum_key, position
+            ));
+        }
+    }
+
+    // Every allocation must be in the audit trail exactly as stored.
+    let mut audited: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = storage::read_audit(conn, trial_id, after, 1000)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in page.iter().filter(|e| e.action == "subject.randomized") {
+            let record: serde_json::Value = serde_json::from_str(&e.record).unwrap_or_default();
+            let data = record.get("data").cloned().unwrap_or_default();
+            let id = data.get("subject_id").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            if audited.insert(id.clone(), data).is_some() {
+                report.problems.push(format!("subject {id} is randomized twice in the audit trail"));
+            }
+        }
+    }
+    for s in &subjects {
+        match audited.remove(&s.id) {
+            None => report
+                .problems
+                .push(format!("subject {} has no subject.randomized audit entry", s.id)),
+            Some(d) => {
+                let same = d["arm"] == s.arm.as_str()
+                    && d["sequence"] == s.sequence
+                    && d["stratum_key"] == s.stratum_key.as_str()
+                    && d["stratum_position"] == s.stratum_position
+                    && d["block_index"] == s.block_index
+                    && d["block_size"] == s.block_size
+                    && d["patient_ref"] == s.patient_ref.as_str();
+                if !same {
+                    report
+                        .problems
+                        .push(format!("subject {}: the audit entry differs from the stored allocation", s.id));
+                }
+            }
+        }
+    }
+    for id in audited.keys() {
+        report
+            .problems
+            .push(format!("audit entry for subject {id} has no stored allocation"));
+    }
+    Ok(report)
+}

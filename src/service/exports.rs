@@ -1,0 +1,228 @@
+//! Exports for monitors: subjects as CSV, everything as JSON, and a FHIR R4 Bundle.
+
+use serde_json::{json, Value};
+
+use super::allocation::allocation_view;
+use super::queries::{balance_of, screening_view, trial_detail};
+use super::{format_time, TrialRuntime};
+use crate::access::{Role, User};
+use crate::error::AppError;
+use crate::storage::{self, models, repo, DbConnection};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+    Fhir,
+}
+
+impl ExportFormat {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "csv" => Some(ExportFormat::Csv),
+            "json" => Some(ExportFormat::Json),
+            "fhir" => Some(ExportFormat::Fhir),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Json => "application/json",
+            ExportFormat::Fhir => "application/fhir+json",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
+            ExportFormat::Fhir => "fhir.json",
+        }
+    }
+}
+
+pub fn export(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    format: ExportFormat,
+) -> Result<Vec<u8>, AppError> {
+    user.require(&[Role::Monitor])?;
+    user.require_all_sites()?;
+    let trial_id = &trial.protocol.id;
+    let subjects = repo::subjects::list(conn, trial_id)?;
+    match format {
+        ExportFormat::Csv => subjects_csv(trial, &subjects),
+        ExportFormat::Json => {
+            let detail = trial_detail(conn, trial, user)?;
+            let (head_seq, head_hash) = storage::audit_head(conn, trial_id)?;
+            let mut screenings = Vec::new();
+            let latest = repo::screenings::latest_per_patient(conn, trial_id)?;
+            for row in repo::screenings::list_all(conn, trial_id)? {
+                let is_latest = latest.iter().any(|l| l.id == row.id);
+                screenings.push(screening_view(row, is_latest, None)?);
+            }
+            let doc = json!({
+                "trial": detail,
+                "subjects": subjects.iter().map(|s| subject_record(trial, s)).collect::<Vec<_>>(),
+                "screenings": screenings,
+                "balance": balance_of(&trial.protocol, &subjects),
+                "audit_head": { "seq": head_seq, "hash": head_hash },
+                "exported_at": format_time(super::now()),
+            });
+            serde_json::to_vec_pretty(&doc).map_err(|e| AppError::Internal(e.to_string()))
+        }
+        ExportFormat::Fhir => {
+            let row = repo::trials::get(conn, trial_id)?
+                .ok_or_else(|| AppError::NotFound(format!("no trial {trial_id:?}")))?;
+            let bundle = fhir_bundle(trial, &row, &subjects);
+            serde_json::to_vec_pretty(&bundle).map_err(|e| AppError::Internal(e.to_string()))
+        }
+    }
+}
+
+/// A subject as monitors see it: the allocation plus its place in the schedule.
+fn subject_record(trial: &TrialRuntime, s: &models::Subject) -> Value {
+    let mut v = serde_json::to_value(allocation_view(&trial.protocol, s)).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("screening_id".into(), json!(s.screening_id));
+        m.insert("stratum_key".into(), json!(s.stratum_key));
+        m.insert("stratum_position".into(), json!(s.stratum_position));
+        m.insert("block_index".into(), json!(s.block_index));
+        m.insert("block_size".into(), json!(s.block_size));
+    }
+    v
+}
+
+fn subjects_csv(trial: &TrialRuntime, subjects: &[models::Subject]) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let internal = |e: csv::Error| AppError::Internal(e.to_string());
+    w.write_record([
+        "subject_id",
+        "sequence",
+        "patient_ref",
+        "site",
+        "arm",
+        "arm_name",
+        "randomized_at",
+        "randomized_by",
+        "status",
+        "withdrawn_at",
+        "withdrawal_reason",
+        "screening_id",
+        "stratum_key",
+        "stratum_position",
+        "block_index",
+        "block_size",
+        "audit_seq",
+    ])
+    .map_err(internal)?;
+    for s in subjects {
+        let a = allocation_view(&trial.protocol, s);
+        w.write_record([
+            a.subject_id,
+            a.sequence.to_string(),
+            a.patient_ref,
+            a.site,
+            a.arm,
+            a.arm_name,
+            a.randomized_at,
+            a.randomized_by,
+            a.status,
+            a.withdrawn_at.unwrap_or_default(),
+            a.withdrawal_reason.unwrap_or_default(),
+            s.screening_id.clone(),
+            s.stratum_key.clone(),
+            s.stratum_position.to_string(),
+            s.block_index.to_string(),
+            s.block_size.to_string(),
+            s.audit_seq.to_string(),
+        ])
+        .map_err(internal)?;
+    }
+    w.into_inner()
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// A FHIR id: `[A-Za-z0-9\-\.]{1,64}`.
+fn fhir_id(text: &str) -> String {
+    let id: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' })
+        .take(64)
+        .collect();
+    if id.is_empty() {
+        "x".into()
+    } else {
+        id
+    }
+}
+
+/// A stable `urn:uuid:` for a resource (UUID v5 of its type and id).
+fn full_url(kind: &str, id: &str) -> String {
+    let name = format!("trialgate:{kind}/{id}");
+    format!(
+        "urn:uuid:{}",
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+    )
+}
+
+/// FHIR R4 `Bundle` (collection) of the `ResearchStudy` with its arms and one
+/// `ResearchSubject` per randomized subject.
+pub fn fhir_bundle(trial: &TrialRuntime, row: &models::Trial, subjects: &[models::Subject]) -> Value {
+    let p = &trial.protocol;
+    let study_id = fhir_id(&p.id);
+    let study = json!({
+        "resourceType": "ResearchStudy",
+        "id": study_id,
+        "identifier": [{ "system": "urn:trialgate:trial", "value": p.id }],
+        "title": p.title,
+        "status": if row.status == "open" { "active" } else { "closed-to-accrual" },
+        "arm": p.arms.iter().map(|a| {
+            let mut arm = json!({ "name": a.code, "type": { "text": a.name } });
+            if let Some(d) = &a.description {
+                arm["description"] = json!(d);
+            }
+            arm
+        }).collect::<Vec<_>>(),
+    });
+    let mut entries = vec![json!({
+        "fullUrl": full_url("ResearchStudy", &study_id),
+        "resource": study,
+    })];
+    for s in subjects {
+        let id = fhir_id(&s.id);
+        let mut subject = json!({
+            "resourceType": "ResearchSubject",
+            "id": id,
+            "identifier": [{ "system": "urn:trialgate:subject", "value": s.id }],
+            "status": if s.status == "withdrawn" { "withdrawn" } else { "on-study" },
+            "period": { "start": format_time(s.randomized_at) },
+            "study": { "reference": format!("ResearchStudy/{study_id}") },
+            "individual": {
+                "identifier": {
+                    "system": format!("urn:trialgate:patient-ref:{}", s.site),
+                    "value": s.patient_ref,
+                },
+                "display": s.patient_ref,
+            },
+            "assignedArm": s.arm,
+            "actualArm": s.arm,
+        });
+        if let Some(end) = s.withdrawn_at {
+            subject["period"]["end"] = json!(format_time(end));
+        }
+        entries.push(json!({
+            "fullUrl": full_url("ResearchSubject", &id),
+            "resource": subject,
+        }));
+    }
+    json!({
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": format_time(super::now()),
+        "entry": entries,
+    })
+}

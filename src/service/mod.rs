@@ -1,0 +1,57 @@
+//! Use cases: each takes a database connection, the acting user and its input, runs in one
+//! transaction where it writes, and returns a view or an [`AppError`].
+//!
+//! Everything here is synchronous; the HTTP layer runs it inside `web::block`.
+
+pub mod allocation;
+pub mod audit_trail;
+pub mod exports;
+pub mod queries;
+pub mod screening;
+pub mod setup;
+pub mod users;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{NaiveDateTime, Utc};
+
+use crate::protocol::Protocol;
+use crate::randomization::Seed;
+
+/// A trial as this server process holds it: its protocol, and its seed when the seed file
+/// is present and matches the recorded commitment.
+#[derive(Debug)]
+pub struct TrialRuntime {
+    pub protocol: Protocol,
+    pub seed: Option<Seed>,
+    /// Why the seed is unavailable, for logs and operators.
+    pub seed_problem: Option<String>,
+}
+
+/// All trials served, by id. Built at start-up and read-only afterwards.
+#[derive(Debug, Clone, Default)]
+pub struct Trials(pub Arc<BTreeMap<String, Arc<TrialRuntime>>>);
+
+impl Trials {
+    pub fn get(&self, id: &str) -> Result<Arc<TrialRuntime>, crate::error::AppError> {
+        self.0
+            .get(id)
+            .cloned()
+            .ok_or_else(|| crate::error::AppError::NotFound(format!("no trial {id:?}")))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<TrialRuntime>> {
+        self.0.values()
+    }
+}
+
+/// Now, in UTC, at the microsecond precision both databases keep.
+pub fn now() -> NaiveDateTime {
+    crate::audit::truncate_to_micros(Utc::now().naive_utc())
+}
+
+/// RFC 3339 UTC text of a stored time, as every API response and audit record shows it.
+pub fn format_time(at: NaiveDateTime) -> String {
+    crate::audit::format_at(at)
+}

@@ -1,0 +1,268 @@
+//! Read-only views: trials, screenings, subjects, balance.
+
+use std::collections::BTreeMap;
+
+use super::allocation::allocation_view;
+use super::{format_time, TrialRuntime, Trials};
+use crate::access::{Role, User};
+use crate::eligibility::Evaluation;
+use crate::error::AppError;
+use crate::storage::{models, repo, DbConnection};
+use crate::views::{
+    Allocation, ArmCount, ArmView, Balance, BlockBalance, CriterionView, ScreeningView,
+    StratumBalance, TrialDetail, TrialSummary,
+};
+
+/// Largest page of a list.
+pub const MAX_LIMIT: i64 = 1000;
+
+pub fn list_trials(conn: &mut DbConnection, trials: &Trials) -> Result<Vec<TrialSummary>, AppError> {
+    let enrolled = repo::subjects::count_by_trial(conn)?;
+    let mut out = Vec::new();
+    for row in repo::trials::list(conn)? {
+        if trials.0.contains_key(&row.id) {
+            out.push(TrialSummary {
+                enrolled: enrolled.get(&row.id).copied().unwrap_or(0),
+                id: row.id,
+                title: row.title,
+                status: row.status,
+                cap: row.cap,
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub fn trial_detail(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+) -> Result<TrialDetail, AppError> {
+    let p = &trial.protocol;
+    let row = repo::trials::get(conn, &p.id)?
+        .ok_or_else(|| AppError::NotFound(format!("no trial {:?}", p.id)))?;
+    let enrolled = repo::subjects::count(conn, &p.id)?;
+    Ok(TrialDetail {
+        id: row.id,
+        title: row.title,
+        status: row.status,
+        enrolled,
+        cap: row.cap,
+        arms: p
+            .arms
+            .iter()
+            .map(|a| ArmView {
+                code: a.code.clone(),
+                name: a.name.clone(),
+                description: a.description.clone(),
+                ratio: a.ratio,
+            })
+            .collect(),
+        criteria: p
+            .criteria
+            .iter()
+            .map(|c| CriterionView {
+                id: c.id.clone(),
+                text: c.text.clone(),
+            })
+            .collect(),
+        stratification: p.stratification.iter().map(|f| f.name().to_string()).collect(),
+        seed_commitment: row.seed_commitment,
+        algorithm: row.algorithm,
+        protocol_digest: row.protocol_digest,
+        block_sizes: user.role.sees_design().then(|| p.block_sizes.clone()),
+        closed_at: row.closed_at.map(format_time),
+        close_reason: row.close_reason,
+        seed_revealed: row.seed_revealed,
+        seed_available: trial.seed.is_some(),
+    })
+}
+
+const SCREENING_READERS: [Role; 3] = [Role::Investigator, Role::Pharmacist, Role::Monitor];
+
+pub fn screening_view(
+    row: models::Screening,
+    latest: bool,
+    subject_id: Option<String>,
+) -> Result<ScreeningView, AppError> {
+    let evaluation: Evaluation = serde_json::from_str(&row.result_json)
+        .map_err(|e| AppError::Internal(format!("screening {} result: {e}", row.id)))?;
+    Ok(ScreeningView {
+        id: row.id,
+        trial: row.trial_id,
+        patient_ref: row.patient_ref,
+        site: row.site,
+        outcome: evaluation.outcome,
+        criteria: evaluation.criteria,
+        missing: evaluation.missing,
+        screening_date: row.screening_date.to_string(),
+        screened_at: format_time(row.screened_at),
+        screened_by: row.screened_by,
+        latest,
+        subject_id,
+    })
+}
+
+pub fn get_screening(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    id: &str,
+) -> Result<ScreeningView, AppError> {
+    user.require(&SCREENING_READERS)?;
+    let trial_id = &trial.protocol.id;
+    let row = repo::screenings::get(conn, trial_id, id)?
+        .ok_or_else(|| AppError::NotFound(format!("no screening {id:?}")))?;
+    user.require_site(&row.site)?;
+    let latest = repo::screenings::latest_id(conn, trial_id, &row.patient_ref)?;
+    let subject = repo::subjects::for_patient(conn, trial_id, &row.patient_ref)?;
+    let is_latest = latest.as_deref() == Some(row.id.as_str());
+    screening_view(row, is_latest, subject.map(|s| s.id))
+}
+
+/// Filters of the screening list; `None` means "any".
+#[derive(Debug, Default, Clone)]
+pub struct ScreeningFilter {
+    pub outcome: Option<String>,
+    pub randomized: Option<bool>,
+    pub site: Option<String>,
+    pub patient_ref: Option<String>,
+    pub limit: i64,
+}
+
+/// The patients' latest screenings, newest first, filtered; only the user's sites.
+pub fn list_screenings(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    filter: &ScreeningFilter,
+) -> Result<Vec<ScreeningView>, AppError> {
+    user.require(&SCREENING_READERS)?;
+    if let Some(o) = &filter.outcome {
+        if !["eligible", "ineligible", "incomplete"].contains(&o.as_str()) {
+            return Err(AppError::field(
+                "outcome",
+                "must be eligible, ineligible or incomplete",
+            ));
+        }
+    }
+    if !(1..=MAX_LIMIT).contains(&filter.limit) {
+        return Err(AppError::field("limit", format!("must be 1–{MAX_LIMIT}")));
+    }
+    let trial_id = &trial.protocol.id;
+    let rows = repo::screenings::latest_per_patient(conn, trial_id)?;
+    let subjects: BTreeMap<String, String> = repo::subjects::list(conn, trial_id)?
+        .into_iter()
+        .map(|s| (s.patient_ref, s.id))
+        .collect();
+    let mut out = Vec::new();
+    for row in rows {
+        if !user.may_access_site(&row.site)
+            || filter.outcome.as_ref().is_some_and(|o| *o != row.outcome)
+            || filter.site.as_ref().is_some_and(|s| *s != row.site)
+            || filter.patient_ref.as_ref().is_some_and(|p| *p != row.patient_ref)
+        {
+            continue;
+        }
+        let subject = subjects.get(&row.patient_ref).cloned();
+        if filter.randomized.is_some_and(|r| r != subject.is_some()) {
+            continue;
+        }
+        out.push(screening_view(row, true, subject)?);
+        if out.len() as i64 >= filter.limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+pub fn list_subjects(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+) -> Result<Vec<Allocation>, AppError> {
+    user.require(&SCREENING_READERS)?;
+    Ok(repo::subjects::list(conn, &trial.protocol.id)?
+        .iter()
+        .filter(|s| user.may_access_site(&s.site))
+        .map(|s| allocation_view(&trial.protocol, s))
+        .collect())
+}
+
+pub fn get_subject(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    subject_id: &str,
+) -> Result<Allocation, AppError> {
+    user.require(&SCREENING_READERS)?;
+    let s = repo::subjects::get(conn, &trial.protocol.id, subject_id)?
+        .ok_or_else(|| AppError::NotFound(format!("no subject {subject_id:?}")))?;
+    user.require_site(&s.site)?;
+    Ok(allocation_view(&trial.protocol, &s))
+}
+
+pub fn balance(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+) -> Result<Balance, AppError> {
+    user.require(&[Role::Monitor])?;
+    user.require_all_sites()?;
+    let p = &trial.protocol;
+    let subjects = repo::subjects::list(conn, &p.id)?;
+    Ok(balance_of(p, &subjects))
+}
+
+/// Counts per arm overall and per stratum, and each block's fill, from the subjects.
+pub fn balance_of(p: &crate::protocol::Protocol, subjects: &[models::Subject]) -> Balance {
+    let zero = || -> BTreeMap<&str, i64> { p.arms.iter().map(|a| (a.code.as_str(), 0)).collect() };
+    let counts_of = |m: &BTreeMap<&str, i64>| -> Vec<ArmCount> {
+        p.arms
+            .iter()
+            .map(|a| ArmCount {
+                arm: a.code.clone(),
+                count: m.get(a.code.as_str()).copied().unwrap_or(0),
+            })
+            .collect()
+    };
+    let mut overall = zero();
+    // stratum → (counts, block index → (size, counts))
+    type Blocks<'a> = BTreeMap<i64, (i64, BTreeMap<&'a str, i64>)>;
+    let mut strata: BTreeMap<&str, (BTreeMap<&str, i64>, Blocks<'_>)> = BTreeMap::new();
+    for s in subjects {
+        *overall.entry(s.arm.as_str()).or_default() += 1;
+        let (counts, blocks) = strata.entry(s.stratum_key.as_str()).or_insert_with(|| (zero(), BTreeMap::new()));
+        *counts.entry(s.arm.as_str()).or_default() += 1;
+        let (_, block) = blocks
+            .entry(s.block_index)
+            .or_insert_with(|| (i64::from(s.block_size), zero()));
+        *block.entry(s.arm.as_str()).or_default() += 1;
+    }
+    Balance {
+        trial: p.id.clone(),
+        enrolled: subjects.len() as i64,
+        cap: i64::from(p.cap),
+        counts: counts_of(&overall),
+        strata: strata
+            .into_iter()
+            .map(|(key, (counts, blocks))| StratumBalance {
+                stratum_key: key.to_string(),
+                counts: counts_of(&counts),
+                blocks: blocks
+                    .into_iter()
+                    .map(|(index, (size, c))| {
+                        let filled = c.values().sum();
+                        BlockBalance {
+                            block_index: index,
+                            size,
+                            filled,
+                            counts: counts_of(&c),
+                            complete: filled == size,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,213 @@
+//! Start-up: initialise trials (seed, commitment, audit), load what this process serves,
+//! and create the first admin.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::users::SYSTEM_CHAIN;
+use super::{now, TrialRuntime, Trials};
+use crate::access::{Role, User};
+use crate::error::AppError;
+use crate::protocol::Protocol;
+use crate::randomization::{private_file_options, Seed, SeedError, ALGORITHM};
+use crate::storage::{self, repo, DbConnection};
+
+/// The identity trialgate itself uses in the audit trail.
+pub fn system_actor() -> User {
+    User {
+        name: "trialgate".into(),
+        role: Role::Admin,
+        sites: Vec::new(),
+    }
+}
+
+/// Where a trial's seed file lives.
+pub fn seed_path(data_dir: &Path, trial_id: &str) -> PathBuf {
+    data_dir.join("seeds").join(format!("{trial_id}.seed"))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Initialised {
+    /// Newly initialised; the seed was generated (`true`) or taken from an existing file.
+    New { generated_seed: bool },
+    AlreadyInitialised,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("trial {trial}: the protocol given differs from the one it was initialised with (digest {stored} in the database, {given} given); a running trial's protocol cannot change")]
+    ProtocolChanged {
+        trial: String,
+        stored: String,
+        given: String,
+    },
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("{0}")]
+    App(#[from] AppError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<storage::StorageError> for SetupError {
+    fn from(e: storage::StorageError) -> Self {
+        SetupError::App(e.into())
+    }
+}
+
+/// Initialises `protocol`'s trial unless the database has it: takes the seed file if one
+/// was placed there, else generates one (written 0600 before the commitment is recorded,
+/// so a crash never leaves a commitment without its seed), records the trial and its
+/// `trial.initialized` audit entry. Serialised across processes by the system chain's lock.
+pub fn initialise_trial(
+    conn: &mut DbConnection,
+    protocol: &Protocol,
+    data_dir: &Path,
+) -> Result<Initialised, SetupError> {
+    let path = seed_path(data_dir, &protocol.id);
+    storage::write_transaction(conn, |c| {
+        storage::lock_chain_head(c, SYSTEM_CHAIN)?;
+        if let Some(row) = repo::trials::get(c, &protocol.id)? {
+            let given = protocol.digest();
+            if row.protocol_digest != given {
+                return Err(SetupError::ProtocolChanged {
+                    trial: protocol.id.clone(),
+                    stored: row.protocol_digest,
+                    given,
+                });
+            }
+            return Ok(Initialised::AlreadyInitialised);
+        }
+        let (seed, generated_seed) = match Seed::read_file(&path) {
+            Ok(seed) => (seed, false),
+            Err(SeedError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                let seed = Seed::generate()?;
+                match seed.write_new_file(&path) {
+                    Ok(()) => (seed, true),
+                    // Another process on this data directory won the race: use its seed.
+                    Err(SeedError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                    {
+                        (Seed::read_file(&path)?, false)
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let at = now();
+        let actor = system_actor();
+        storage::create_chain(c, &protocol.id)?;
+        repo::trials::insert(
+            c,
+            &repo::trials::NewTrial {
+                id: &protocol.id,
+                title: &protocol.title,
+                protocol_json: &protocol.canonical_json(),
+                protocol_digest: &protocol.digest(),
+                algorithm: ALGORITHM,
+                seed_commitment: &seed.commitment(),
+                status: "open",
+                cap: i64::from(protocol.cap),
+                created_at: at,
+            },
+        )?;
+        let protocol_value: serde_json::Value =
+            serde_json::from_str(&protocol.canonical_json()).unwrap_or(serde_json::Value::Null);
+        storage::append_audit(
+            c,
+            &protocol.id,
+            at,
+            &actor.name,
+            "system",
+            "trial.initialized",
+            json!({
+                "seed_commitment": seed.commitment(),
+                "protocol_digest": protocol.digest(),
+                "algorithm": ALGORITHM,
+                "protocol": protocol_value,
+            }),
+        )?;
+        Ok(Initialised::New { generated_seed })
+    })
+}
+
+/// Every trial in the database, with its seed when the seed file matches the commitment.
+/// A missing or mismatching seed file disables randomization for that trial only.
+pub fn load_trials(conn: &mut DbConnection, data_dir: &Path) -> Result<Trials, SetupError> {
+    let mut map = BTreeMap::new();
+    for row in repo::trials::list(conn)? {
+        let protocol = Protocol::from_canonical_json(&row.protocol_json, &row.id)
+            .map_err(|e| AppError::Internal(format!("stored protocol of {}: {e}", row.id)))?;
+        let path = seed_path(data_dir, &row.id);
+        let (seed, seed_problem) = match Seed::read_file(&path) {
+            Ok(seed) if seed.commitment() == row.seed_commitment => (Some(seed), None),
+            Ok(seed) => (
+                None,
+                Some(format!(
+                    "seed file {} has commitment {} but the trial's recorded commitment is {}",
+                    path.display(),
+                    seed.commitment(),
+                    row.seed_commitment
+                )),
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        if let Some(problem) = &seed_problem {
+            tracing::error!(
+                trial = %row.id,
+                "randomization disabled (seed_unavailable): {problem}; restore the trial's seed file — a new seed is never generated for an initialised trial"
+            );
+        }
+        map.insert(
+            row.id.clone(),
+            Arc::new(TrialRuntime {
+                protocol,
+                seed,
+                seed_problem,
+            }),
+        );
+    }
+    Ok(Trials(Arc::new(map)))
+}
+
+/// Creates the first admin when the database has no users, writing its token to
+/// `admin.token` (0600) in the data directory. Returns the file's path when it did.
+pub fn bootstrap_admin(
+    conn: &mut DbConnection,
+    data_dir: &Path,
+) -> Result<Option<PathBuf>, SetupError> {
+    if repo::users::count(conn)? > 0 {
+        return Ok(None);
+    }
+    let created = match super::users::create(conn, &system_actor(), "admin", "admin", &[]) {
+        Ok(created) => created,
+        // Another server process created it first.
+        Err(AppError::Validation(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let path = data_dir.join("admin.token");
+    let io = |source| SetupError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    // A token file left from an earlier database is stale: replace it.
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let mut file = private_file_options().open(&path).map_err(io)?;
+    file.write_all(format!("{}\n", created.token).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+    Ok(Some(path))
+}

@@ -1,0 +1,167 @@
+//! Users and their bearer tokens: 256-bit random, shown once, stored only as SHA-256.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::now;
+use crate::access::{Role, User};
+use crate::eligibility::FieldError;
+use crate::error::AppError;
+use crate::storage::{self, repo, DbConnection};
+use crate::views::{CreatedUser, RevokedUser};
+
+/// The chain of events that belong to no trial.
+pub const SYSTEM_CHAIN: &str = "_system";
+
+/// Hex SHA-256 of a token: what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh token: `tg_` and 64 hex characters (256 bits from the OS CSPRNG).
+pub fn generate_token() -> Result<String, AppError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("entropy: {e}")))?;
+    Ok(format!("tg_{}", hex::encode(bytes)))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+}
+
+/// Checks a new user's fields, naming every bad one.
+pub fn validate_new_user(
+    name: &str,
+    role: &str,
+    sites: &[String],
+) -> Result<(Role, Vec<String>), AppError> {
+    let mut errors = Vec::new();
+    if !valid_name(name) {
+        errors.push(FieldError::new(
+            "name",
+            "must be 1–64 letters, digits, '.', '_', '@' or '-'",
+        ));
+    }
+    let role = Role::parse(role);
+    if role.is_none() {
+        errors.push(FieldError::new(
+            "role",
+            "must be admin, investigator, pharmacist or monitor",
+        ));
+    }
+    let mut unique = BTreeSet::new();
+    for (i, site) in sites.iter().enumerate() {
+        let ok = !site.is_empty()
+            && site.len() <= crate::eligibility::MAX_REF_LEN
+            && site
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !ok {
+            errors.push(FieldError::new(
+                format!("sites[{i}]"),
+                "may contain only letters, digits, '-', '_' and '.'",
+            ));
+        } else if !unique.insert(site.clone()) {
+            errors.push(FieldError::new(format!("sites[{i}]"), "is listed twice"));
+        }
+    }
+    match role {
+        Some(role) if errors.is_empty() => Ok((role, unique.into_iter().collect())),
+        _ => Err(AppError::Validation(errors)),
+    }
+}
+
+/// Creates a user with a first token. `actor` is the admin (or `cli`) doing it.
+pub fn create(
+    conn: &mut DbConnection,
+    actor: &User,
+    name: &str,
+    role: &str,
+    sites: &[String],
+) -> Result<CreatedUser, AppError> {
+    actor.require(&[Role::Admin])?;
+    let (role, sites) = validate_new_user(name, role, sites)?;
+    let token = generate_token()?;
+    let hash = token_hash(&token);
+    let at = now();
+    storage::write_transaction(conn, |c| {
+        storage::lock_chain_head(c, SYSTEM_CHAIN)?;
+        if repo::users::get(c, name)?.is_some() {
+            return Err(AppError::field("name", "a user with this name exists"));
+        }
+        storage::append_audit(
+            c,
+            SYSTEM_CHAIN,
+            at,
+            &actor.name,
+            actor.role.as_str(),
+            "user.created",
+            json!({ "name": name, "role": role.as_str(), "sites": sites }),
+        )?;
+        repo::users::insert(c, name, role.as_str(), &sites, at)?;
+        repo::users::insert_token(c, &hash, name, at)?;
+        Ok(())
+    })?;
+    Ok(CreatedUser {
+        name: name.to_string(),
+        role: role.as_str().to_string(),
+        sites,
+        token,
+    })
+}
+
+/// Revokes every token of a user.
+pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<RevokedUser, AppError> {
+    actor.require(&[Role::Admin])?;
+    let at = now();
+    storage::write_transaction(conn, |c| {
+        storage::lock_chain_head(c, SYSTEM_CHAIN)?;
+        if repo::users::get(c, name)?.is_none() {
+            return Err(AppError::NotFound(format!("no user {name:?}")));
+        }
+        let revoked = repo::users::revoke(c, name, at)?;
+        storage::append_audit(
+            c,
+            SYSTEM_CHAIN,
+            at,
+            &actor.name,
+            actor.role.as_str(),
+            "user.revoked",
+            json!({ "name": name, "revoked_tokens": revoked }),
+        )?;
+        Ok(RevokedUser {
+            name: name.to_string(),
+            revoked_tokens: revoked,
+        })
+    })
+}
+
+/// The user a bearer token belongs to; revoked tokens and users are refused.
+pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, AppError> {
+    let row = repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(AppError::Unauthorized)?;
+    let role = Role::parse(&row.role)
+        .ok_or_else(|| AppError::Internal(format!("user {} has role {:?}", row.name, row.role)))?;
+    let sites: Vec<String> = serde_json::from_str(&row.sites)
+        .map_err(|e| AppError::Internal(format!("user {} sites: {e}", row.name)))?;
+    Ok(User {
+        name: row.name,
+        role,
+        sites,
+    })
+}
+
+/// The identity of command-line administration (`trialgate user add`).
+pub fn cli_actor() -> User {
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    User {
+        name: format!("cli:{who}"),
+        role: Role::Admin,
+        sites: Vec::new(),
+    }
+}

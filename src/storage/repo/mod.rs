@@ -1,0 +1,6 @@
+//! Queries per table: the only place the service layer's SQL lives.
+
+pub mod screenings;
+pub mod subjects;
+pub mod trials;
+pub mod users;

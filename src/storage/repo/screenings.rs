@@ -1,0 +1,77 @@
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::storage::models::Screening;
+use crate::storage::schema::screenings;
+use crate::storage::{DbConnection, StorageError};
+
+#[derive(Insertable)]
+#[diesel(table_name = screenings)]
+pub struct NewScreening<'a> {
+    pub id: &'a str,
+    pub trial_id: &'a str,
+    pub patient_ref: &'a str,
+    pub site: &'a str,
+    pub outcome: &'a str,
+    pub input_json: &'a str,
+    pub result_json: &'a str,
+    pub screening_date: NaiveDate,
+    pub screened_at: NaiveDateTime,
+    pub screened_by: &'a str,
+    pub audit_seq: i64,
+}
+
+pub fn insert(c: &mut DbConnection, row: &NewScreening<'_>) -> Result<(), StorageError> {
+    diesel::insert_into(screenings::table)
+        .values(row)
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn get(c: &mut DbConnection, trial_id: &str, id: &str) -> Result<Option<Screening>, StorageError> {
+    Ok(screenings::table
+        .filter(screenings::trial_id.eq(trial_id))
+        .filter(screenings::id.eq(id))
+        .select(Screening::as_select())
+        .first(c)
+        .optional()?)
+}
+
+/// The patient's latest screening: the last submitted (highest audit seq), whatever its
+/// screening date.
+pub fn latest_id(
+    c: &mut DbConnection,
+    trial_id: &str,
+    patient_ref: &str,
+) -> Result<Option<String>, StorageError> {
+    Ok(screenings::table
+        .filter(screenings::trial_id.eq(trial_id))
+        .filter(screenings::patient_ref.eq(patient_ref))
+        .order(screenings::audit_seq.desc())
+        .select(screenings::id)
+        .first(c)
+        .optional()?)
+}
+
+/// Each patient's latest screening, newest first.
+pub fn latest_per_patient(
+    c: &mut DbConnection,
+    trial_id: &str,
+) -> Result<Vec<Screening>, StorageError> {
+    let rows = list_all(c, trial_id)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .rev()
+        .filter(|s| seen.insert(s.patient_ref.clone()))
+        .collect())
+}
+
+/// Every screening of the trial in submission order.
+pub fn list_all(c: &mut DbConnection, trial_id: &str) -> Result<Vec<Screening>, StorageError> {
+    Ok(screenings::table
+        .filter(screenings::trial_id.eq(trial_id))
+        .order(screenings::audit_seq.asc())
+        .select(Screening::as_select())
+        .load(c)?)
+}

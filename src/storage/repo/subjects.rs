@@ -1,0 +1,129 @@
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::storage::models::Subject;
+use crate::storage::schema::subjects;
+use crate::storage::{DbConnection, StorageError};
+
+#[derive(Insertable)]
+#[diesel(table_name = subjects)]
+pub struct NewSubject<'a> {
+    pub id: &'a str,
+    pub trial_id: &'a str,
+    pub sequence: i64,
+    pub screening_id: &'a str,
+    pub patient_ref: &'a str,
+    pub site: &'a str,
+    pub stratum_key: &'a str,
+    pub stratum_position: i64,
+    pub block_index: i64,
+    pub block_size: i32,
+    pub arm: &'a str,
+    pub randomized_at: NaiveDateTime,
+    pub randomized_by: &'a str,
+    pub status: &'a str,
+    pub audit_seq: i64,
+    pub idempotency_key: Option<&'a str>,
+    pub request_fingerprint: Option<&'a str>,
+}
+
+pub fn insert(c: &mut DbConnection, row: &NewSubject<'_>) -> Result<Subject, StorageError> {
+    diesel::insert_into(subjects::table).values(row).execute(c)?;
+    get(c, row.trial_id, row.id)?.ok_or_else(|| StorageError::Other("inserted subject not found".into()))
+}
+
+pub fn get(c: &mut DbConnection, trial_id: &str, id: &str) -> Result<Option<Subject>, StorageError> {
+    Ok(subjects::table
+        .filter(subjects::trial_id.eq(trial_id))
+        .filter(subjects::id.eq(id))
+        .select(Subject::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn for_patient(
+    c: &mut DbConnection,
+    trial_id: &str,
+    patient_ref: &str,
+) -> Result<Option<Subject>, StorageError> {
+    Ok(subjects::table
+        .filter(subjects::trial_id.eq(trial_id))
+        .filter(subjects::patient_ref.eq(patient_ref))
+        .select(Subject::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn by_idempotency_key(
+    c: &mut DbConnection,
+    user: &str,
+    key: &str,
+) -> Result<Option<Subject>, StorageError> {
+    Ok(subjects::table
+        .filter(subjects::randomized_by.eq(user))
+        .filter(subjects::idempotency_key.eq(key))
+        .select(Subject::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn count(c: &mut DbConnection, trial_id: &str) -> Result<i64, StorageError> {
+    Ok(subjects::table
+        .filter(subjects::trial_id.eq(trial_id))
+        .count()
+        .get_result(c)?)
+}
+
+pub fn count_by_trial(c: &mut DbConnection) -> Result<HashMap<String, i64>, StorageError> {
+    let rows: Vec<(String, i64)> = subjects::table
+        .group_by(subjects::trial_id)
+        .select((subjects::trial_id, diesel::dsl::count_star()))
+        .load(c)?;
+    Ok(rows.into_iter().collect())
+}
+
+pub fn count_in_stratum(
+    c: &mut DbConnection,
+    trial_id: &str,
+    stratum_key: &str,
+) -> Result<i64, StorageError> {
+    Ok(subjects::table
+        .filter(subjects::trial_id.eq(trial_id))
+        .filter(subjects::stratum_key.eq(stratum_key))
+        .count()
+        .get_result(c)?)
+}
+
+/// All subjects of a trial in sequence order.
+pub fn list(c: &mut DbConnection, trial_id: &str) -> Result<Vec<Subject>, StorageError> {
+    Ok(subjects::table
+        .filter(subjects::trial_id.eq(trial_id))
+        .order(subjects::sequence.asc())
+        .select(Subject::as_select())
+        .load(c)?)
+}
+
+pub fn withdraw(
+    c: &mut DbConnection,
+    trial_id: &str,
+    id: &str,
+    at: NaiveDateTime,
+    by: &str,
+    reason: &str,
+) -> Result<(), StorageError> {
+    diesel::update(
+        subjects::table
+            .filter(subjects::trial_id.eq(trial_id))
+            .filter(subjects::id.eq(id)),
+    )
+    .set((
+        subjects::status.eq("withdrawn"),
+        subjects::withdrawn_at.eq(Some(at)),
+        subjects::withdrawn_by.eq(Some(by)),
+        subjects::withdrawal_reason.eq(Some(reason)),
+    ))
+    .execute(c)?;
+    Ok(())
+}

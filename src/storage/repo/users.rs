@@ -1,0 +1,80 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::storage::models::User;
+use crate::storage::schema::{tokens, users};
+use crate::storage::{DbConnection, StorageError};
+
+pub fn insert(
+    c: &mut DbConnection,
+    name: &str,
+    role: &str,
+    sites: &[String],
+    at: NaiveDateTime,
+) -> Result<(), StorageError> {
+    let sites = serde_json::to_string(sites).map_err(|e| StorageError::Other(e.to_string()))?;
+    diesel::insert_into(users::table)
+        .values((
+            users::name.eq(name),
+            users::role.eq(role),
+            users::sites.eq(sites),
+            users::created_at.eq(at),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn insert_token(
+    c: &mut DbConnection,
+    token_hash: &str,
+    user_name: &str,
+    at: NaiveDateTime,
+) -> Result<(), StorageError> {
+    diesel::insert_into(tokens::table)
+        .values((
+            tokens::token_hash.eq(token_hash),
+            tokens::user_name.eq(user_name),
+            tokens::created_at.eq(at),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn get(c: &mut DbConnection, name: &str) -> Result<Option<User>, StorageError> {
+    Ok(users::table
+        .find(name)
+        .select(User::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn count(c: &mut DbConnection) -> Result<i64, StorageError> {
+    Ok(users::table.count().get_result(c)?)
+}
+
+/// The active user holding an active token with this hash.
+pub fn by_token_hash(c: &mut DbConnection, hash: &str) -> Result<Option<User>, StorageError> {
+    Ok(tokens::table
+        .inner_join(users::table)
+        .filter(tokens::token_hash.eq(hash))
+        .filter(tokens::revoked_at.is_null())
+        .filter(users::revoked_at.is_null())
+        .select(User::as_select())
+        .first(c)
+        .optional()?)
+}
+
+/// Revokes the user and every active token; returns how many tokens were active.
+pub fn revoke(c: &mut DbConnection, name: &str, at: NaiveDateTime) -> Result<i64, StorageError> {
+    let n = diesel::update(
+        tokens::table
+            .filter(tokens::user_name.eq(name))
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set(tokens::revoked_at.eq(Some(at)))
+    .execute(c)?;
+    diesel::update(users::table.find(name).filter(users::revoked_at.is_null()))
+        .set(users::revoked_at.eq(Some(at)))
+        .execute(c)?;
+    Ok(n as i64)
+}

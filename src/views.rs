@@ -1,0 +1,171 @@
+//! The API's resources as clients see them (api.md). Services produce these; handlers
+//! serialise them. Nothing here tells a pharmacist or investigator about blocks.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::eligibility::{CriterionResult, Outcome};
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrialSummary {
+    pub id: String,
+    pub title: String,
+    /// `open` or `closed`
+    pub status: String,
+    pub enrolled: i64,
+    pub cap: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ArmView {
+    pub code: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub ratio: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CriterionView {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrialDetail {
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    pub enrolled: i64,
+    pub cap: i64,
+    pub arms: Vec<ArmView>,
+    pub criteria: Vec<CriterionView>,
+    pub stratification: Vec<String>,
+    pub seed_commitment: String,
+    pub algorithm: String,
+    pub protocol_digest: String,
+    /// Only for monitors and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_sizes: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<String>,
+    /// Whether the seed has been revealed in the audit trail (at close).
+    pub seed_revealed: bool,
+    /// False when this server cannot randomize: seed file missing or not matching.
+    pub seed_available: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScreeningView {
+    pub id: String,
+    pub trial: String,
+    pub patient_ref: String,
+    pub site: String,
+    #[schema(value_type = String)]
+    pub outcome: Outcome,
+    #[schema(value_type = Vec<Object>)]
+    pub criteria: Vec<CriterionResult>,
+    pub missing: Vec<String>,
+    pub screening_date: String,
+    pub screened_at: String,
+    pub screened_by: String,
+    /// False once a later screening of the same patient was submitted.
+    pub latest: bool,
+    /// The subject, once this patient is randomized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Allocation {
+    pub subject_id: String,
+    pub sequence: i64,
+    pub arm: String,
+    pub arm_name: String,
+    pub patient_ref: String,
+    pub site: String,
+    pub randomized_at: String,
+    pub randomized_by: String,
+    /// `on_study` or `withdrawn`
+    pub status: String,
+    pub audit_seq: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawal_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ArmCount {
+    pub arm: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlockBalance {
+    pub block_index: i64,
+    pub size: i64,
+    pub filled: i64,
+    pub counts: Vec<ArmCount>,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StratumBalance {
+    pub stratum_key: String,
+    pub counts: Vec<ArmCount>,
+    pub blocks: Vec<BlockBalance>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Balance {
+    pub trial: String,
+    pub enrolled: i64,
+    pub cap: i64,
+    pub counts: Vec<ArmCount>,
+    pub strata: Vec<StratumBalance>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntryView {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub role: String,
+    pub action: String,
+    /// The JSON text exactly as hashed.
+    pub record: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditVerification {
+    pub valid: bool,
+    pub entries: i64,
+    pub head: String,
+    pub first_invalid_seq: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedUser {
+    pub name: String,
+    pub role: String,
+    pub sites: Vec<String>,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevokedUser {
+    pub name: String,
+    pub revoked_tokens: i64,
+}

@@ -1,0 +1,9 @@
+//! HTTP integration tests: the real server on a random port, a fresh database per test,
+//! every test on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod concurrency;
+mod flow;
