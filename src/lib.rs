@@ -2,6 +2,8 @@
 //! audit trail for randomized clinical trials.
 //!
 //! The domain modules ([`protocol`], [`eligibility`], [`randomization`], [`simulation`])
-//! know nothing of HTTP or SQL.
+//! know nothing of HTTP or SQL. [`audit`] is the pure hash-chain format and verifier;
+//! [`storage`] is the database layer (SQLite or PostgreSQL through one diesel connection type).
 
+pub mod audit;
 pub mod randomization;
