@@ -7,3 +7,4 @@
 
 pub mod audit;
 pub mod randomization;
+pub mod storage;
