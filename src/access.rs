@@ -58,7 +58,11 @@ impl User {
             Err(AppError::Forbidden(format!(
                 "role {} may not do this (needs {})",
                 self.role.as_str(),
-                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ")
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )))
         }
     }

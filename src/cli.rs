@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::protocol::Protocol;
-use crate::storage::{Database, PoolOptions};
 use crate::randomization::{Schedule, Seed, ALGORITHM};
+use crate::storage::{Database, PoolOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -214,9 +214,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         }) => {
             let db = data.open()?;
             let mut conn = db.get().map_err(|e| e.to_string())?;
-            let created =
-                crate::service::users::create(&mut conn, &crate::service::users::cli_actor(), &name, &role, &sites)
-                    .map_err(|e| e.to_string())?;
+            let created = crate::service::users::create(
+                &mut conn,
+                &crate::service::users::cli_actor(),
+                &name,
+                &role,
+                &sites,
+            )
+            .map_err(|e| e.to_string())?;
             println!("{}", created.token);
             eprintln!(
                 "user {} ({}) created; the token above is shown once",
@@ -227,10 +232,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::User(UserCommand::Revoke { name, data }) => {
             let db = data.open()?;
             let mut conn = db.get().map_err(|e| e.to_string())?;
-            let revoked =
-                crate::service::users::revoke(&mut conn, &crate::service::users::cli_actor(), &name)
-                    .map_err(|e| e.to_string())?;
-            println!("user {} revoked ({} tokens)", revoked.name, revoked.revoked_tokens);
+            let revoked = crate::service::users::revoke(
+                &mut conn,
+                &crate::service::users::cli_actor(),
+                &name,
+            )
+            .map_err(|e| e.to_string())?;
+            println!(
+                "user {} revoked ({} tokens)",
+                revoked.name, revoked.revoked_tokens
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify {
@@ -240,15 +251,23 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         }) => {
             let db = data.open()?;
             let mut conn = db.get().map_err(|e| e.to_string())?;
-            let v = crate::service::audit_trail::verify_chain(&mut conn, &trial, expect_head.as_deref())
-                .map_err(|e| e.to_string())?;
+            let v = crate::service::audit_trail::verify_chain(
+                &mut conn,
+                &trial,
+                expect_head.as_deref(),
+            )
+            .map_err(|e| e.to_string())?;
             if v.valid {
-                println!("chain {trial}: valid, {} entries, head {}", v.entries, v.head);
+                println!(
+                    "chain {trial}: valid, {} entries, head {}",
+                    v.entries, v.head
+                );
                 Ok(ExitCode::SUCCESS)
             } else {
                 println!(
                     "chain {trial}: INVALID, first bad seq {}",
-                    v.first_invalid_seq.map_or("?".to_string(), |s| s.to_string())
+                    v.first_invalid_seq
+                        .map_or("?".to_string(), |s| s.to_string())
                 );
                 Ok(ExitCode::from(1))
             }
@@ -274,7 +293,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 );
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("trial {trial}: {} problem(s) in {} allocations", report.problems.len(), report.checked);
+                println!(
+                    "trial {trial}: {} problem(s) in {} allocations",
+                    report.problems.len(),
+                    report.checked
+                );
                 Ok(ExitCode::from(1))
             }
         }
@@ -392,12 +415,32 @@ fn simulation_text(r: &crate::simulation::SimulationReport, p: &Protocol) -> Str
         .collect::<Vec<_>>()
         .join(" : ");
     let mut t = String::new();
-    let _ = writeln!(t, "trial {}: {ratio}, block sizes {:?}, {} patients", p.id, r.block_sizes, r.patients);
-    let _ = writeln!(t, "{} simulated trials ({}), seed commitment {}", r.trials, r.algorithm, r.seed_commitment);
+    let _ = writeln!(
+        t,
+        "trial {}: {ratio}, block sizes {:?}, {} patients",
+        p.id, r.block_sizes, r.patients
+    );
+    let _ = writeln!(
+        t,
+        "{} simulated trials ({}), seed commitment {}",
+        r.trials, r.algorithm, r.seed_commitment
+    );
     let _ = writeln!(t);
-    let _ = writeln!(t, "correct guess rate     {:.4}   ({})", r.correct_guess_rate, r.guess_strategy);
-    let _ = writeln!(t, "deterministic share    {:.4}   (arm certain given the design and all earlier arms)", r.deterministic_share);
-    let _ = writeln!(t, "mean final imbalance   {:.4}   (|N_A*r_B - N_B*r_A|, largest pair)", r.mean_final_imbalance);
+    let _ = writeln!(
+        t,
+        "correct guess rate     {:.4}   ({})",
+        r.correct_guess_rate, r.guess_strategy
+    );
+    let _ = writeln!(
+        t,
+        "deterministic share    {:.4}   (arm certain given the design and all earlier arms)",
+        r.deterministic_share
+    );
+    let _ = writeln!(
+        t,
+        "mean final imbalance   {:.4}   (|N_A*r_B - N_B*r_A|, largest pair)",
+        r.mean_final_imbalance
+    );
     let _ = writeln!(t, "mean max imbalance     {:.4}", r.mean_max_imbalance);
     let _ = writeln!(t, "max imbalance          {}", r.max_imbalance);
     let _ = writeln!(t);
@@ -411,7 +454,9 @@ fn simulation_text(r: &crate::simulation::SimulationReport, p: &Protocol) -> Str
     levels.sort_unstable();
     levels.dedup();
     let find = |d: &[crate::simulation::ImbalanceCount], level| {
-        d.iter().find(|c| c.imbalance == level).map_or(0, |c| c.trials)
+        d.iter()
+            .find(|c| c.imbalance == level)
+            .map_or(0, |c| c.trials)
     };
     for level in levels {
         let _ = writeln!(

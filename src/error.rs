@@ -128,3 +128,19 @@ impl AppError {
         AppError::Validation(vec![FieldError::new(field, message)])
     }
 }
+
+impl From<crate::storage::StorageError> for AppError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        if e.is_unavailable() {
+            AppError::Unavailable
+        } else {
+            AppError::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        crate::storage::StorageError::from(e).into()
+    }
+}

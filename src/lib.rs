@@ -1,9 +1,9 @@
 //! trialgate: eligibility gating, seeded permuted-block randomization and a tamper-evident
 //! audit trail for randomized clinical trials.
 //!
-//! The domain modules ([`protocol`], [`eligibility`], [`randomization`], [`simulation`],
-//! [`audit`]) know nothing of
-//! HTTP or SQL.
+//! The domain modules ([`protocol`], [`eligibility`], [`randomization`], [`simulation`])
+//! know nothing of HTTP or SQL. [`audit`] is the pure hash-chain format and verifier;
+//! [`storage`] is the database layer (SQLite or PostgreSQL through one diesel connection type).
 
 pub mod access;
 pub mod audit;

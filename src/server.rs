@@ -92,7 +92,9 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
 }
 
 /// Opens the database, migrates it and initialises the given protocols' trials.
-pub fn open_and_prepare(settings: &Settings) -> Result<(Database, Trials, Option<PathBuf>), StartError> {
+pub fn open_and_prepare(
+    settings: &Settings,
+) -> Result<(Database, Trials, Option<PathBuf>), StartError> {
     prepare_data_dir(&settings.data_dir)?;
     let url = database_url(&settings.data_dir, settings.database_url.as_deref());
     let db = Database::connect(

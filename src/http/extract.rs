@@ -47,7 +47,10 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let token = token.ok_or(AppError::Unauthorized)?;
             let state = state.ok_or_else(|| AppError::Internal("no app state".into()))?;
-            let user = run_db(&state, move |c| crate::service::users::authenticate(c, &token)).await;
+            let user = run_db(&state, move |c| {
+                crate::service::users::authenticate(c, &token)
+            })
+            .await;
             if matches!(user, Err(AppError::Unauthorized)) {
                 state.metrics.auth_failures.inc();
             }
@@ -77,7 +80,13 @@ impl FromRequest for JsonBytes {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -85,9 +94,9 @@ impl FromRequest for JsonBytes {
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
         Box::pin(async move {
-            let is_json = content_type
-                .as_deref()
-                .is_some_and(|t| t == "application/json" || (t.starts_with("application/") && t.ends_with("+json")));
+            let is_json = content_type.as_deref().is_some_and(|t| {
+                t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+            });
             if !is_json {
                 return Err(AppError::UnsupportedMediaType(format!(
                     "send the body as application/json (got {})",
@@ -121,7 +130,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             return AppError::Malformed(inner.to_string());
         }
         let text = inner.to_string();
-        let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+        let message = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(m, _)| m);
         let unknown = message
             .strip_prefix("unknown field `")
             .and_then(|r| r.split_once('`'))
@@ -130,7 +141,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             .strip_prefix("missing field `")
             .and_then(|r| r.split_once('`'))
             .map(|(name, _)| name.to_string());
-        let prefix = if path == "." { String::new() } else { format!("{path}.") };
+        let prefix = if path == "." {
+            String::new()
+        } else {
+            format!("{path}.")
+        };
         match (unknown, missing) {
             (Some(name), _) => AppError::Validation(vec![FieldError::new(
                 format!("{prefix}{name}"),

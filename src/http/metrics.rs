@@ -18,7 +18,10 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("trialgate_http_requests_total", "HTTP requests by route and status"),
+            Opts::new(
+                "trialgate_http_requests_total",
+                "HTTP requests by route and status",
+            ),
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(

@@ -109,7 +109,10 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             },
             415 => AppError::UnsupportedMediaType("unsupported content type".into()),
             400..=499 => AppError::Malformed(
-                status.canonical_reason().unwrap_or("bad request").to_string(),
+                status
+                    .canonical_reason()
+                    .unwrap_or("bad request")
+                    .to_string(),
             ),
             503 => AppError::Unavailable,
             _ => AppError::Internal(format!("{status} without a problem body")),
@@ -120,10 +123,12 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             *response.status_mut() = status;
         }
         Ok(ErrorHandlerResponse::Response(
-            ServiceResponse::new(req, response).map_into_right_body::<B>().map_body(|_, b| match b {
-                EitherBody::Left { body } => EitherBody::left(body),
-                EitherBody::Right { body } => EitherBody::right(body),
-            }),
+            ServiceResponse::new(req, response)
+                .map_into_right_body::<B>()
+                .map_body(|_, b| match b {
+                    EitherBody::Left { body } => EitherBody::left(body),
+                    EitherBody::Right { body } => EitherBody::right(body),
+                }),
         ))
     })
 }

@@ -97,7 +97,11 @@ pub fn randomize(
         let mut factors = Vec::new();
         for f in &protocol.stratification {
             let value = submitted.factor_value(*f).ok_or_else(|| {
-                AppError::Internal(format!("screening {} lacks factor {}", screening.id, f.name()))
+                AppError::Internal(format!(
+                    "screening {} lacks factor {}",
+                    screening.id,
+                    f.name()
+                ))
             })?;
             factors.push((f.name(), value));
         }
@@ -142,6 +146,9 @@ pub fn randomize(
             randomized_at: at,
             randomized_by: &user.name,
             status: "on_study",
+            withdrawn_at: None,
+            withdrawn_by: None,
+            withdrawal_reason: None,
             audit_seq: entry.seq,
             idempotency_key,
             request_fingerprint: idempotency_key.map(|_| fingerprint.as_str()),

@@ -51,8 +51,11 @@ pub fn head(
     user: &User,
 ) -> Result<AuditHead, AppError> {
     require_monitor(user)?;
-    let (seq, hash) = storage::audit_head(conn, &trial.protocol.id)?;
-    Ok(AuditHead { seq, hash })
+    let head = storage::audit_head(conn, &trial.protocol.id)?;
+    Ok(AuditHead {
+        seq: head.seq,
+        hash: head.hash,
+    })
 }
 
 pub fn verify(
@@ -73,7 +76,7 @@ pub fn verify_chain(
     let v = storage::verify_chain(conn, chain, expected_head)?;
     Ok(AuditVerification {
         valid: v.valid,
-        entries: v.entries,
+        entries: v.entries as i64,
         head: v.head,
         first_invalid_seq: v.first_invalid_seq,
     })
@@ -135,7 +138,6 @@ pub fn close(
     super::queries::trial_detail(conn, trial, user)
 }
 
-
 /// The result of replaying a trial's allocations against its seed.
 #[derive(Debug, Default)]
 pub struct AllocationCheck {
@@ -170,14 +172,19 @@ pub fn check_allocations(
         return Ok(report);
     }
     let subjects = repo::subjects::list(conn, trial_id)?;
-    let mut schedules: BTreeMap<String, (Schedule, Vec<crate::randomization::ScheduledAllocation>)> =
-        BTreeMap::new();
+    let mut schedules: BTreeMap<
+        String,
+        (Schedule, Vec<crate::randomization::ScheduledAllocation>),
+    > = BTreeMap::new();
     for (i, s) in subjects.iter().enumerate() {
         report.checked += 1;
         if s.sequence != i as i64 + 1 {
-            report
-                .problems
-                .push(format!("subject {}: sequence {} where {} was due", s.id, s.sequence, i + 1));
+            report.problems.push(format!(
+                "subject {}: sequence {} where {} was due",
+                s.id,
+                s.sequence,
+                i + 1
+            ));
         }
         let (schedule, seen) = schedules.entry(s.stratum_key.clone()).or_insert_with(|| {
             (
@@ -193,7 +200,9 @@ pub fn check_allocations(
             ));
         }
         let Ok(position) = usize::try_from(s.stratum_position) else {
-            report.problems.push(format!("subject {}: negative stratum position", s.id));
+            report
+                .problems
+                .push(format!("subject {}: negative stratum position", s.id));
             continue;
         };
         while seen.len() <= position {
@@ -227,17 +236,24 @@ pub fn check_allocations(
         for e in page.iter().filter(|e| e.action == "subject.randomized") {
             let record: serde_json::Value = serde_json::from_str(&e.record).unwrap_or_default();
             let data = record.get("data").cloned().unwrap_or_default();
-            let id = data.get("subject_id").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let id = data
+                .get("subject_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
             if audited.insert(id.clone(), data).is_some() {
-                report.problems.push(format!("subject {id} is randomized twice in the audit trail"));
+                report.problems.push(format!(
+                    "subject {id} is randomized twice in the audit trail"
+                ));
             }
         }
     }
     for s in &subjects {
         match audited.remove(&s.id) {
-            None => report
-                .problems
-                .push(format!("subject {} has no subject.randomized audit entry", s.id)),
+            None => report.problems.push(format!(
+                "subject {} has no subject.randomized audit entry",
+                s.id
+            )),
             Some(d) => {
                 let same = d["arm"] == s.arm.as_str()
                     && d["sequence"] == s.sequence
@@ -247,17 +263,18 @@ pub fn check_allocations(
                     && d["block_size"] == s.block_size
                     && d["patient_ref"] == s.patient_ref.as_str();
                 if !same {
-                    report
-                        .problems
-                        .push(format!("subject {}: the audit entry differs from the stored allocation", s.id));
+                    report.problems.push(format!(
+                        "subject {}: the audit entry differs from the stored allocation",
+                        s.id
+                    ));
                 }
             }
         }
     }
     for id in audited.keys() {
-        report
-            .problems
-            .push(format!("audit entry for subject {id} has no stored allocation"));
+        report.problems.push(format!(
+            "audit entry for subject {id} has no stored allocation"
+        ));
     }
     Ok(report)
 }

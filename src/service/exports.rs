@@ -57,7 +57,7 @@ pub fn export(
         ExportFormat::Csv => subjects_csv(trial, &subjects),
         ExportFormat::Json => {
             let detail = trial_detail(conn, trial, user)?;
-            let (head_seq, head_hash) = storage::audit_head(conn, trial_id)?;
+            let head = storage::audit_head(conn, trial_id)?;
             let mut screenings = Vec::new();
             let latest = repo::screenings::latest_per_patient(conn, trial_id)?;
             for row in repo::screenings::list_all(conn, trial_id)? {
@@ -69,7 +69,7 @@ pub fn export(
                 "subjects": subjects.iter().map(|s| subject_record(trial, s)).collect::<Vec<_>>(),
                 "screenings": screenings,
                 "balance": balance_of(&trial.protocol, &subjects),
-                "audit_head": { "seq": head_seq, "hash": head_hash },
+                "audit_head": { "seq": head.seq, "hash": head.hash },
                 "exported_at": format_time(super::now()),
             });
             serde_json::to_vec_pretty(&doc).map_err(|e| AppError::Internal(e.to_string()))
@@ -150,7 +150,13 @@ fn subjects_csv(trial: &TrialRuntime, subjects: &[models::Subject]) -> Result<Ve
 fn fhir_id(text: &str) -> String {
     let id: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect();
     if id.is_empty() {
@@ -171,7 +177,11 @@ fn full_url(kind: &str, id: &str) -> String {
 
 /// FHIR R4 `Bundle` (collection) of the `ResearchStudy` with its arms and one
 /// `ResearchSubject` per randomized subject.
-pub fn fhir_bundle(trial: &TrialRuntime, row: &models::Trial, subjects: &[models::Subject]) -> Value {
+pub fn fhir_bundle(
+    trial: &TrialRuntime,
+    row: &models::Trial,
+    subjects: &[models::Subject],
+) -> Value {
     let p = &trial.protocol;
     let study_id = fhir_id(&p.id);
     let study = json!({

@@ -16,7 +16,10 @@ use crate::views::{
 /// Largest page of a list.
 pub const MAX_LIMIT: i64 = 1000;
 
-pub fn list_trials(conn: &mut DbConnection, trials: &Trials) -> Result<Vec<TrialSummary>, AppError> {
+pub fn list_trials(
+    conn: &mut DbConnection,
+    trials: &Trials,
+) -> Result<Vec<TrialSummary>, AppError> {
     let enrolled = repo::subjects::count_by_trial(conn)?;
     let mut out = Vec::new();
     for row in repo::trials::list(conn)? {
@@ -66,7 +69,11 @@ pub fn trial_detail(
                 text: c.text.clone(),
             })
             .collect(),
-        stratification: p.stratification.iter().map(|f| f.name().to_string()).collect(),
+        stratification: p
+            .stratification
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect(),
         seed_commitment: row.seed_commitment,
         algorithm: row.algorithm,
         protocol_digest: row.protocol_digest,
@@ -160,7 +167,10 @@ pub fn list_screenings(
         if !user.may_access_site(&row.site)
             || filter.outcome.as_ref().is_some_and(|o| *o != row.outcome)
             || filter.site.as_ref().is_some_and(|s| *s != row.site)
-            || filter.patient_ref.as_ref().is_some_and(|p| *p != row.patient_ref)
+            || filter
+                .patient_ref
+                .as_ref()
+                .is_some_and(|p| *p != row.patient_ref)
         {
             continue;
         }
@@ -232,7 +242,9 @@ pub fn balance_of(p: &crate::protocol::Protocol, subjects: &[models::Subject]) -
     let mut strata: BTreeMap<&str, (BTreeMap<&str, i64>, Blocks<'_>)> = BTreeMap::new();
     for s in subjects {
         *overall.entry(s.arm.as_str()).or_default() += 1;
-        let (counts, blocks) = strata.entry(s.stratum_key.as_str()).or_insert_with(|| (zero(), BTreeMap::new()));
+        let (counts, blocks) = strata
+            .entry(s.stratum_key.as_str())
+            .or_insert_with(|| (zero(), BTreeMap::new()));
         *counts.entry(s.arm.as_str()).or_default() += 1;
         let (_, block) = blocks
             .entry(s.block_index)

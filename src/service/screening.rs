@@ -53,7 +53,8 @@ pub fn record(
     let trial_id = trial.protocol.id.as_str();
     let id = uuid::Uuid::now_v7().to_string();
     let submitted = serde_json::to_value(&raw).map_err(|e| AppError::Internal(e.to_string()))?;
-    let result_json = serde_json::to_string(&evaluation).map_err(|e| AppError::Internal(e.to_string()))?;
+    let result_json =
+        serde_json::to_string(&evaluation).map_err(|e| AppError::Internal(e.to_string()))?;
     storage::write_transaction(conn, |c| {
         storage::lock_chain_head(c, trial_id)?;
         ensure_open(c, trial_id)?;

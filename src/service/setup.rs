@@ -33,7 +33,9 @@ pub fn seed_path(data_dir: &Path, trial_id: &str) -> PathBuf {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Initialised {
     /// Newly initialised; the seed was generated (`true`) or taken from an existing file.
-    New { generated_seed: bool },
+    New {
+        generated_seed: bool,
+    },
     AlreadyInitialised,
 }
 
@@ -55,6 +57,12 @@ pub enum SetupError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<diesel::result::Error> for SetupError {
+    fn from(e: diesel::result::Error) -> Self {
+        SetupError::App(e.into())
+    }
 }
 
 impl From<storage::StorageError> for SetupError {
@@ -118,6 +126,8 @@ pub fn initialise_trial(
                 status: "open",
                 cap: i64::from(protocol.cap),
                 created_at: at,
+                closed_at: None,
+                close_reason: None,
             },
         )?;
         let protocol_value: serde_json::Value =

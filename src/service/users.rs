@@ -144,7 +144,8 @@ pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<Revok
 
 /// The user a bearer token belongs to; revoked tokens and users are refused.
 pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, AppError> {
-    let row = repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(AppError::Unauthorized)?;
+    let row =
+        repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(AppError::Unauthorized)?;
     let role = Role::parse(&row.role)
         .ok_or_else(|| AppError::Internal(format!("user {} has role {:?}", row.name, row.role)))?;
     let sites: Vec<String> = serde_json::from_str(&row.sites)

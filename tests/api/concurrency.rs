@@ -5,7 +5,7 @@ use std::sync::{Arc, Barrier};
 use serde_json::{json, Value};
 
 use crate::common::app::{eligible, TestApp};
-use crate::common::{both_backends, TestDb};
+use crate::common::TestDb;
 
 const T: &str = "/api/v1/trials/NCT06987370";
 
@@ -13,9 +13,16 @@ const T: &str = "/api/v1/trials/NCT06987370";
 fn screen_many(app: &TestApp, token: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
-            let r = app.post(token, &format!("{T}/screenings"), &eligible(&format!("P-{i:04}"), "SITE01"));
+            let r = app.post(
+                token,
+                &format!("{T}/screenings"),
+                &eligible(&format!("P-{i:04}"), "SITE01"),
+            );
             assert_eq!(r.status(), 201);
-            r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string()
+            r.json::<Value>().unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
         })
         .collect()
 }
@@ -55,9 +62,15 @@ fn fire(app: &TestApp, bases: &[String], token: &str, ids: Vec<String>) -> Vec<u
 fn assert_cap_exact(app: &TestApp, statuses: &[u16]) {
     let mon = app.user("mona", "monitor", &[]);
     assert_eq!(statuses.iter().filter(|&&s| s == 201).count(), 90);
-    assert_eq!(statuses.iter().filter(|&&s| s == 409).count(), statuses.len() - 90);
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        statuses.len() - 90
+    );
     let subjects: Vec<Value> = app.get(&mon, &format!("{T}/subjects")).json().unwrap();
-    let sequences: Vec<i64> = subjects.iter().map(|s| s["sequence"].as_i64().unwrap()).collect();
+    let sequences: Vec<i64> = subjects
+        .iter()
+        .map(|s| s["sequence"].as_i64().unwrap())
+        .collect();
     assert_eq!(sequences, (1..=90).collect::<Vec<_>>());
     // Every allocation equals the schedule at its stratum position.
     let seed = trialgate::randomization::Seed::read_file(&app.seed_file("NCT06987370")).unwrap();
@@ -87,7 +100,7 @@ fn cap_under_fire(db: TestDb) {
 both_backends!(cap_under_fire);
 
 fn cap_under_fire_two_servers(db: TestDb) {
-    if !db.is_postgres() {
+    if db.backend != trialgate::storage::Backend::Postgres {
         return; // two server processes share a database in production only on PostgreSQL
     }
     let app = TestApp::spawn(db);

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::common::app::{eligible, TestApp};
-use crate::common::{both_backends, TestDb};
+use crate::common::TestDb;
 
 const T: &str = "/api/v1/trials/NCT06987370";
 
@@ -14,7 +14,11 @@ fn screen(app: &TestApp, token: &str, body: &Value) -> Value {
 }
 
 fn randomize(app: &TestApp, token: &str, screening_id: &str) -> reqwest::blocking::Response {
-    app.post(token, &format!("{T}/randomizations"), &json!({ "screening_id": screening_id }))
+    app.post(
+        token,
+        &format!("{T}/randomizations"),
+        &json!({ "screening_id": screening_id }),
+    )
 }
 
 fn first_randomization(db: TestDb) {
@@ -35,14 +39,20 @@ fn first_randomization(db: TestDb) {
     assert_eq!(a["patient_ref"], "SITE01-0001");
     assert_eq!(a["status"], "on_study");
     assert!(["SFRT_SCART", "CRT"].contains(&a["arm"].as_str().unwrap()));
-    for hidden in ["block_index", "block_size", "stratum_position", "stratum_key"] {
+    for hidden in [
+        "block_index",
+        "block_size",
+        "stratum_position",
+        "stratum_key",
+    ] {
         assert!(a.get(hidden).is_none(), "allocation leaks {hidden}");
     }
 
     // The allocation is exactly the schedule's first entry for this trial's seed.
     let seed = trialgate::randomization::Seed::read_file(&app.seed_file("NCT06987370")).unwrap();
     let protocol = trialgate::protocol::Protocol::default_trial().unwrap();
-    let due = trialgate::randomization::allocation_at(&seed, "NCT06987370", "", protocol.design(), 0);
+    let due =
+        trialgate::randomization::allocation_at(&seed, "NCT06987370", "", protocol.design(), 0);
     assert_eq!(a["arm"], protocol.arms[due.arm].code);
 
     let v: Value = app.get(&mon, &format!("{T}/audit/verify")).json().unwrap();
@@ -53,7 +63,10 @@ fn first_randomization(db: TestDb) {
     assert_eq!(head["hash"], v["head"]);
 
     // The randomization's audit entry carries the schedule position.
-    let entries: Value = app.get(&mon, &format!("{T}/audit?after=2&limit=10")).json().unwrap();
+    let entries: Value = app
+        .get(&mon, &format!("{T}/audit?after=2&limit=10"))
+        .json()
+        .unwrap();
     let record: Value = serde_json::from_str(entries[0]["record"].as_str().unwrap()).unwrap();
     assert_eq!(record["action"], "subject.randomized");
     assert_eq!(record["data"]["stratum_position"], 0);
@@ -95,7 +108,10 @@ fn refusals_in_contract_order(db: TestDb) {
     assert_eq!(r.status(), 409);
     assert_eq!(r.json::<Value>().unwrap()["code"], "stale_screening");
     let old: Value = app
-        .get(&inv, &format!("{T}/screenings/{}", first["id"].as_str().unwrap()))
+        .get(
+            &inv,
+            &format!("{T}/screenings/{}", first["id"].as_str().unwrap()),
+        )
         .json()
         .unwrap();
     assert_eq!(old["latest"], false);
@@ -154,7 +170,10 @@ fn idempotent_replay(db: TestDb) {
     // The same key with another body is a conflict, and allocates nothing.
     let conflict = send(&pharm, &b["id"], "key-1");
     assert_eq!(conflict.status(), 422);
-    assert_eq!(conflict.json::<Value>().unwrap()["code"], "idempotency_conflict");
+    assert_eq!(
+        conflict.json::<Value>().unwrap()["code"],
+        "idempotency_conflict"
+    );
     let subjects: Value = app.get(&pharm, &format!("{T}/subjects")).json().unwrap();
     assert_eq!(subjects.as_array().unwrap().len(), 1);
     // Keys survive a restart: a second server on the same database replays too.

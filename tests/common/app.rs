@@ -29,7 +29,8 @@ impl TestApp {
 
     pub fn spawn_with(db: TestDb, protocols: Vec<Protocol>) -> TestApp {
         let data_dir = tempfile::tempdir().unwrap();
-        let (base, handle, thread) = start(data_dir.path().to_path_buf(), db.url(), protocols);
+        let (base, handle, thread) =
+            start(data_dir.path().to_path_buf(), db.url.clone(), protocols);
         let admin = std::fs::read_to_string(data_dir.path().join("admin.token"))
             .unwrap()
             .trim()
@@ -52,7 +53,7 @@ impl TestApp {
     pub fn second_server(&self) -> (String, actix_web::dev::ServerHandle) {
         let (base, handle, _thread) = start(
             self.data_dir.path().to_path_buf(),
-            self.db.url(),
+            self.db.url.clone(),
             Vec::new(),
         );
         (base, handle)
@@ -94,7 +95,10 @@ impl TestApp {
     }
 
     pub fn seed_file(&self, trial: &str) -> PathBuf {
-        self.data_dir.path().join("seeds").join(format!("{trial}.seed"))
+        self.data_dir
+            .path()
+            .join("seeds")
+            .join(format!("{trial}.seed"))
     }
 }
 
@@ -115,7 +119,11 @@ fn start(
     data_dir: PathBuf,
     url: String,
     protocols: Vec<Protocol>,
-) -> (String, actix_web::dev::ServerHandle, std::thread::JoinHandle<()>) {
+) -> (
+    String,
+    actix_web::dev::ServerHandle,
+    std::thread::JoinHandle<()>,
+) {
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         let system = actix_web::rt::System::new();

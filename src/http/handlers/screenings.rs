@@ -87,6 +87,9 @@ pub async fn list(
         patient_ref: q.patient_ref,
         limit: q.limit.unwrap_or(MAX_LIMIT),
     };
-    let out = run_db(&state, move |c| queries::list_screenings(c, &t, &user.0, &filter)).await?;
+    let out = run_db(&state, move |c| {
+        queries::list_screenings(c, &t, &user.0, &filter)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }

@@ -52,12 +52,19 @@ pub async fn randomize(
     })
     .await?;
     if !result.replayed {
-        state.metrics.allocations.with_label_values(&[&trial_id]).inc();
+        state
+            .metrics
+            .allocations
+            .with_label_values(&[&trial_id])
+            .inc();
     }
     let mut response = HttpResponse::Created();
     response.insert_header((
         "Location",
-        format!("/api/v1/trials/{trial_id}/subjects/{}", result.allocation.subject_id),
+        format!(
+            "/api/v1/trials/{trial_id}/subjects/{}",
+            result.allocation.subject_id
+        ),
     ));
     if result.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
@@ -94,7 +101,10 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let (trial_id, subject_id) = path.into_inner();
     let t = trial(&state, &trial_id)?;
-    let out = run_db(&state, move |c| queries::get_subject(c, &t, &user.0, &subject_id)).await?;
+    let out = run_db(&state, move |c| {
+        queries::get_subject(c, &t, &user.0, &subject_id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 

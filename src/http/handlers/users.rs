@@ -34,7 +34,13 @@ pub async fn create(
     user.0.require(&[Role::Admin])?;
     let req: NewUserRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
-        users::create(c, &user.0, &req.name, &req.role, &req.sites.unwrap_or_default())
+        users::create(
+            c,
+            &user.0,
+            &req.name,
+            &req.role,
+            &req.sites.unwrap_or_default(),
+        )
     })
     .await?;
     Ok(HttpResponse::Created()

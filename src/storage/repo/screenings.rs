@@ -1,25 +1,9 @@
-use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+pub use crate::storage::models::NewScreening;
 use crate::storage::models::Screening;
 use crate::storage::schema::screenings;
 use crate::storage::{DbConnection, StorageError};
-
-#[derive(Insertable)]
-#[diesel(table_name = screenings)]
-pub struct NewScreening<'a> {
-    pub id: &'a str,
-    pub trial_id: &'a str,
-    pub patient_ref: &'a str,
-    pub site: &'a str,
-    pub outcome: &'a str,
-    pub input_json: &'a str,
-    pub result_json: &'a str,
-    pub screening_date: NaiveDate,
-    pub screened_at: NaiveDateTime,
-    pub screened_by: &'a str,
-    pub audit_seq: i64,
-}
 
 pub fn insert(c: &mut DbConnection, row: &NewScreening<'_>) -> Result<(), StorageError> {
     diesel::insert_into(screenings::table)
@@ -28,7 +12,11 @@ pub fn insert(c: &mut DbConnection, row: &NewScreening<'_>) -> Result<(), Storag
     Ok(())
 }
 
-pub fn get(c: &mut DbConnection, trial_id: &str, id: &str) -> Result<Option<Screening>, StorageError> {
+pub fn get(
+    c: &mut DbConnection,
+    trial_id: &str,
+    id: &str,
+) -> Result<Option<Screening>, StorageError> {
     Ok(screenings::table
         .filter(screenings::trial_id.eq(trial_id))
         .filter(screenings::id.eq(id))

@@ -3,38 +3,24 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+pub use crate::storage::models::NewSubject;
 use crate::storage::models::Subject;
 use crate::storage::schema::subjects;
 use crate::storage::{DbConnection, StorageError};
 
-#[derive(Insertable)]
-#[diesel(table_name = subjects)]
-pub struct NewSubject<'a> {
-    pub id: &'a str,
-    pub trial_id: &'a str,
-    pub sequence: i64,
-    pub screening_id: &'a str,
-    pub patient_ref: &'a str,
-    pub site: &'a str,
-    pub stratum_key: &'a str,
-    pub stratum_position: i64,
-    pub block_index: i64,
-    pub block_size: i32,
-    pub arm: &'a str,
-    pub randomized_at: NaiveDateTime,
-    pub randomized_by: &'a str,
-    pub status: &'a str,
-    pub audit_seq: i64,
-    pub idempotency_key: Option<&'a str>,
-    pub request_fingerprint: Option<&'a str>,
-}
-
 pub fn insert(c: &mut DbConnection, row: &NewSubject<'_>) -> Result<Subject, StorageError> {
-    diesel::insert_into(subjects::table).values(row).execute(c)?;
-    get(c, row.trial_id, row.id)?.ok_or_else(|| StorageError::Other("inserted subject not found".into()))
+    diesel::insert_into(subjects::table)
+        .values(row)
+        .execute(c)?;
+    get(c, row.trial_id, row.id)?
+        .ok_or_else(|| StorageError::Integrity("inserted subject not found".into()))
 }
 
-pub fn get(c: &mut DbConnection, trial_id: &str, id: &str) -> Result<Option<Subject>, StorageError> {
+pub fn get(
+    c: &mut DbConnection,
+    trial_id: &str,
+    id: &str,
+) -> Result<Option<Subject>, StorageError> {
     Ok(subjects::table
         .filter(subjects::trial_id.eq(trial_id))
         .filter(subjects::id.eq(id))

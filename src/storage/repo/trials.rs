@@ -1,23 +1,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+pub use crate::storage::models::NewTrial;
 use crate::storage::models::Trial;
 use crate::storage::schema::trials;
 use crate::storage::{DbConnection, StorageError};
-
-#[derive(Insertable)]
-#[diesel(table_name = trials)]
-pub struct NewTrial<'a> {
-    pub id: &'a str,
-    pub title: &'a str,
-    pub protocol_json: &'a str,
-    pub protocol_digest: &'a str,
-    pub algorithm: &'a str,
-    pub seed_commitment: &'a str,
-    pub status: &'a str,
-    pub cap: i64,
-    pub created_at: NaiveDateTime,
-}
 
 pub fn insert(c: &mut DbConnection, row: &NewTrial<'_>) -> Result<(), StorageError> {
     diesel::insert_into(trials::table).values(row).execute(c)?;

@@ -12,7 +12,7 @@ pub fn insert(
     sites: &[String],
     at: NaiveDateTime,
 ) -> Result<(), StorageError> {
-    let sites = serde_json::to_string(sites).map_err(|e| StorageError::Other(e.to_string()))?;
+    let sites = serde_json::to_string(sites).map_err(|e| StorageError::Integrity(e.to_string()))?;
     diesel::insert_into(users::table)
         .values((
             users::name.eq(name),

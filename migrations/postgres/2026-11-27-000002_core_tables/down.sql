@@ -1,0 +1,5 @@
+DROP TABLE subjects;
+DROP TABLE screenings;
+DROP TABLE tokens;
+DROP TABLE users;
+DROP TABLE trials;

@@ -1,0 +1,116 @@
+//! Diesel schema, portable types only (both migrations directories produce exactly this).
+
+diesel::table! {
+    trials (id) {
+        id -> Text,
+        title -> Text,
+        protocol_json -> Text,
+        protocol_digest -> Text,
+        algorithm -> Text,
+        seed_commitment -> Text,
+        status -> Text,
+        cap -> BigInt,
+        created_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        close_reason -> Nullable<Text>,
+        seed_revealed -> Bool,
+    }
+}
+
+diesel::table! {
+    users (name) {
+        name -> Text,
+        role -> Text,
+        sites -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tokens (token_hash) {
+        token_hash -> Text,
+        user_name -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    screenings (id) {
+        id -> Text,
+        trial_id -> Text,
+        patient_ref -> Text,
+        site -> Text,
+        outcome -> Text,
+        input_json -> Text,
+        result_json -> Text,
+        screening_date -> Date,
+        screened_at -> Timestamp,
+        screened_by -> Text,
+        audit_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    subjects (id) {
+        id -> Text,
+        trial_id -> Text,
+        sequence -> BigInt,
+        screening_id -> Text,
+        patient_ref -> Text,
+        site -> Text,
+        stratum_key -> Text,
+        stratum_position -> BigInt,
+        block_index -> BigInt,
+        block_size -> Integer,
+        arm -> Text,
+        randomized_at -> Timestamp,
+        randomized_by -> Text,
+        status -> Text,
+        withdrawn_at -> Nullable<Timestamp>,
+        withdrawn_by -> Nullable<Text>,
+        withdrawal_reason -> Nullable<Text>,
+        audit_seq -> BigInt,
+        idempotency_key -> Nullable<Text>,
+        request_fingerprint -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_entries (chain, seq) {
+        chain -> Text,
+        seq -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        role -> Text,
+        action -> Text,
+        record -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_heads (chain) {
+        chain -> Text,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(tokens -> users (user_name));
+diesel::joinable!(screenings -> trials (trial_id));
+diesel::joinable!(subjects -> trials (trial_id));
+diesel::joinable!(subjects -> screenings (screening_id));
+diesel::joinable!(audit_entries -> audit_heads (chain));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    trials,
+    users,
+    tokens,
+    screenings,
+    subjects,
+    audit_entries,
+    audit_heads,
+);
