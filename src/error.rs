@@ -17,6 +17,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Validation(Vec<FieldError>),
     #[error("subject {0} is already withdrawn")]
@@ -55,6 +57,7 @@ impl AppError {
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Validation(_) => "validation_failed",
             AppError::AlreadyWithdrawn(_) => "already_withdrawn",
             AppError::NotEligible(_) => "not_eligible",
@@ -78,6 +81,7 @@ impl AppError {
             AppError::Unauthorized => 401,
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
+            AppError::MethodNotAllowed => 405,
             AppError::Validation(_) | AppError::IdempotencyConflict => 422,
             AppError::AlreadyWithdrawn(_)
             | AppError::NotEligible(_)
@@ -99,6 +103,7 @@ impl AppError {
             AppError::Unauthorized => "Unauthorized",
             AppError::Forbidden(_) => "Forbidden",
             AppError::NotFound(_) => "Not found",
+            AppError::MethodNotAllowed => "Method not allowed",
             AppError::Validation(_) => "Validation failed",
             AppError::AlreadyWithdrawn(_) => "Already withdrawn",
             AppError::NotEligible(_) => "Not eligible",

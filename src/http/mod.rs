@@ -103,7 +103,7 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
         let status = res.status();
         let error = match status.as_u16() {
             404 => AppError::NotFound("no such resource".into()),
-            405 => AppError::NotFound(format!("method not allowed here")),
+            405 => AppError::MethodNotAllowed,
             413 => AppError::PayloadTooLarge {
                 limit: extract::BODY_LIMIT,
             },
@@ -118,10 +118,7 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             _ => AppError::Internal(format!("{status} without a problem body")),
         };
         let (req, _) = res.into_parts();
-        let mut response: HttpResponse<BoxBody> = actix_web::ResponseError::error_response(&error);
-        if status.as_u16() == 405 {
-            *response.status_mut() = status;
-        }
+        let response: HttpResponse<BoxBody> = actix_web::ResponseError::error_response(&error);
         Ok(ErrorHandlerResponse::Response(
             ServiceResponse::new(req, response)
                 .map_into_right_body::<B>()

@@ -94,7 +94,7 @@ fn cap_under_fire(db: TestDb) {
     let inv = app.user("ines", "investigator", &[]);
     let pharm = app.user("paul", "pharmacist", &[]);
     let ids = screen_many(&app, &inv, 120);
-    let statuses = fire(&app, &[app.base.clone()], &pharm, ids);
+    let statuses = fire(&app, std::slice::from_ref(&app.base), &pharm, ids);
     assert_cap_exact(&app, &statuses);
 }
 both_backends!(cap_under_fire);
