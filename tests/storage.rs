@@ -467,12 +467,9 @@ fn audit_api_behaviour(db: TestDb) {
     });
     assert!(nested.is_err());
 
-    // Paged verification crosses page boundaries.
-    for page_size in [1, 3, 10, 11] {
-        let v = storage::verify_chain_paged(&mut conn, chain, Some(&head.hash), page_size).unwrap();
-        assert!(v.valid, "page size {page_size}: {v:?}");
-        assert_eq!(v.entries, 10);
-    }
+    let v = verify_chain(&mut conn, chain, Some(&head.hash)).unwrap();
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.entries, 10);
     // Inside a caller's transaction verify_chain uses that transaction.
     let inside = write_transaction(&mut conn, |c| verify_chain(c, chain, None)).unwrap();
     assert!(inside.valid);
@@ -887,3 +884,99 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
 }
 
 both_backends!(rows_round_trip_and_constraints_hold);
+
+// ---------------------------------------------------------------------------------------------
+// Scale (ignored by default): `cargo test --release --test storage -- --ignored --nocapture`
+
+fn verify_a_million_stored_entries(db: TestDb) {
+    let n: i64 = std::env::var("TRIALGATE_SCALE_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let database = db.migrated();
+    let mut conn = database.get().unwrap();
+    let chain = "NCT-SCALE";
+    create_chain(&mut conn, chain).unwrap();
+    drop_audit_triggers(&mut conn); // bulk load without per-row head checks
+    let start = Instant::now();
+    let mut head = (0i64, GENESIS_HASH.to_owned());
+    let t0 = now();
+    while head.0 < n {
+        let batch: Vec<audit::Entry> = (0..1_000.min(n - head.0))
+            .map(|_| {
+                let e = audit::next_entry(
+                    head.0,
+                    &head.1,
+                    t0 + chrono::Duration::microseconds(head.0),
+                    "pharmacist-01",
+                    "pharmacist",
+                    "subject.randomized",
+                    chain,
+                    &json!({"subject_id": format!("S-{:07}", head.0), "arm": "SFRT_SCART",
+                            "sequence": head.0 + 1, "stratum_key": "", "block_size": 6}),
+                )
+                .unwrap();
+                head = (e.seq, e.hash.clone());
+                e
+            })
+            .collect();
+        let rows: Vec<NewAuditEntry<'_>> = batch
+            .iter()
+            .map(|e| NewAuditEntry {
+                chain,
+                seq: e.seq,
+                at: e.at,
+                actor: &e.actor,
+                role: &e.role,
+                action: &e.action,
+                record: &e.record,
+                prev_hash: &e.prev_hash,
+                hash: &e.hash,
+            })
+            .collect();
+        // Multi-row inserts do not compile for MultiConnection: use the concrete connection.
+        write_transaction(&mut conn, |c| match c {
+            DbConnection::Sqlite(c) => diesel::insert_into(audit_entries::table)
+                .values(&rows)
+                .execute(c),
+            DbConnection::Postgres(c) => diesel::insert_into(audit_entries::table)
+                .values(&rows)
+                .execute(c),
+        })
+        .unwrap();
+    }
+    diesel::update(audit_heads::table.find(chain))
+        .set((audit_heads::seq.eq(head.0), audit_heads::hash.eq(&head.1)))
+        .execute(&mut *conn)
+        .unwrap();
+    eprintln!(
+        "{:?}: loaded {n} entries in {:?}",
+        db.backend,
+        start.elapsed()
+    );
+    let start = Instant::now();
+    let v = verify_chain(&mut conn, chain, Some(&head.1)).unwrap();
+    eprintln!(
+        "{:?}: verified {n} entries in {:?}",
+        db.backend,
+        start.elapsed()
+    );
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.entries, n as u64);
+}
+
+mod scale {
+    #[test]
+    #[ignore = "scale; run in release"]
+    fn sqlite() {
+        super::verify_a_million_stored_entries(crate::common::TestDb::sqlite());
+    }
+
+    #[test]
+    #[ignore = "scale; run in release"]
+    fn postgres() {
+        if let Some(db) = crate::common::TestDb::postgres() {
+            super::verify_a_million_stored_entries(db);
+        }
+    }
+}

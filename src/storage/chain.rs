@@ -1,6 +1,10 @@
 //! Audit chains in the database: create, lock, append, read, verify.
 
+use std::sync::mpsc;
+
 use chrono::NaiveDateTime;
+use diesel::connection::DefaultLoadingMode;
+use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
@@ -8,9 +12,6 @@ use super::models::{AuditEntry, AuditHead, NewAuditEntry, NewAuditHead};
 use super::schema::{audit_entries, audit_heads};
 use super::{read_transaction, DbConnection, StorageError};
 use crate::audit::{self, AsStoredEntry, ChainVerifier, Verification, GENESIS_HASH};
-
-/// Rows read per query by [`verify_chain`].
-pub const VERIFY_PAGE_SIZE: i64 = 5_000;
 
 /// Creates an empty chain (head seq 0, hash [`GENESIS_HASH`]); `Conflict` if it exists. The
 /// `_system` chain is created by the migrations; create a trial's chain in the transaction
@@ -106,7 +107,8 @@ pub fn append_audit(
     })
 }
 
-/// Entries with `seq > after_seq`, in order, at most `limit` (the caller bounds `limit`).
+/// Entries with `seq > after_seq`, in order, at most `limit` (negative counts as 0; the caller
+/// enforces the API maximum).
 pub fn read_audit(
     conn: &mut DbConnection,
     chain: &str,
@@ -117,7 +119,7 @@ pub fn read_audit(
         .filter(audit_entries::chain.eq(chain))
         .filter(audit_entries::seq.gt(after_seq))
         .order(audit_entries::seq.asc())
-        .limit(limit)
+        .limit(limit.max(0))
         .select(AuditEntry::as_select())
         .load(conn)?)
 }
@@ -132,11 +134,12 @@ pub fn audit_head(conn: &mut DbConnection, chain: &str) -> Result<AuditHead, Sto
         .ok_or_else(|| StorageError::UnknownChain(chain.to_owned()))
 }
 
-/// Verifies the chain as stored, in one read snapshot, streaming entries in pages of
-/// [`VERIFY_PAGE_SIZE`]. Besides the entries themselves, the chain's `audit_heads` row must name
-/// its last entry, and `expected_head` (a head hash recorded earlier, e.g. from a checkpoint)
-/// must be the hash of one of its entries. `UnknownChain` if the chain has neither a head nor
-/// entries.
+/// Verifies the chain as stored, in one read snapshot. Entries are streamed in seq order (one
+/// query, rows fetched as they are verified; memory stays constant) and checked on a second
+/// thread while the next rows load. Besides the entries themselves, the chain's `audit_heads`
+/// row must name its last entry, and `expected_head` (a head hash recorded earlier, e.g. from a
+/// checkpoint) must be the hash of one of its entries. `UnknownChain` if the chain has neither
+/// a head nor entries.
 ///
 /// Runs in its own read transaction; if called inside a transaction it uses that one instead.
 pub fn verify_chain(
@@ -144,17 +147,6 @@ pub fn verify_chain(
     chain: &str,
     expected_head: Option<&str>,
 ) -> Result<Verification, StorageError> {
-    verify_chain_paged(conn, chain, expected_head, VERIFY_PAGE_SIZE)
-}
-
-#[doc(hidden)]
-pub fn verify_chain_paged(
-    conn: &mut DbConnection,
-    chain: &str,
-    expected_head: Option<&str>,
-    page_size: i64,
-) -> Result<Verification, StorageError> {
-    let page_size = page_size.max(1);
     let body = |conn: &mut DbConnection| -> Result<Verification, StorageError> {
         let head = audit_heads::table
             .find(chain)
@@ -170,24 +162,7 @@ pub fn verify_chain_paged(
             // A missing head row is itself a defect when entries exist.
             None => verifier.expect_last(0, GENESIS_HASH),
         };
-        let mut after = i64::MIN;
-        loop {
-            let page: Vec<AuditEntry> = audit_entries::table
-                .filter(audit_entries::chain.eq(chain))
-                .filter(audit_entries::seq.gt(after))
-                .order(audit_entries::seq.asc())
-                .limit(page_size)
-                .select(AuditEntry::as_select())
-                .load(conn)?;
-            for entry in &page {
-                verifier.push(&entry.as_stored());
-            }
-            match page.last() {
-                Some(last) if page.len() as i64 == page_size => after = last.seq,
-                _ => break,
-            }
-        }
-        let verification = verifier.finish();
+        let verification = stream_entries(conn, chain, verifier)?;
         if head.is_none() && verification.entries == 0 {
             return Err(StorageError::UnknownChain(chain.to_owned()));
         }
@@ -197,4 +172,105 @@ pub fn verify_chain_paged(
         Err(StorageError::Database(DieselError::AlreadyInTransaction)) => body(conn),
         other => other,
     }
+}
+
+/// An `audit_entries` row without the chain name (known to the verifier).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_entries)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct ChainRow {
+    seq: i64,
+    at: NaiveDateTime,
+    actor: String,
+    role: String,
+    action: String,
+    record: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl AsStoredEntry for ChainRow {
+    fn as_stored(&self) -> audit::StoredEntry<'_> {
+        audit::StoredEntry {
+            seq: self.seq,
+            at: self.at,
+            actor: &self.actor,
+            role: &self.role,
+            action: &self.action,
+            record: &self.record,
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
+        }
+    }
+}
+
+/// Rows handed from the loading thread to the verifying thread at a time.
+const BATCH: usize = 256;
+
+/// Verifies the chain's entries, streamed from `load_rows`, on a scoped thread fed through a
+/// bounded channel (loading and hashing overlap; memory stays bounded).
+fn stream_entries(
+    conn: &mut DbConnection,
+    chain: &str,
+    mut verifier: ChainVerifier,
+) -> Result<Verification, StorageError> {
+    std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::sync_channel::<Vec<ChainRow>>(4);
+        let worker = scope.spawn(move || {
+            for batch in receiver {
+                for row in &batch {
+                    verifier.push(&row.as_stored());
+                }
+            }
+            verifier.finish()
+        });
+        let loaded = load_rows(conn, chain, sender);
+        let verification = worker
+            .join()
+            .map_err(|_| StorageError::Integrity("audit verifier thread panicked".into()))?;
+        loaded.map(|()| verification)
+    })
+}
+
+/// Sends the chain's rows in seq order, in batches, from one query (SQLite: stepping the
+/// statement; PostgreSQL: libpq row-by-row mode, so the result is never held whole).
+fn load_rows(
+    conn: &mut DbConnection,
+    chain: &str,
+    sender: mpsc::SyncSender<Vec<ChainRow>>,
+) -> Result<(), StorageError> {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut forward = |row: ChainRow| {
+        batch.push(row);
+        if batch.len() == BATCH {
+            // A send fails only if the verifier thread panicked; joining it reports that.
+            let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+        }
+    };
+    match conn {
+        DbConnection::Sqlite(c) => {
+            let rows = audit_entries::table
+                .filter(audit_entries::chain.eq(chain))
+                .order(audit_entries::seq.asc())
+                .select(ChainRow::as_select())
+                .load_iter::<ChainRow, DefaultLoadingMode>(c)?;
+            for row in rows {
+                forward(row?);
+            }
+        }
+        DbConnection::Postgres(c) => {
+            let rows = audit_entries::table
+                .filter(audit_entries::chain.eq(chain))
+                .order(audit_entries::seq.asc())
+                .select(ChainRow::as_select())
+                .load_iter::<ChainRow, PgRowByRowLoadingMode>(c)?;
+            for row in rows {
+                forward(row?);
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = sender.send(batch);
+    }
+    Ok(())
 }

@@ -29,7 +29,6 @@ mod url;
 
 pub use chain::{
     append_audit, audit_head, create_chain, lock_chain_head, read_audit, verify_chain,
-    verify_chain_paged, VERIFY_PAGE_SIZE,
 };
 pub use connection::{
     establish, read_transaction, write_transaction, ConnectionManager, Database, DbConnection,
