@@ -66,6 +66,12 @@ impl ResponseError for AppError {
         if matches!(self, AppError::Unavailable | AppError::SeedUnavailable(_)) {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
-        response.body(serde_json::to_string(&Problem::from_error(self)).unwrap_or_default())
+        let mut response =
+            response.body(serde_json::to_string(&Problem::from_error(self)).unwrap_or_default());
+        // Read by the metrics middleware to count refusals by code.
+        response
+            .extensions_mut()
+            .insert(crate::server::ProblemCode(self.code()));
+        response
     }
 }

@@ -95,7 +95,14 @@ impl Seed {
         };
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(dir) = dir {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(dir).map_err(io)?;
         }
         let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
         let result = (|| {
