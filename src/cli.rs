@@ -98,6 +98,13 @@ pub enum AuditCommand {
         /// A head hash recorded earlier: the chain must still contain it.
         #[arg(long)]
         expect_head: Option<String>,
+        /// A signed checkpoint saved earlier (JSON of GET /audit/checkpoint): its signature
+        /// must verify with the pinned key and the chain must still contain its head.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The pinned checkpoint public key (base64); default: checkpoint.pub in the data dir.
+        #[arg(long)]
+        public_key: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -247,8 +254,22 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Audit(AuditCommand::Verify {
             trial,
             expect_head,
+            checkpoint,
+            public_key,
             data,
         }) => {
+            let checkpoint = match &checkpoint {
+                None => None,
+                Some(path) => {
+                    match verified_checkpoint(path, &trial, public_key.as_deref(), &data.data_dir) {
+                        Ok(c) => Some(c),
+                        Err(problem) => {
+                            println!("checkpoint {}: INVALID: {problem}", path.display());
+                            return Ok(ExitCode::from(1));
+                        }
+                    }
+                }
+            };
             let db = data.open()?;
             let mut conn = db.get().map_err(|e| e.to_string())?;
             let v = crate::service::audit_trail::verify_chain(
@@ -257,6 +278,24 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 expect_head.as_deref(),
             )
             .map_err(|e| e.to_string())?;
+            if let (true, Some(c)) = (v.valid, &checkpoint) {
+                // The chain must still hold the checkpoint's entry, unchanged.
+                let entry = crate::storage::read_audit(&mut conn, &trial, c.seq - 1, 1)
+                    .map_err(|e| e.to_string())?;
+                match entry.first() {
+                    Some(e) if e.seq == c.seq && e.hash == c.hash => println!(
+                        "checkpoint: signature valid (key {}), chain extends seq {} hash {}",
+                        c.key_id, c.seq, c.hash
+                    ),
+                    _ => {
+                        println!(
+                            "chain {trial}: INVALID: it does not contain the checkpoint's entry seq {} hash {} (rewritten or truncated)",
+                            c.seq, c.hash
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+            }
             if v.valid {
                 println!(
                     "chain {trial}: valid, {} entries, head {}",
@@ -308,6 +347,35 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             format,
         } => simulate(protocol.as_deref(), trials, seed.as_deref(), format),
     }
+}
+
+/// Reads a checkpoint file and checks its signature against the pinned key.
+fn verified_checkpoint(
+    path: &Path,
+    trial: &str,
+    public_key: Option<&str>,
+    data_dir: &Path,
+) -> Result<crate::checkpoint::Checkpoint, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let c: crate::checkpoint::Checkpoint =
+        serde_json::from_str(&text).map_err(|e| format!("not a checkpoint: {e}"))?;
+    if c.trial != trial {
+        return Err(format!("it is for trial {}, not {trial}", c.trial));
+    }
+    let signer = crate::checkpoint::verify_signature(&c).map_err(|e| e.to_string())?;
+    let pinned = match public_key {
+        Some(k) => k.trim().to_string(),
+        None => std::fs::read_to_string(crate::checkpoint::public_key_path(data_dir))
+            .map_err(|e| {
+                format!("no pinned key (--public-key or checkpoint.pub in the data dir): {e}")
+            })?
+            .trim()
+            .to_string(),
+    };
+    if crate::checkpoint::public_key_base64(&signer) != pinned {
+        return Err("it is signed by a key other than the pinned one".into());
+    }
+    Ok(c)
 }
 
 fn init_logging() {

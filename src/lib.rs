@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod checkpoint;
 pub mod cli;
 pub mod eligibility;
 pub mod error;

@@ -71,6 +71,8 @@ pub enum StartError {
     },
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
 
 /// Creates the data directory, readable by its owner only.
@@ -143,6 +145,13 @@ impl Application {
         if let Some(path) = &admin_token {
             tracing::info!(token_file = %path.display(), "first admin created; its token is in this file (mode 0600)");
         }
+        let checkpoint_key = crate::checkpoint::load_or_create_key(&settings.data_dir)?;
+        tracing::info!(
+            public_key = %crate::checkpoint::public_key_base64(&checkpoint_key.verifying_key()),
+            key_id = %crate::checkpoint::key_id(&checkpoint_key.verifying_key()),
+            file = %crate::checkpoint::public_key_path(&settings.data_dir).display(),
+            "audit checkpoints are signed with this Ed25519 key; monitors pin it"
+        );
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             bind: settings.bind.clone(),
             source,
@@ -158,6 +167,7 @@ impl Application {
             db,
             trials: trials.clone(),
             metrics: Arc::new(Metrics::new()?),
+            checkpoint_key: Arc::new(checkpoint_key),
         });
         let mut server = HttpServer::new(move || {
             App::new()

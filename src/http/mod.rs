@@ -27,7 +27,7 @@ use handlers::{audit, ops, screenings, subjects, trials, users};
         trials::list, trials::detail, trials::close,
         screenings::create, screenings::get, screenings::list,
         subjects::randomize, subjects::list, subjects::get, subjects::withdraw, subjects::balance,
-        audit::entries, audit::head, audit::verify, audit::export,
+        audit::entries, audit::head, audit::checkpoint, audit::verify, audit::export,
         users::create, users::revoke,
     ),
     components(schemas(problem::Problem)),
@@ -76,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(subjects::balance)
             .service(audit::entries)
             .service(audit::head)
+            .service(audit::checkpoint)
             .service(audit::verify)
             .service(audit::export)
             .service(users::create)

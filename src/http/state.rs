@@ -10,4 +10,6 @@ pub struct AppState {
     pub db: Database,
     pub trials: Trials,
     pub metrics: Arc<Metrics>,
+    /// Signs audit checkpoints; kept in the data directory, apart from the database.
+    pub checkpoint_key: Arc<ed25519_dalek::SigningKey>,
 }

@@ -58,6 +58,25 @@ pub fn head(
     })
 }
 
+/// The current head, signed with the server's checkpoint key.
+pub fn checkpoint(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<crate::checkpoint::Checkpoint, AppError> {
+    require_monitor(user)?;
+    let head = storage::audit_head(conn, &trial.protocol.id)?;
+    let at = format_time(now());
+    Ok(crate::checkpoint::sign(
+        key,
+        &trial.protocol.id,
+        head.seq,
+        &head.hash,
+        &at,
+    ))
+}
+
 pub fn verify(
     conn: &mut DbConnection,
     trial: &TrialRuntime,

@@ -6,5 +6,6 @@
 #[macro_use]
 mod common;
 
+mod checkpoint;
 mod concurrency;
 mod flow;

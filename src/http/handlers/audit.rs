@@ -57,6 +57,26 @@ pub async fn head(
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// The head signed with the server's Ed25519 key (see the monitor guide).
+#[utoipa::path(get, path = "/api/v1/trials/{trial}/audit/checkpoint", tag = "monitoring",
+    params(("trial" = String, Path)),
+    responses((status = 200, body = crate::checkpoint::Checkpoint), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/trials/{trial}/audit/checkpoint")]
+pub async fn checkpoint(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let t = trial(&state, &path)?;
+    let key = state.checkpoint_key.clone();
+    let out = run_db(&state, move |c| {
+        audit_trail::checkpoint(c, &t, &user.0, &key)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
 /// Recomputes every hash of the chain.
 #[utoipa::path(get, path = "/api/v1/trials/{trial}/audit/verify", tag = "monitoring",
     params(("trial" = String, Path)),
