@@ -138,6 +138,14 @@ pub enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// Copy the SQLite database online to a new file (PostgreSQL: use pg_dump).
+    Backup {
+        /// Destination file; never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -207,6 +215,17 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             pool_size,
             workers,
         } => serve(bind, data, protocols, pool_size, workers),
+        Command::Backup { to, data } => {
+            let db = data.open()?;
+            let mut conn = db.get().map_err(|e| e.to_string())?;
+            crate::storage::backup_sqlite(&mut conn, &to).map_err(|e| e.to_string())?;
+            println!("backup written to {} (integrity ok)", to.display());
+            eprintln!(
+                "the seed files in {} are not in the database: back them up separately",
+                data.data_dir.join("seeds").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate { data } => {
             init_logging();
             data.open()?;

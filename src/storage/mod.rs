@@ -41,7 +41,10 @@ pub use migrations::{
 };
 pub use url::{Backend, DatabaseUrl};
 
+mod backup;
 pub mod repo;
+
+pub use backup::backup_sqlite;
 
 /// A trivial query: is the database answering?
 pub fn ping(conn: &mut DbConnection) -> Result<(), StorageError> {

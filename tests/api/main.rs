@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod backup;
 mod checkpoint;
 mod concurrency;
 mod flow;

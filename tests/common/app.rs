@@ -28,7 +28,11 @@ impl TestApp {
     }
 
     pub fn spawn_with(db: TestDb, protocols: Vec<Protocol>) -> TestApp {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(db, tempfile::tempdir().unwrap(), protocols)
+    }
+
+    /// A server on an existing data directory (seed files, keys, admin token).
+    pub fn spawn_in(db: TestDb, data_dir: tempfile::TempDir, protocols: Vec<Protocol>) -> TestApp {
         let (base, handle, thread) =
             start(data_dir.path().to_path_buf(), db.url.clone(), protocols);
         let admin = std::fs::read_to_string(data_dir.path().join("admin.token"))
@@ -57,6 +61,11 @@ impl TestApp {
             Vec::new(),
         );
         (base, handle)
+    }
+
+    /// Stops the server and keeps its data directory for another one.
+    pub fn into_data_dir(mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
     }
 
     pub fn url(&self, path: &str) -> String {
