@@ -27,6 +27,17 @@ pub struct Settings {
     pub pool_size: u32,
     pub pool_timeout: Duration,
     pub workers: Option<usize>,
+    /// Failed authentications allowed per client address and minute before it is blocked.
+    pub auth_failures_per_minute: u32,
+}
+
+impl Settings {
+    fn auth_limiter(&self) -> crate::http::auth_limit::AuthLimiter {
+        match std::num::NonZeroU32::new(self.auth_failures_per_minute) {
+            Some(n) => crate::http::auth_limit::AuthLimiter::new(n, Duration::from_secs(60)),
+            None => crate::http::auth_limit::AuthLimiter::default(),
+        }
+    }
 }
 
 impl Settings {
@@ -39,6 +50,7 @@ impl Settings {
             pool_size: 16,
             pool_timeout: Duration::from_secs(5),
             workers: None,
+            auth_failures_per_minute: 20,
         }
     }
 }
@@ -168,6 +180,7 @@ impl Application {
             trials: trials.clone(),
             metrics: Arc::new(Metrics::new()?),
             checkpoint_key: Arc::new(checkpoint_key),
+            auth_limiter: settings.auth_limiter(),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -44,18 +44,51 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let token = bearer_token(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let ip = req.peer_addr().map(|a| a.ip());
         Box::pin(async move {
-            let token = token.ok_or(AppError::Unauthorized)?;
             let state = state.ok_or_else(|| AppError::Internal("no app state".into()))?;
-            let user = run_db(&state, move |c| {
-                crate::service::users::authenticate(c, &token)
-            })
-            .await;
-            if matches!(user, Err(AppError::Unauthorized)) {
-                state.metrics.auth_failures.inc();
-            }
-            user.map(AuthUser)
+            authenticate(&state, ip, token).await.map(AuthUser)
         })
+    }
+}
+
+/// Authenticates a token from `ip`: refused outright while the address is blocked for too
+/// many failures; every wrong token is counted and recorded in the `_system` audit chain
+/// (without the token) until the address is blocked.
+pub async fn authenticate(
+    state: &web::Data<AppState>,
+    ip: Option<std::net::IpAddr>,
+    token: Option<String>,
+) -> Result<User, AppError> {
+    if ip.is_some_and(|ip| state.auth_limiter.is_blocked(ip)) {
+        return Err(AppError::TooManyRequests);
+    }
+    // No token at all is not a guess: refuse it without counting.
+    let token = token.ok_or(AppError::Unauthorized)?;
+    let result = run_db(state, move |c| {
+        crate::service::users::authenticate(c, &token)
+    })
+    .await;
+    if !matches!(result, Err(AppError::Unauthorized)) {
+        return result;
+    }
+    state.metrics.auth_failures.inc();
+    let Some(ip) = ip else {
+        return result;
+    };
+    let verdict = state.auth_limiter.record_failure(ip);
+    let blocked = verdict == super::auth_limit::FailureVerdict::Blocked;
+    let recorded = run_db(state, move |c| {
+        crate::service::users::record_auth_failure(c, &ip.to_string(), blocked)
+    })
+    .await;
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "could not record an authentication failure");
+    }
+    if blocked {
+        Err(AppError::TooManyRequests)
+    } else {
+        result
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP API of api.md on actix-web: routes, problem bodies, metrics and logging.
 
+pub mod auth_limit;
 pub mod extract;
 pub mod handlers;
 pub mod metrics;

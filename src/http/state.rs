@@ -12,4 +12,5 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs audit checkpoints; kept in the data directory, apart from the database.
     pub checkpoint_key: Arc<ed25519_dalek::SigningKey>,
+    pub auth_limiter: super::auth_limit::AuthLimiter,
 }

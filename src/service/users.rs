@@ -157,6 +157,32 @@ pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, AppErr
     })
 }
 
+/// Records a failed authentication in the `_system` chain: the client address and whether it
+/// is now blocked — never the token.
+pub fn record_auth_failure(
+    conn: &mut DbConnection,
+    ip: &str,
+    blocked: bool,
+) -> Result<(), AppError> {
+    let action = if blocked {
+        "auth.blocked"
+    } else {
+        "auth.failed"
+    };
+    storage::write_transaction(conn, |c| {
+        storage::append_audit(
+            c,
+            SYSTEM_CHAIN,
+            now(),
+            "anonymous",
+            "none",
+            action,
+            json!({ "client": ip, "reason": "missing, unknown or revoked token" }),
+        )?;
+        Ok(())
+    })
+}
+
 /// The identity of command-line administration (`trialgate user add`).
 pub fn cli_actor() -> User {
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
