@@ -32,7 +32,7 @@ use handlers::{audit, ops, screenings, subjects, trials, users};
         users::create, users::revoke,
     ),
     components(schemas(problem::Problem)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;
 
@@ -45,6 +45,78 @@ impl Modify for BearerAuth {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        }
+    }
+}
+
+/// Documents the refusals every operation can answer with, all as
+/// `application/problem+json` bodies (RFC 9457), so clients and schema-driven testers see
+/// the whole contract.
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build()
+        };
+        let common: [(&str, &str); 7] = [
+            ("400", "malformed_request: unparseable JSON or query string"),
+            ("404", "not_found"),
+            ("405", "method_not_allowed"),
+            ("413", "payload_too_large"),
+            ("415", "unsupported_media_type"),
+            ("500", "internal (nothing internal is revealed)"),
+            ("503", "service_unavailable (database) or seed_unavailable"),
+        ];
+        let authenticated: [(&str, &str); 4] = [
+            ("401", "unauthorized: missing, unknown or revoked token"),
+            ("403", "forbidden: role or site"),
+            ("422", "validation_failed"),
+            ("429", "too_many_requests: too many failed authentications"),
+        ];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let secured = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let extra = common.iter().chain(if secured {
+                    authenticated.iter()
+                } else {
+                    [].iter()
+                });
+                for (status, description) in extra {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(*description)
+                                .content("application/problem+json", problem())
+                                .build()
+                                .into()
+                        });
+                }
+                // Error bodies declared with `body = Problem` are problem+json, not json.
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if status.as_str() >= "400" {
+                        if let utoipa::openapi::RefOr::T(r) = response {
+                            if let Some(c) = r.content.shift_remove("application/json") {
+                                r.content.insert("application/problem+json".to_string(), c);
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -103,7 +103,8 @@ pub struct ExportQuery {
 /// Subjects as CSV, everything as JSON, or a FHIR R4 Bundle.
 #[utoipa::path(get, path = "/api/v1/trials/{trial}/export", tag = "monitoring",
     params(("trial" = String, Path), ExportQuery),
-    responses((status = 200, description = "text/csv, application/json or application/fhir+json"),
+    responses((status = 200, description = "The export",
+        content((String = "text/csv"), (Object = "application/json"), (Object = "application/fhir+json"))),
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 #[get("/trials/{trial}/export")]

@@ -7,8 +7,8 @@ use crate::http::state::AppState;
 
 /// Liveness and database reachability.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = r#"{"status":"ok","database":"ok"}"#),
-        (status = 503, description = "database unreachable")))]
+    responses((status = 200, description = r#"{"status":"ok","database":"ok"}"#, body = Object),
+        (status = 503, description = "database unreachable", body = Object)))]
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match run_db(&state, |c| crate::storage::ping(c).map_err(Into::into)).await {
@@ -20,7 +20,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format")))]
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
@@ -30,7 +30,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 /// This document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3 document")))]
+    responses((status = 200, description = "OpenAPI 3 document", body = Object)))]
 #[get("/openapi.json")]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(crate::http::ApiDoc::openapi())
