@@ -21,7 +21,7 @@ pub struct AuditQuery {
 }
 
 /// Audit entries in order.
-#[utoipa::path(get, path = "/api/v1/trials/{trial}/audit", tag = "monitoring",
+#[utoipa::path(get, tag = "monitoring",
     params(("trial" = String, Path), AuditQuery),
     responses((status = 200, body = [AuditEntryView]), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -42,7 +42,7 @@ pub async fn entries(
 }
 
 /// The chain head: record it to detect later truncation or rewrite.
-#[utoipa::path(get, path = "/api/v1/trials/{trial}/audit/head", tag = "monitoring",
+#[utoipa::path(get, tag = "monitoring",
     params(("trial" = String, Path)),
     responses((status = 200, body = AuditHead), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -58,7 +58,7 @@ pub async fn head(
 }
 
 /// The head signed with the server's Ed25519 key (see the monitor guide).
-#[utoipa::path(get, path = "/api/v1/trials/{trial}/audit/checkpoint", tag = "monitoring",
+#[utoipa::path(get, tag = "monitoring",
     params(("trial" = String, Path)),
     responses((status = 200, body = crate::checkpoint::Checkpoint), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -78,7 +78,7 @@ pub async fn checkpoint(
 }
 
 /// Recomputes every hash of the chain.
-#[utoipa::path(get, path = "/api/v1/trials/{trial}/audit/verify", tag = "monitoring",
+#[utoipa::path(get, tag = "monitoring",
     params(("trial" = String, Path)),
     responses((status = 200, body = AuditVerification), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -101,7 +101,7 @@ pub struct ExportQuery {
 }
 
 /// Subjects as CSV, everything as JSON, or a FHIR R4 Bundle.
-#[utoipa::path(get, path = "/api/v1/trials/{trial}/export", tag = "monitoring",
+#[utoipa::path(get, tag = "monitoring",
     params(("trial" = String, Path), ExportQuery),
     responses((status = 200, description = "The export",
         content((String = "text/csv"), (Object = "application/json"), (Object = "application/fhir+json"))),

@@ -1,12 +1,11 @@
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
-use utoipa::OpenApi;
 
 use crate::http::extract::run_db;
 use crate::http::state::AppState;
 
 /// Liveness and database reachability.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, tag = "operations",
     responses((status = 200, description = r#"{"status":"ok","database":"ok"}"#, body = Object),
         (status = 503, description = "database unreachable", body = Object)))]
 #[get("/healthz")]
@@ -19,7 +18,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -29,9 +28,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+#[utoipa::path(get, tag = "operations",
     responses((status = 200, description = "OpenAPI 3 document", body = Object)))]
 #[get("/openapi.json")]
 pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(crate::http::ApiDoc::openapi())
+    HttpResponse::Ok().json(crate::http::openapi_document())
 }

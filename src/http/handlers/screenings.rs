@@ -11,7 +11,7 @@ use crate::service::screening;
 use crate::views::ScreeningView;
 
 /// Screen a patient: every criterion evaluated, the outcome and the missing inputs.
-#[utoipa::path(post, path = "/api/v1/trials/{trial}/screenings", tag = "screenings",
+#[utoipa::path(post, tag = "screenings",
     params(("trial" = String, Path)),
     request_body(content = Object, description = "Screening request (api.md)", content_type = "application/json"),
     responses((status = 201, body = ScreeningView), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -36,7 +36,7 @@ pub async fn create(
 }
 
 /// One screening.
-#[utoipa::path(get, path = "/api/v1/trials/{trial}/screenings/{id}", tag = "screenings",
+#[utoipa::path(get, tag = "screenings",
     params(("trial" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = ScreeningView), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -67,7 +67,7 @@ pub struct ListQuery {
 
 /// Each patient's latest screening, newest first: `?outcome=eligible&randomized=false` is
 /// the queue awaiting randomization. Site-limited users see their sites only.
-#[utoipa::path(get, path = "/api/v1/trials/{trial}/screenings", tag = "screenings",
+#[utoipa::path(get, tag = "screenings",
     params(("trial" = String, Path), ListQuery),
     responses((status = 200, body = [ScreeningView]), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
