@@ -147,8 +147,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             format!("{path}.")
         };
         match (unknown, missing) {
+            // The path of an unknown field already ends with the field itself.
             (Some(name), _) => AppError::Validation(vec![FieldError::new(
-                format!("{prefix}{name}"),
+                if path == name || path.ends_with(&format!(".{name}")) {
+                    path
+                } else {
+                    format!("{prefix}{name}")
+                },
                 "is not a known field",
             )]),
             (_, Some(name)) => AppError::Validation(vec![FieldError::new(
@@ -161,4 +166,42 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             )]),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        unit: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        screening_id: String,
+        inner: Option<Inner>,
+    }
+
+    fn fields(body: &str) -> Vec<String> {
+        match parse_json::<Outer>(body.as_bytes()) {
+            Err(AppError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            other => vec![format!("{other:?}")],
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_named_once() {
+        assert_eq!(fields(r#"{"screening_id":"s","colour":1}"#), ["colour"]);
+        assert_eq!(
+            fields(r#"{"screening_id":"s","inner":{"unit":"g","flag":1}}"#),
+            ["inner.flag"]
+        );
+        assert_eq!(fields(r#"{"inner":null}"#), ["screening_id"]);
+        assert_eq!(fields(r#"{"screening_id":7}"#), ["screening_id"]);
+    }
 }
