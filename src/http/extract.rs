@@ -122,6 +122,10 @@ impl FromRequest for JsonBytes {
 /// Parses a JSON body into `T` (which should deny unknown fields): syntax errors are 400
 /// `malformed_request`, wrong or unknown fields 422 naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // Syntax first: a typed parse stops at the first unknown field, before it would see
+    // that the text is not JSON at all.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map_err(|e| AppError::Malformed(e.to_string()))?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
         let path = err.path().to_string();
@@ -203,5 +207,15 @@ mod tests {
         );
         assert_eq!(fields(r#"{"inner":null}"#), ["screening_id"]);
         assert_eq!(fields(r#"{"screening_id":7}"#), ["screening_id"]);
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_malformed() {
+        for body in [r#"{"colour": "#, r#"{"screening_id":"s"}}"#, "", "nope"] {
+            assert!(
+                matches!(parse_json::<Outer>(body.as_bytes()), Err(AppError::Malformed(_))),
+                "{body}"
+            );
+        }
     }
 }
