@@ -213,7 +213,10 @@ mod tests {
     fn text_that_is_not_json_is_malformed() {
         for body in [r#"{"colour": "#, r#"{"screening_id":"s"}}"#, "", "nope"] {
             assert!(
-                matches!(parse_json::<Outer>(body.as_bytes()), Err(AppError::Malformed(_))),
+                matches!(
+                    parse_json::<Outer>(body.as_bytes()),
+                    Err(AppError::Malformed(_))
+                ),
                 "{body}"
             );
         }
