@@ -147,11 +147,18 @@ impl Protocol {
 
     /// Reloads a protocol from its canonical JSON (as stored with an initialised trial),
     /// with the same checks as a protocol file.
+    ///
+    /// The text goes through a `serde_json::Value` first: criteria are an internally tagged
+    /// enum, which serde buffers, and when serde_json's `arbitrary_precision` feature is on
+    /// (feature unification can switch it on from any crate in the build) a buffered number
+    /// straight from the parser is a map, not a number. `Value` hands numbers over as numbers.
     pub fn from_canonical_json(text: &str, origin: &str) -> Result<Self, ProtocolError> {
-        let raw: RawProtocol = serde_json::from_str(text).map_err(|e| ProtocolError::Syntax {
+        let syntax = |e: serde_json::Error| ProtocolError::Syntax {
             origin: origin.to_string(),
             message: e.to_string(),
-        })?;
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(syntax)?;
+        let raw = RawProtocol::deserialize(value).map_err(syntax)?;
         raw.check().map_err(|message| ProtocolError::Invalid {
             origin: origin.to_string(),
             message,

@@ -155,6 +155,10 @@ impl FromRequest for JsonBytes {
 /// Parses a JSON body into `T` (which should deny unknown fields): syntax errors are 400
 /// `malformed_request`, wrong or unknown fields 422 naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // Syntax first: a typed parse stops at the first unknown field, before it would see
+    // that the text is not JSON at all.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map_err(|e| AppError::Malformed(e.to_string()))?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
         let path = err.path().to_string();
@@ -180,8 +184,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             format!("{path}.")
         };
         match (unknown, missing) {
+            // The path of an unknown field already ends with the field itself.
             (Some(name), _) => AppError::Validation(vec![FieldError::new(
-                format!("{prefix}{name}"),
+                if path == name || path.ends_with(&format!(".{name}")) {
+                    path
+                } else {
+                    format!("{prefix}{name}")
+                },
                 "is not a known field",
             )]),
             (_, Some(name)) => AppError::Validation(vec![FieldError::new(
@@ -194,4 +203,55 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             )]),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        unit: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        screening_id: String,
+        inner: Option<Inner>,
+    }
+
+    fn fields(body: &str) -> Vec<String> {
+        match parse_json::<Outer>(body.as_bytes()) {
+            Err(AppError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            other => vec![format!("{other:?}")],
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_named_once() {
+        assert_eq!(fields(r#"{"screening_id":"s","colour":1}"#), ["colour"]);
+        assert_eq!(
+            fields(r#"{"screening_id":"s","inner":{"unit":"g","flag":1}}"#),
+            ["inner.flag"]
+        );
+        assert_eq!(fields(r#"{"inner":null}"#), ["screening_id"]);
+        assert_eq!(fields(r#"{"screening_id":7}"#), ["screening_id"]);
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_malformed() {
+        for body in [r#"{"colour": "#, r#"{"screening_id":"s"}}"#, "", "nope"] {
+            assert!(
+                matches!(
+                    parse_json::<Outer>(body.as_bytes()),
+                    Err(AppError::Malformed(_))
+                ),
+                "{body}"
+            );
+        }
+    }
 }

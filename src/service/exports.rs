@@ -198,8 +198,11 @@ pub fn fhir_bundle(
             arm
         }).collect::<Vec<_>>(),
     });
+    // Entries are identified by `urn:uuid:` fullUrls, so references between them must use
+    // those: a relative `ResearchStudy/{id}` does not resolve inside such a Bundle.
+    let study_url = full_url("ResearchStudy", &study_id);
     let mut entries = vec![json!({
-        "fullUrl": full_url("ResearchStudy", &study_id),
+        "fullUrl": study_url,
         "resource": study,
     })];
     for s in subjects {
@@ -210,8 +213,9 @@ pub fn fhir_bundle(
             "identifier": [{ "system": "urn:trialgate:subject", "value": s.id }],
             "status": if s.status == "withdrawn" { "withdrawn" } else { "on-study" },
             "period": { "start": format_time(s.randomized_at) },
-            "study": { "reference": format!("ResearchStudy/{study_id}") },
+            "study": { "reference": study_url, "type": "ResearchStudy" },
             "individual": {
+                "type": "Patient",
                 "identifier": {
                     "system": format!("urn:trialgate:patient-ref:{}", s.site),
                     "value": s.patient_ref,

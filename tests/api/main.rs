@@ -1,6 +1,6 @@
 //! HTTP integration tests: the real server on a random port, a fresh database per test,
 //! every test on SQLite and on PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../common/mod.rs"]
 #[macro_use]
@@ -11,3 +11,9 @@ mod backup;
 mod checkpoint;
 mod concurrency;
 mod flow;
+mod support;
+
+mod access;
+mod endpoints;
+mod exports;
+mod problems;

@@ -1,0 +1,349 @@
+//! Who may do what: the role × endpoint matrix of api.md, authentication failures, site
+//! limits, and allocation concealment.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::support::{
+    assert_problem, enroll, get_json, randomized, screen, screen_eligible, send, T, TRIAL,
+};
+use crate::common::app::{eligible, TestApp};
+use crate::common::TestDb;
+
+const ANY: &[&str] = &["admin", "investigator", "pharmacist", "monitor"];
+const READERS: &[&str] = &["investigator", "pharmacist", "monitor"];
+const INVESTIGATOR: &[&str] = &["investigator"];
+const PHARMACIST: &[&str] = &["pharmacist"];
+const MONITOR: &[&str] = &["monitor"];
+const ADMIN: &[&str] = &["admin"];
+
+/// api.md's endpoint table. `{screening}`, `{fresh}` (an eligible, unrandomized screening),
+/// `{subject}` and `{victim}` are filled in per role; the closing of the trial comes last.
+const MATRIX: &[(&str, &str, &[&str])] = &[
+    ("GET", "/api/v1/trials", ANY),
+    ("GET", "{T}", ANY),
+    ("POST", "{T}/screenings", INVESTIGATOR),
+    ("GET", "{T}/screenings/{screening}", READERS),
+    (
+        "GET",
+        "{T}/screenings?outcome=eligible&randomized=false",
+        READERS,
+    ),
+    ("POST", "{T}/randomizations", PHARMACIST),
+    ("GET", "{T}/subjects", READERS),
+    ("GET", "{T}/subjects/{subject}", READERS),
+    ("POST", "{T}/subjects/{subject}/withdrawal", INVESTIGATOR),
+    ("GET", "{T}/balance", MONITOR),
+    ("GET", "{T}/audit?after=0&limit=10", MONITOR),
+    ("GET", "{T}/audit/head", MONITOR),
+    ("GET", "{T}/audit/verify", MONITOR),
+    ("GET", "{T}/export?format=csv", MONITOR),
+    ("GET", "{T}/export?format=json", MONITOR),
+    ("GET", "{T}/export?format=fhir", MONITOR),
+    ("POST", "/api/v1/users", ADMIN),
+    ("DELETE", "/api/v1/users/{victim}", ADMIN),
+    ("POST", "{T}/close", ADMIN),
+];
+
+/// What the ids of the matrix stand for.
+struct Ids {
+    screening: String,
+    fresh: String,
+    subject: String,
+    victim: String,
+}
+
+fn fill(template: &str, ids: &Ids) -> String {
+    template
+        .replace("{T}", T)
+        .replace("{screening}", &ids.screening)
+        .replace("{fresh}", &ids.fresh)
+        .replace("{subject}", &ids.subject)
+        .replace("{victim}", &ids.victim)
+}
+
+/// A valid body for each POST of the matrix.
+fn body_for(path: &str, ids: &Ids, role: &str) -> Option<Value> {
+    if path.ends_with("/screenings") {
+        Some(eligible(&format!("M-{role}"), "SITE01"))
+    } else if path.ends_with("/randomizations") {
+        Some(json!({ "screening_id": ids.fresh }))
+    } else if path.ends_with("/withdrawal") {
+        Some(json!({ "reason": "matrix" }))
+    } else if path.ends_with("/users") {
+        Some(json!({ "name": format!("made-by-{role}"), "role": "monitor" }))
+    } else if path.ends_with("/close") {
+        Some(json!({ "reason": "matrix", "reveal_seed": false }))
+    } else {
+        None
+    }
+}
+
+fn role_matrix(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("paul", "pharmacist", &[]);
+    let mon = app.user("mona", "monitor", &[]);
+    let tokens = [
+        ("admin", app.admin.clone()),
+        ("investigator", inv.clone()),
+        ("pharmacist", pharm.clone()),
+        ("monitor", mon.clone()),
+    ];
+    app.user("victim", "monitor", &[]);
+    let screening = screen_eligible(&app, &inv, "SITE01-0001", "SITE01");
+    let subject = randomized(&app, &pharm, &screening)["subject_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids = Ids {
+        screening,
+        fresh: screen_eligible(&app, &inv, "SITE01-0002", "SITE01"),
+        subject,
+        victim: "victim".into(),
+    };
+
+    for (method, template, allowed) in MATRIX {
+        let path = fill(template, &ids);
+        for (role, token) in &tokens {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = body_for(&path, &ids, role);
+            let r = send(&app, method.clone(), Some(token), &path, body.as_ref());
+            let status = r.status().as_u16();
+            if allowed.contains(role) {
+                let text = r.text().unwrap();
+                assert!(
+                    !matches!(status, 401 | 403) && status < 500,
+                    "{role} {method} {path}: allowed, got {status} {text}"
+                );
+                assert!(
+                    (200..300).contains(&status),
+                    "{role} {method} {path}: expected success, got {status} {text}"
+                );
+            } else {
+                assert_eq!(status, 403, "{role} {method} {path}: must be forbidden");
+                assert_problem(r, 403, "forbidden");
+            }
+        }
+    }
+}
+both_backends!(role_matrix);
+
+fn authentication_failures(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let doomed = app.user("doomed", "monitor", &[]);
+    assert_eq!(app.get(&doomed, T).status(), 200);
+    let r = send(
+        &app,
+        Method::DELETE,
+        Some(&app.admin),
+        "/api/v1/users/doomed",
+        None,
+    );
+    assert_eq!(r.status(), 200);
+    let unknown = format!("tg_{}", "ab".repeat(32));
+    let ids = Ids {
+        screening: "s".into(),
+        fresh: "s".into(),
+        subject: "x".into(),
+        victim: "victim".into(),
+    };
+    for (method, template, _) in MATRIX {
+        let path = fill(template, &ids);
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let body = body_for(&path, &ids, "nobody");
+        for token in [None, Some(doomed.as_str()), Some(unknown.as_str())] {
+            let r = send(&app, method.clone(), token, &path, body.as_ref());
+            let www = r
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_string());
+            assert_eq!(r.status(), 401, "{method} {path} with {token:?}");
+            assert!(
+                www.as_deref().is_some_and(|w| w.starts_with("Bearer")),
+                "{method} {path}: WWW-Authenticate is {www:?}"
+            );
+            assert_problem(r, 401, "unauthorized");
+        }
+    }
+    // A malformed Authorization header is no better than none.
+    let r = app
+        .client
+        .get(app.url(T))
+        .header("Authorization", "Basic YWRtaW46YWRtaW4=")
+        .send()
+        .unwrap();
+    assert_problem(r, 401, "unauthorized");
+    // Nothing happened on behalf of the failed requests.
+    let trial = get_json(&app, &app.admin, T);
+    assert_eq!(trial["status"], "open");
+    assert_eq!(trial["enrolled"], 0);
+}
+both_backends!(authentication_failures);
+
+fn site_limits(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("paul", "pharmacist", &[]);
+    let inv1 = app.user("ines1", "investigator", &["SITE01"]);
+    let pharm1 = app.user("paul1", "pharmacist", &["SITE01"]);
+    let mon1 = app.user("mona1", "monitor", &["SITE01"]);
+
+    let mine = enroll(&app, &inv1, &pharm1, "SITE01-0001", "SITE01");
+    let theirs = enroll(&app, &inv, &pharm, "SITE02-0001", "SITE02");
+    let their_screening = screen_eligible(&app, &inv, "SITE02-0002", "SITE02");
+    let their_subject = theirs["subject_id"].as_str().unwrap();
+
+    for token in [&inv1, &pharm1, &mon1] {
+        let r = app.get(token, &format!("{T}/screenings/{their_screening}"));
+        assert_problem(r, 403, "forbidden");
+        let r = app.get(token, &format!("{T}/subjects/{their_subject}"));
+        assert_problem(r, 403, "forbidden");
+        // Their own site's subject is fine.
+        let own = get_json(
+            &app,
+            token,
+            &format!("{T}/subjects/{}", mine["subject_id"].as_str().unwrap()),
+        );
+        assert_eq!(own["site"], "SITE01");
+        // Lists are filtered, not refused.
+        for path in [
+            format!("{T}/screenings"),
+            format!("{T}/screenings?outcome=eligible&randomized=false"),
+            format!("{T}/subjects"),
+        ] {
+            let list = get_json(&app, token, &path);
+            let list = list.as_array().unwrap();
+            assert!(
+                list.iter().all(|x| x["site"] == "SITE01"),
+                "{path} leaks another site: {list:?}"
+            );
+        }
+        let subjects = get_json(&app, token, &format!("{T}/subjects"));
+        assert_eq!(subjects.as_array().unwrap().len(), 1);
+        let screenings = get_json(&app, token, &format!("{T}/screenings"));
+        assert_eq!(screenings.as_array().unwrap().len(), 1);
+    }
+    // Acting on another site's patient.
+    assert_problem(
+        super::support::randomize(&app, &pharm1, &their_screening),
+        403,
+        "forbidden",
+    );
+    let r = app.post(
+        &inv1,
+        &format!("{T}/subjects/{their_subject}/withdrawal"),
+        &json!({"reason": "not mine"}),
+    );
+    assert_problem(r, 403, "forbidden");
+    let r = app.post(
+        &inv1,
+        &format!("{T}/screenings"),
+        &eligible("SITE02-0009", "SITE02"),
+    );
+    assert_problem(r, 403, "forbidden");
+    // The unlimited users see both sites.
+    let all = get_json(&app, &inv, &format!("{T}/subjects"));
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    // Trial-wide views need a user without site limits.
+    for path in [
+        "/audit",
+        "/audit/head",
+        "/audit/verify",
+        "/balance",
+        "/export?format=csv",
+        "/export?format=json",
+        "/export?format=fhir",
+    ] {
+        assert_problem(app.get(&mon1, &format!("{T}{path}")), 403, "forbidden");
+    }
+    // Nothing of the refused requests was recorded.
+    let subjects = get_json(&app, &inv, &format!("{T}/subjects"));
+    assert!(subjects
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] == "on_study"));
+}
+both_backends!(site_limits);
+
+const SECRETS: [&str; 4] = [
+    "block_size",
+    "block_index",
+    "stratum_position",
+    "block_sizes",
+];
+
+fn assert_concealed(what: &str, body: &str, seed_hex: &str) {
+    for secret in SECRETS.iter().copied().chain([seed_hex]) {
+        assert!(
+            !body.contains(secret),
+            "{what} shows {secret} to a pharmacist/investigator: {body}"
+        );
+    }
+}
+
+fn concealment(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("paul", "pharmacist", &[]);
+    let mon = app.user("mona", "monitor", &[]);
+    let seed_hex = std::fs::read_to_string(app.seed_file(TRIAL))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(seed_hex.len(), 64);
+
+    let mut bodies: Vec<(String, String)> = Vec::new();
+    let mut subject_ids = Vec::new();
+    for i in 0..4 {
+        let s = screen(&app, &inv, &eligible(&format!("P-{i}"), "SITE01"));
+        bodies.push(("screening (POST)".into(), s.to_string()));
+        let r = super::support::randomize(&app, &pharm, s["id"].as_str().unwrap());
+        assert_eq!(r.status(), 201);
+        let text = r.text().unwrap();
+        let a: Value = serde_json::from_str(&text).unwrap();
+        subject_ids.push(a["subject_id"].as_str().unwrap().to_string());
+        bodies.push(("allocation".into(), text));
+        // A refusal's body too.
+        let r = super::support::randomize(&app, &pharm, s["id"].as_str().unwrap());
+        assert_eq!(r.status(), 409);
+        bodies.push(("already_randomized".into(), r.text().unwrap()));
+    }
+    let queued = screen_eligible(&app, &inv, "P-queue", "SITE01");
+    let r = app.post(
+        &inv,
+        &format!("{T}/subjects/{}/withdrawal", subject_ids[0]),
+        &json!({"reason": "moved"}),
+    );
+    assert_eq!(r.status(), 200);
+    bodies.push(("withdrawal".into(), r.text().unwrap()));
+
+    for token in [&inv, &pharm] {
+        let mut paths = vec![
+            "/api/v1/trials".to_string(),
+            T.to_string(),
+            format!("{T}/screenings"),
+            format!("{T}/screenings?outcome=eligible&randomized=false"),
+            format!("{T}/screenings/{queued}"),
+            format!("{T}/subjects"),
+        ];
+        paths.extend(subject_ids.iter().map(|id| format!("{T}/subjects/{id}")));
+        for path in paths {
+            let r = app.get(token, &path);
+            assert_eq!(r.status(), 200, "{path}");
+            bodies.push((path, r.text().unwrap()));
+        }
+    }
+    for (what, body) in &bodies {
+        assert_concealed(what, body, &seed_hex);
+    }
+    let detail = get_json(&app, &pharm, T);
+    assert!(detail.get("block_sizes").is_none());
+    // Monitors and admins see the design.
+    for token in [&mon, &app.admin] {
+        let detail = get_json(&app, token, T);
+        assert_eq!(detail["block_sizes"], json!([3, 6]));
+    }
+}
+both_backends!(concealment);
