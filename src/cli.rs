@@ -130,6 +130,10 @@ pub enum Command {
         /// HTTP worker threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Mark the web pages' cookies Secure: set it when users reach the server over https
+        /// (behind a TLS-terminating proxy).
+        #[arg(long, env = "TRIALGATE_SECURE_COOKIES")]
+        secure_cookies: bool,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -199,7 +203,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             protocols,
             pool_size,
             workers,
-        } => serve(bind, data, protocols, pool_size, workers),
+            secure_cookies,
+        } => serve(bind, data, protocols, pool_size, workers, secure_cookies),
         Command::Migrate { data } => {
             init_logging();
             data.open()?;
@@ -339,6 +344,7 @@ fn serve(
     protocol_files: Vec<PathBuf>,
     pool_size: u32,
     workers: Option<usize>,
+    secure_cookies: bool,
 ) -> Result<ExitCode, String> {
     init_logging();
     let mut protocols = Vec::new();
@@ -350,6 +356,7 @@ fn serve(
     settings.protocols = protocols;
     settings.pool_size = pool_size;
     settings.workers = workers;
+    settings.web.secure_cookies = secure_cookies;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
         let app = crate::server::Application::build(settings.clone()).map_err(|e| e.to_string())?;

@@ -18,3 +18,4 @@ pub mod service;
 pub mod simulation;
 pub mod storage;
 pub mod views;
+pub mod web;

@@ -27,6 +27,8 @@ pub struct Settings {
     pub pool_size: u32,
     pub pool_timeout: Duration,
     pub workers: Option<usize>,
+    /// The web pages' cookies and sessions.
+    pub web: crate::web::WebSettings,
 }
 
 impl Settings {
@@ -39,6 +41,7 @@ impl Settings {
             pool_size: 16,
             pool_timeout: Duration::from_secs(5),
             workers: None,
+            web: crate::web::WebSettings::default(),
         }
     }
 }
@@ -159,6 +162,7 @@ impl Application {
             trials: trials.clone(),
             metrics: Arc::new(Metrics::new()?),
         });
+        let pages = settings.web.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -193,6 +197,7 @@ impl Application {
                 })
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .configure(crate::http::configure)
+                .configure(crate::web::configure(&pages))
                 .default_service(web::to(crate::http::not_found))
         })
         .listen(listener)
