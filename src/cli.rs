@@ -373,6 +373,12 @@ fn serve(
             settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
             app.port()
         );
+        tracing::info!(
+            "web pages: open http://{}:{}/ in a browser and sign in with a user's token (the first admin's is in {})",
+            settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
+            app.port(),
+            settings.data_dir.join("admin.token").display()
+        );
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -15,8 +15,8 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(179, 0, 0),
 ];
 
-pub const WIDTH: u32 = 760;
-pub const HEIGHT: u32 = 340;
+pub const WIDTH: u32 = 900;
+pub const HEIGHT: u32 = 360;
 
 fn drawing<E: std::fmt::Display>(e: E) -> AppError {
     AppError::Internal(format!("chart: {e}"))
@@ -70,8 +70,8 @@ pub fn cumulative_allocations(
             .y_desc("Cumulative allocations")
             .x_labels(10)
             .y_labels(8)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 17))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(drawing)?;
@@ -88,7 +88,7 @@ pub fn cumulative_allocations(
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 15))
+            .label_font(("sans-serif", 17))
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(180, 180, 180))
             .draw()

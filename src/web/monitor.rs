@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::service::exports::{self, ExportFormat};
 use crate::service::{audit_trail, queries, TrialRuntime};
-use crate::views::{ArmCount, AuditHead, Balance, EnrollmentFlow, TrialDetail};
+use crate::views::{AuditHead, Balance, EnrollmentFlow, TrialDetail};
 
 /// Audit entries per page of the log browser.
 const AUDIT_PAGE: i64 = 50;
@@ -34,22 +34,13 @@ fn percent(part: i64, whole: i64) -> String {
     }
 }
 
-fn arm_counts(trial: &TrialRuntime, counts: &[ArmCount]) -> Markup {
-    html! {
-        @for (i, c) in counts.iter().enumerate() {
-            @if i > 0 { ", " }
-            (arm_name(trial, &c.arm)) " " strong { (c.count) }
-        }
-    }
-}
-
 fn flow_section(trial: &TrialRuntime, f: &EnrollmentFlow) -> Markup {
     html! {
         section aria-labelledby="flow-title" {
             h2 #flow-title { "Patient flow" }
             ol.flow {
                 li.step { span.count { (f.screened) } " patients screened" }
-                li.split {
+                li.branch {
                     div.step.out {
                         span.count { (f.ineligible) } " ineligible"
                         @if !f.failing.is_empty() {
@@ -63,17 +54,20 @@ fn flow_section(trial: &TrialRuntime, f: &EnrollmentFlow) -> Markup {
                     div.step.out { span.count { (f.incomplete) } " incomplete (inputs missing)" }
                 }
                 li.step { span.count { (f.eligible) } " eligible" }
-                li.split {
+                li.branch {
                     div.step.out { span.count { (f.awaiting) } " awaiting randomization" }
-                    div.step {
-                        span.count { (f.randomized) } " randomized"
-                        p.arms { (arm_counts(trial, &f.randomized_by_arm)) }
+                }
+                li.step { span.count { (f.randomized) } " randomized" }
+                li.arms {
+                    @for (arm, withdrawn) in f.randomized_by_arm.iter().zip(&f.withdrawn_by_arm) {
+                        div.step {
+                            strong { (arm_name(trial, &arm.arm)) }
+                            p.arms { span.count { (arm.count) } " allocated · "
+                                span.count { (withdrawn.count) } " withdrawn" }
+                        }
                     }
                 }
-                li.step {
-                    span.count { (f.withdrawn) } " withdrawn"
-                    p.arms { (arm_counts(trial, &f.withdrawn_by_arm)) }
-                }
+                li.total { (f.withdrawn) " withdrawn in all (they stay in their arm: intention to treat)" }
             }
         }
     }

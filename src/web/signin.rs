@@ -115,7 +115,16 @@ pub async fn submit(
     }
     let token = form.value("token").to_string();
     let policy = settings.sessions;
-    let result = run_db(&state, move |c| web_sessions::sign_in(c, &token, policy)).await;
+    // Signing in again replaces the browser's earlier session.
+    let earlier = req.cookie(session::COOKIE).map(|c| c.value().to_string());
+    let result = run_db(&state, move |c| {
+        let new = web_sessions::sign_in(c, &token, policy)?;
+        if let Some(old) = earlier {
+            web_sessions::sign_out(c, &old)?;
+        }
+        Ok(new)
+    })
+    .await;
     match result {
         Ok(new) => {
             tracing::info!(user = %new.user.name, role = new.user.role.as_str(), "web sign-in");
