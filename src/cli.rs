@@ -137,6 +137,10 @@ pub enum Command {
         /// HTTP worker threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Mark the web pages' cookies Secure: set it when users reach the server over https
+        /// (behind a TLS-terminating proxy).
+        #[arg(long, env = "TRIALGATE_SECURE_COOKIES")]
+        secure_cookies: bool,
     },
     /// Copy the SQLite database online to a new file (PostgreSQL: use pg_dump).
     Backup {
@@ -214,7 +218,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             protocols,
             pool_size,
             workers,
-        } => serve(bind, data, protocols, pool_size, workers),
+            secure_cookies,
+        } => serve(bind, data, protocols, pool_size, workers, secure_cookies),
         Command::Backup { to, data } => {
             let db = data.open()?;
             let mut conn = db.get().map_err(|e| e.to_string())?;
@@ -427,6 +432,7 @@ fn serve(
     protocol_files: Vec<PathBuf>,
     pool_size: u32,
     workers: Option<usize>,
+    secure_cookies: bool,
 ) -> Result<ExitCode, String> {
     init_logging();
     let mut protocols = Vec::new();
@@ -438,6 +444,7 @@ fn serve(
     settings.protocols = protocols;
     settings.pool_size = pool_size;
     settings.workers = workers;
+    settings.web.secure_cookies = secure_cookies;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
         let app = crate::server::Application::build(settings.clone()).map_err(|e| e.to_string())?;
@@ -453,6 +460,12 @@ fn serve(
             "trialgate listening on http://{}:{}",
             settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
             app.port()
+        );
+        tracing::info!(
+            "web pages: open http://{}:{}/ in a browser and sign in with a user's token (the first admin's is in {})",
+            settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
+            app.port(),
+            settings.data_dir.join("admin.token").display()
         );
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })?;

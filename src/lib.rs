@@ -19,3 +19,4 @@ pub mod service;
 pub mod simulation;
 pub mod storage;
 pub mod views;
+pub mod web;

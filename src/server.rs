@@ -29,6 +29,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Failed authentications allowed per client address and minute before it is blocked.
     pub auth_failures_per_minute: u32,
+    /// The web pages' cookies and sessions.
+    pub web: crate::web::WebSettings,
 }
 
 impl Settings {
@@ -51,6 +53,7 @@ impl Settings {
             pool_timeout: Duration::from_secs(5),
             workers: None,
             auth_failures_per_minute: 20,
+            web: crate::web::WebSettings::default(),
         }
     }
 }
@@ -182,6 +185,7 @@ impl Application {
             checkpoint_key: Arc::new(checkpoint_key),
             auth_limiter: settings.auth_limiter(),
         });
+        let pages = settings.web.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -216,6 +220,7 @@ impl Application {
                 })
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .configure(crate::http::configure)
+                .configure(crate::web::configure(&pages))
                 .default_service(web::to(crate::http::not_found))
         })
         .listen(listener)

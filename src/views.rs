@@ -169,3 +169,44 @@ pub struct RevokedUser {
     pub name: String,
     pub revoked_tokens: i64,
 }
+
+/// A user as the admin's list shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserSummary {
+    pub name: String,
+    pub role: String,
+    pub sites: Vec<String>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+/// A criterion and how many patients it excluded.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CriterionCount {
+    pub criterion: String,
+    pub text: String,
+    pub count: i64,
+}
+
+/// The CONSORT-style flow of patients through the trial (monitors): each patient counted
+/// once, by their latest screening, or as randomized once they are.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EnrollmentFlow {
+    /// Patients screened at least once.
+    pub screened: i64,
+    /// Not randomized, latest screening ineligible.
+    pub ineligible: i64,
+    /// How many of the ineligible patients fail each criterion (a patient may fail several).
+    pub failing: Vec<CriterionCount>,
+    /// Not randomized, latest screening incomplete.
+    pub incomplete: i64,
+    /// Randomized, or latest screening eligible.
+    pub eligible: i64,
+    /// Eligible and not yet randomized.
+    pub awaiting: i64,
+    pub randomized: i64,
+    pub randomized_by_arm: Vec<ArmCount>,
+    pub withdrawn: i64,
+    pub withdrawn_by_arm: Vec<ArmCount>,
+}

@@ -110,7 +110,7 @@ fn down_migrations_restore_the_schema(db: TestDb) {
         assert_eq!(storage::run_migrations(&mut conn).unwrap().len(), k);
         assert_eq!(schema_dump(&mut conn), full, "after reverting {k}");
     }
-    assert_eq!(storage::revert_all_migrations(&mut conn).unwrap().len(), 2);
+    assert_eq!(storage::revert_all_migrations(&mut conn).unwrap().len(), 3);
     let reverted: Vec<String> = schema_dump(&mut conn)
         .into_iter()
         .filter(|l| !l.contains("__diesel_schema_migrations"))

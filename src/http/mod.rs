@@ -174,20 +174,32 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     );
 }
 
-/// Any route that matches nothing.
-pub async fn not_found() -> Result<HttpResponse, AppError> {
+/// Any route that matches nothing: a problem body, or the HTML 404 page for a browser
+/// asking for a page outside the API.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && !req.path().starts_with("/api/") {
+        return Ok(crate::web::not_found_page());
+    }
     Err(AppError::NotFound("no such resource".into()))
 }
 
 /// Turns every error response that is not already a problem body (actix's own 404/405,
-/// extractor failures) into one, so clients see a single error format.
+/// extractor failures) into one, so clients see a single error format. The web pages'
+/// HTML error pages are left as they are.
 pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
-        let is_problem = res
+        let content_type = res
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/problem+json"));
+            .unwrap_or("");
+        let is_problem = content_type.starts_with("application/problem+json")
+            || content_type.starts_with("text/html");
         if is_problem {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }

@@ -10,6 +10,7 @@ pub mod queries;
 pub mod screening;
 pub mod setup;
 pub mod users;
+pub mod web_sessions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

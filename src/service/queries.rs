@@ -9,8 +9,8 @@ use crate::eligibility::Evaluation;
 use crate::error::AppError;
 use crate::storage::{models, repo, DbConnection};
 use crate::views::{
-    Allocation, ArmCount, ArmView, Balance, BlockBalance, CriterionView, ScreeningView,
-    StratumBalance, TrialDetail, TrialSummary,
+    Allocation, ArmCount, ArmView, Balance, BlockBalance, CriterionCount, CriterionView,
+    EnrollmentFlow, ScreeningView, StratumBalance, TrialDetail, TrialSummary,
 };
 
 /// Largest page of a list.
@@ -222,6 +222,91 @@ pub fn balance(
     let p = &trial.protocol;
     let subjects = repo::subjects::list(conn, &p.id)?;
     Ok(balance_of(p, &subjects))
+}
+
+/// The flow of patients from screening to randomization and withdrawal (monitors).
+pub fn flow(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+) -> Result<EnrollmentFlow, AppError> {
+    use crate::eligibility::{CriterionStatus, Outcome};
+
+    user.require(&[Role::Monitor])?;
+    user.require_all_sites()?;
+    let p = &trial.protocol;
+    let latest = repo::screenings::latest_per_patient(conn, &p.id)?;
+    let subjects = repo::subjects::list(conn, &p.id)?;
+    let randomized: BTreeMap<&str, &models::Subject> = subjects
+        .iter()
+        .map(|s| (s.patient_ref.as_str(), s))
+        .collect();
+    let mut failing: BTreeMap<&str, i64> = BTreeMap::new();
+    let (mut ineligible, mut incomplete, mut awaiting) = (0, 0, 0);
+    for row in &latest {
+        if randomized.contains_key(row.patient_ref.as_str()) {
+            continue;
+        }
+        let evaluation: Evaluation = serde_json::from_str(&row.result_json)
+            .map_err(|e| AppError::Internal(format!("screening {} result: {e}", row.id)))?;
+        match evaluation.outcome {
+            Outcome::Eligible => awaiting += 1,
+            Outcome::Incomplete => incomplete += 1,
+            Outcome::Ineligible => {
+                ineligible += 1;
+                for c in &evaluation.criteria {
+                    if c.status == CriterionStatus::Fail {
+                        if let Some(known) = p.criteria.iter().find(|k| k.id == c.id) {
+                            *failing.entry(known.id.as_str()).or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let by_arm = |only_withdrawn: bool| -> Vec<ArmCount> {
+        p.arms
+            .iter()
+            .map(|a| ArmCount {
+                arm: a.code.clone(),
+                count: subjects
+                    .iter()
+                    .filter(|s| s.arm == a.code && (!only_withdrawn || s.status == "withdrawn"))
+                    .count() as i64,
+            })
+            .collect()
+    };
+    let withdrawn = subjects.iter().filter(|s| s.status == "withdrawn").count() as i64;
+    // Patients randomized without a screening row cannot exist (foreign key), but count
+    // every subject as screened regardless.
+    let screened_patients = latest
+        .iter()
+        .map(|r| r.patient_ref.as_str())
+        .chain(subjects.iter().map(|s| s.patient_ref.as_str()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as i64;
+    Ok(EnrollmentFlow {
+        screened: screened_patients,
+        ineligible,
+        failing: p
+            .criteria
+            .iter()
+            .filter_map(|c| {
+                failing.get(c.id.as_str()).map(|n| CriterionCount {
+                    criterion: c.id.clone(),
+                    text: c.text.clone(),
+                    count: *n,
+                })
+            })
+            .collect(),
+        incomplete,
+        eligible: awaiting + subjects.len() as i64,
+        awaiting,
+        randomized: subjects.len() as i64,
+        randomized_by_arm: by_arm(false),
+        withdrawn,
+        withdrawn_by_arm: by_arm(true),
+    })
 }
 
 /// Counts per arm overall and per stratum, and each block's fill, from the subjects.

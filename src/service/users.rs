@@ -10,7 +10,7 @@ use crate::access::{Role, User};
 use crate::eligibility::FieldError;
 use crate::error::AppError;
 use crate::storage::{self, repo, DbConnection};
-use crate::views::{CreatedUser, RevokedUser};
+use crate::views::{CreatedUser, RevokedUser, UserSummary};
 
 /// The chain of events that belong to no trial.
 pub const SYSTEM_CHAIN: &str = "_system";
@@ -126,6 +126,8 @@ pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<Revok
             return Err(AppError::NotFound(format!("no user {name:?}")));
         }
         let revoked = repo::users::revoke(c, name, at)?;
+        // Revoking a user also ends their browser sessions.
+        repo::web_sessions::delete_for_user(c, name)?;
         storage::append_audit(
             c,
             SYSTEM_CHAIN,
@@ -146,6 +148,37 @@ pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<Revok
 pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, AppError> {
     let row =
         repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(AppError::Unauthorized)?;
+    user_of(row)
+}
+
+/// The user of this name unless revoked (a browser session's user, checked on each request).
+pub fn active_user(conn: &mut DbConnection, name: &str) -> Result<User, AppError> {
+    match repo::users::get(conn, name)? {
+        Some(row) if row.revoked_at.is_none() => user_of(row),
+        _ => Err(AppError::Unauthorized),
+    }
+}
+
+/// Every user, for the admin's user list (never a token).
+pub fn list(conn: &mut DbConnection, actor: &User) -> Result<Vec<UserSummary>, AppError> {
+    actor.require(&[Role::Admin])?;
+    repo::users::list(conn)?
+        .into_iter()
+        .map(|row| {
+            let sites: Vec<String> = serde_json::from_str(&row.sites)
+                .map_err(|e| AppError::Internal(format!("user {} sites: {e}", row.name)))?;
+            Ok(UserSummary {
+                name: row.name,
+                role: row.role,
+                sites,
+                created_at: super::format_time(row.created_at),
+                revoked_at: row.revoked_at.map(super::format_time),
+            })
+        })
+        .collect()
+}
+
+fn user_of(row: crate::storage::models::User) -> Result<User, AppError> {
     let role = Role::parse(&row.role)
         .ok_or_else(|| AppError::Internal(format!("user {} has role {:?}", row.name, row.role)))?;
     let sites: Vec<String> = serde_json::from_str(&row.sites)

@@ -8,7 +8,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{audit_entries, audit_heads, screenings, subjects, tokens, trials, users};
+use super::schema::{
+    audit_entries, audit_heads, screenings, subjects, tokens, trials, users, web_sessions,
+};
 use crate::audit::{AsStoredEntry, StoredEntry};
 
 /// `trials.status`.
@@ -249,4 +251,19 @@ pub struct NewAuditHead<'a> {
     pub chain: &'a str,
     pub seq: i64,
     pub hash: &'a str,
+}
+
+/// A browser session of the web pages. The session id itself is only in the user's cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = web_sessions, primary_key(id_hash))]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct WebSession {
+    /// Lowercase hex SHA-256 of the session id.
+    pub id_hash: String,
+    pub user_name: String,
+    pub created_at: NaiveDateTime,
+    /// Last request seen; the idle limit counts from here.
+    pub last_seen_at: NaiveDateTime,
+    /// The absolute limit.
+    pub expires_at: NaiveDateTime,
 }

@@ -99,7 +99,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    web_sessions (id_hash) {
+        id_hash -> Text,
+        user_name -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tokens -> users (user_name));
+diesel::joinable!(web_sessions -> users (user_name));
 diesel::joinable!(screenings -> trials (trial_id));
 diesel::joinable!(subjects -> trials (trial_id));
 diesel::joinable!(subjects -> screenings (screening_id));
@@ -113,4 +124,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     subjects,
     audit_entries,
     audit_heads,
+    web_sessions,
 );

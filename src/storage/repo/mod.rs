@@ -4,3 +4,4 @@ pub mod screenings;
 pub mod subjects;
 pub mod trials;
 pub mod users;
+pub mod web_sessions;

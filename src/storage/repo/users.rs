@@ -78,3 +78,11 @@ pub fn revoke(c: &mut DbConnection, name: &str, at: NaiveDateTime) -> Result<i64
         .execute(c)?;
     Ok(n as i64)
 }
+
+/// Every user, by name.
+pub fn list(c: &mut DbConnection) -> Result<Vec<User>, StorageError> {
+    Ok(users::table
+        .order(users::name)
+        .select(User::as_select())
+        .load(c)?)
+}

@@ -1,0 +1,432 @@
+//! Admin pages: users (create with the token shown once, revoke) and closing a trial.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::error::WebError;
+use super::form::Fields;
+use super::session::WebSession;
+use super::templates::{self, csrf_field, page};
+use crate::access::Role;
+use crate::eligibility::FieldError;
+use crate::error::AppError;
+use crate::http::state::AppState;
+use crate::service::{audit_trail, queries, users};
+use crate::views::{TrialSummary, UserSummary};
+
+#[derive(Debug, Deserialize)]
+pub struct Flash {
+    #[serde(default)]
+    revoked: Option<String>,
+    #[serde(default)]
+    closed: Option<String>,
+}
+
+fn errors_at<'a>(errors: &'a [FieldError], prefix: &str) -> Vec<&'a FieldError> {
+    errors
+        .iter()
+        .filter(|e| e.field == prefix || e.field.starts_with(&format!("{prefix}[")))
+        .collect()
+}
+
+fn field_error(errors: &[FieldError], name: &str) -> Markup {
+    let found = errors_at(errors, name);
+    html! {
+        @if !found.is_empty() {
+            p.field-error id=(format!("{name}-error")) { @for e in found { (e.message) " " } }
+        }
+    }
+}
+
+fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
+    let role = fields.value("role");
+    let invalid = |n: &str| (!errors_at(errors, n).is_empty()).then_some("true");
+    html! {
+        section aria-labelledby="new-user-title" {
+            h2 #new-user-title { "Create a user" }
+            form method="post" action="/admin/users" {
+                (csrf_field(s))
+                div.row {
+                    div.field {
+                        label for="name" { "Name" }
+                        input #name name="name" value=(fields.value("name")) autocomplete="off"
+                            aria-invalid=[invalid("name")] aria-describedby="name-hint";
+                        p.hint #name-hint { "Letters, digits, '.', '_', '@' or '-'." }
+                        (field_error(errors, "name"))
+                    }
+                    div.field.small {
+                        label for="role" { "Role" }
+                        select #role name="role" aria-invalid=[invalid("role")] {
+                            @for r in [Role::Investigator, Role::Pharmacist, Role::Monitor, Role::Admin] {
+                                option value=(r.as_str()) selected[role == r.as_str()] { (r.as_str()) }
+                            }
+                        }
+                        (field_error(errors, "role"))
+                    }
+                    div.field {
+                        label for="sites" { "Sites" }
+                        input #sites name="sites" value=(fields.value("sites")) autocomplete="off"
+                            aria-invalid=[invalid("sites")] aria-describedby="sites-hint";
+                        p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (monitors need all sites)." }
+                        (field_error(errors, "sites"))
+                    }
+                }
+                button.primary type="submit" { "Create user" }
+            }
+        }
+    }
+}
+
+fn home_page(
+    s: &WebSession,
+    list: &[UserSummary],
+    trials: &[TrialSummary],
+    fields: &Fields,
+    errors: &[FieldError],
+    flash: Option<Markup>,
+) -> Markup {
+    let body = html! {
+        h1 { "Users and trials" }
+        @if let Some(f) = flash { (f) }
+        (user_form(s, fields, errors))
+        section aria-labelledby="users-title" {
+            h2 #users-title { "Users" }
+            table {
+                thead { tr { th { "Name" } th { "Role" } th { "Sites" } th { "Created" } th { "Status" } th { span.visually-hidden { "Action" } } } }
+                tbody {
+                    @for u in list {
+                        tr {
+                            td { (u.name) }
+                            td { (u.role) }
+                            td { (if u.sites.is_empty() { "all".to_string() } else { u.sites.join(", ") }) }
+                            td { (templates::when(&u.created_at)) }
+                            td { @if let Some(r) = &u.revoked_at { "Revoked " (templates::when(r)) } @else { "Active" } }
+                            td { @if u.revoked_at.is_none() && u.name != s.user.name {
+                                a href=(format!("/admin/users/{}/revoke", u.name)) aria-label=(format!("Revoke {}", u.name)) { "Revoke…" } } }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="trials-title" {
+            h2 #trials-title { "Trials" }
+            table {
+                thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Enrolled" } th { span.visually-hidden { "Action" } } } }
+                tbody {
+                    @for t in trials {
+                        tr {
+                            td { (t.id) }
+                            td { (t.title) }
+                            td { (t.status) }
+                            td.num { (t.enrolled) " / " (t.cap) }
+                            td { @if t.status == "open" { a href=(format!("/admin/trials/{}/close", t.id)) { "Close trial…" } } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page("Users and trials", Some(s), None, body)
+}
+
+async fn lists(
+    state: &web::Data<AppState>,
+    s: &WebSession,
+) -> Result<(Vec<UserSummary>, Vec<TrialSummary>), WebError> {
+    let trials = state.trials.clone();
+    s.db(state, move |c, user| {
+        Ok((users::list(c, user)?, queries::list_trials(c, &trials)?))
+    })
+    .await
+}
+
+pub async fn home(
+    state: web::Data<AppState>,
+    session: WebSession,
+    flash: web::Query<Flash>,
+) -> Result<HttpResponse, WebError> {
+    session.require(&[Role::Admin])?;
+    let (list, trials) = lists(&state, &session).await?;
+    let flash = match flash.into_inner() {
+        Flash {
+            revoked: Some(name),
+            ..
+        } => Some(templates::notice(
+            "ok",
+            html! { "User " strong { (name) } " is revoked: their token no longer works and their sessions are ended." },
+        )),
+        Flash {
+            closed: Some(t), ..
+        } => Some(templates::notice(
+            "ok",
+            html! { "Trial " strong { (t) } " is closed." },
+        )),
+        _ => None,
+    };
+    let mut fields = Fields::default();
+    fields.set("role", "investigator");
+    Ok(templates::ok(home_page(
+        &session,
+        &list,
+        &trials,
+        &fields,
+        &[],
+        flash,
+    )))
+}
+
+fn sites_of(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Creates a user; the token is on this response only.
+pub async fn create_user(
+    state: web::Data<AppState>,
+    session: WebSession,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, WebError> {
+    let fields = form.into_inner();
+    super::csrf::check(&session, &fields)?;
+    session.require(&[Role::Admin])?;
+    let name = fields.value("name").trim().to_string();
+    let role = fields.value("role").to_string();
+    let sites = sites_of(fields.value("sites"));
+    let result = session
+        .db(&state, move |c, user| {
+            users::create(c, user, &name, &role, &sites)
+        })
+        .await;
+    match result {
+        Ok(created) => {
+            let body = html! {
+                h1 { "User created" }
+                div.card {
+                    dl.big {
+                        dt { "Name" } dd { (created.name) }
+                        dt { "Role" } dd { (created.role) }
+                        dt { "Sites" } dd { (if created.sites.is_empty() { "all".to_string() } else { created.sites.join(", ") }) }
+                    }
+                    div.field {
+                        label for="new-token" { "Token" }
+                        input #new-token.token type="text" readonly value=(created.token) aria-describedby="token-warning";
+                        button type="button" data-copy="new-token" hidden { "Copy token" }
+                    }
+                    p.notice.warn #token-warning role="status" {
+                        strong { "This token is shown only once." }
+                        " Give it to " (created.name) " in person or through a secure channel; they sign in with it at this server's address. "
+                        "If it is lost, revoke the user and create a new one."
+                    }
+                }
+                p { a.button href="/admin" { "Done" } }
+            };
+            Ok(templates::ok(page(
+                "User created",
+                Some(&session),
+                None,
+                body,
+            )))
+        }
+        Err(WebError::Page {
+            error: AppError::Validation(errors),
+            ..
+        }) => {
+            // Site errors name `sites[i]`; show them at the sites input.
+            let errors: Vec<FieldError> = errors
+                .into_iter()
+                .map(|e| {
+                    if e.field.starts_with("sites[") {
+                        FieldError::new("sites", format!("{}: {}", e.field, e.message))
+                    } else {
+                        e
+                    }
+                })
+                .collect();
+            let (list, trials) = lists(&state, &session).await?;
+            Ok(templates::respond(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                home_page(&session, &list, &trials, &fields, &errors, None),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn confirm_revoke(
+    session: WebSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    session.require(&[Role::Admin])?;
+    let name = path.into_inner();
+    let body = html! {
+        h1 { "Revoke " (name) "?" }
+        p { "Their token stops working at once and every browser session of theirs ends. "
+            "Their past actions stay in the audit trail. This cannot be undone; to give them access again, create a new user." }
+        form method="post" action=(format!("/admin/users/{name}/revoke")) {
+            (csrf_field(&session))
+            div.actions {
+                button.danger type="submit" { "Revoke " (name) }
+                a href="/admin" { "Cancel" }
+            }
+        }
+    };
+    Ok(templates::ok(page(
+        "Revoke user",
+        Some(&session),
+        None,
+        body,
+    )))
+}
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    session: WebSession,
+    path: web::Path<String>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, WebError> {
+    super::csrf::check(&session, &form)?;
+    session.require(&[Role::Admin])?;
+    let name = path.into_inner();
+    let n = name.clone();
+    session
+        .db(&state, move |c, user| users::revoke(c, user, &n))
+        .await?;
+    Ok(templates::see_other(&format!(
+        "/admin?revoked={}",
+        url_component(&name)
+    )))
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn url_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn close_form_page(
+    s: &WebSession,
+    trial_id: &str,
+    title: &str,
+    fields: &Fields,
+    errors: &[FieldError],
+) -> Markup {
+    let reveal = fields.value("reveal_seed") == "yes";
+    let body = html! {
+        h1 { "Close trial " (trial_id) }
+        p.lead { (title) }
+        p { "Closing stops all screening and randomization of this trial for good." }
+        form method="post" action=(format!("/admin/trials/{trial_id}/close")) {
+            (csrf_field(s))
+            div.field {
+                label for="reason" { "Reason" }
+                textarea #reason name="reason" rows="3" aria-invalid=[(!errors_at(errors, "reason").is_empty()).then_some("true")] { (fields.value("reason")) }
+                (field_error(errors, "reason"))
+            }
+            div.field {
+                label.choice {
+                    input type="checkbox" name="reveal_seed" value="yes" checked[reveal];
+                    " Reveal the randomization seed in the audit trail"
+                }
+                p.hint { "Revealing lets anyone replay and check every allocation. Reveal only when the allocation no longer needs to be concealed." }
+            }
+            div.actions {
+                button.primary type="submit" { "Review" }
+                a href="/admin" { "Cancel" }
+            }
+        }
+    };
+    page("Close trial", Some(s), Some(trial_id), body)
+}
+
+pub async fn close_form(
+    state: web::Data<AppState>,
+    session: WebSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    session.require(&[Role::Admin])?;
+    let trial_id = path.into_inner();
+    let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    Ok(templates::ok(close_form_page(
+        &session,
+        &trial_id,
+        &trial.protocol.title,
+        &Fields::default(),
+        &[],
+    )))
+}
+
+/// Two steps: the first POST shows what will happen; the second (`confirm=yes`) closes.
+pub async fn close(
+    state: web::Data<AppState>,
+    session: WebSession,
+    path: web::Path<String>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, WebError> {
+    let fields = form.into_inner();
+    super::csrf::check(&session, &fields)?;
+    session.require(&[Role::Admin])?;
+    let trial_id = path.into_inner();
+    let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    let reason = fields.value("reason").to_string();
+    let reveal = fields.value("reveal_seed") == "yes";
+    if fields.value("confirm") != "yes" {
+        let body = html! {
+            h1 { "Close trial " (trial_id) "?" }
+            div.card.confirm {
+                dl.big {
+                    dt { "Trial" } dd { (trial.protocol.title) }
+                    dt { "Reason" } dd { (reason) }
+                    dt { "Seed" } dd { (if reveal { "Revealed in the audit trail" } else { "Kept secret" }) }
+                }
+                p { strong { "This cannot be undone." } " No patient can be screened or randomized in this trial afterwards." }
+                form method="post" action=(format!("/admin/trials/{trial_id}/close")) {
+                    (csrf_field(&session))
+                    input type="hidden" name="reason" value=(reason);
+                    @if reveal { input type="hidden" name="reveal_seed" value="yes"; }
+                    input type="hidden" name="confirm" value="yes";
+                    div.actions {
+                        button.danger type="submit" { "Close the trial now" }
+                        a href="/admin" { "Cancel" }
+                    }
+                }
+            }
+        };
+        return Ok(templates::ok(page(
+            "Confirm closing",
+            Some(&session),
+            Some(&trial_id),
+            body,
+        )));
+    }
+    let t = trial.clone();
+    let result = session
+        .db(&state, move |c, user| {
+            audit_trail::close(c, &t, user, &reason, reveal)
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(templates::see_other(&format!(
+            "/admin?closed={}",
+            url_component(&trial_id)
+        ))),
+        Err(WebError::Page {
+            error: AppError::Validation(errors),
+            ..
+        }) => Ok(templates::respond(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            close_form_page(&session, &trial_id, &trial.protocol.title, &fields, &errors),
+        )),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,136 @@
+//! The web pages: server-rendered HTML for investigators, pharmacists, monitors and admins.
+//!
+//! Same binary, same rules: every page calls the use cases of [`crate::service`] with the
+//! signed-in [`crate::access::User`], inside [`crate::http::extract::run_db`]. Nothing here
+//! decides who may do what or touches SQL. Sign-in takes a user's API token and opens a
+//! server-side session (HttpOnly, SameSite=Strict cookie); every form POST carries the
+//! session's CSRF token. No JavaScript is needed; `static/app.js` only adds "copy" and
+//! "print" buttons.
+
+mod admin;
+mod assets;
+mod charts;
+mod csrf;
+mod error;
+mod form;
+mod investigator;
+mod monitor;
+mod pharmacist;
+mod screening_form;
+mod session;
+mod signin;
+mod templates;
+
+use actix_web::{middleware, web};
+
+pub use error::{not_found_page, WebError};
+pub use session::WebSession;
+
+use crate::service::web_sessions::SessionPolicy;
+
+/// Settings of the web pages.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// Mark cookies `Secure` (serve behind https). Off for plain http://127.0.0.1.
+    pub secure_cookies: bool,
+    pub sessions: SessionPolicy,
+}
+
+/// The pages' security headers (set unless a handler set its own).
+fn security_headers() -> middleware::DefaultHeaders {
+    middleware::DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+}
+
+/// Registers every page: `App::new().configure(crate::web::configure(&settings))`.
+pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig) {
+    let settings = settings.clone();
+    move |cfg| {
+        cfg.service(
+            web::scope("")
+                .app_data(web::Data::new(settings))
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(crate::http::extract::BODY_LIMIT)
+                        .error_handler(|e, _| WebError::bad_request(e.to_string()).into()),
+                )
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| WebError::bad_request(e.to_string()).into()),
+                )
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|e, _| WebError::bad_request(e.to_string()).into()),
+                )
+                .wrap(security_headers())
+                .route("/", web::get().to(signin::root))
+                .route("/static/style.css", web::get().to(assets::style))
+                .route("/static/app.js", web::get().to(assets::script))
+                .service(
+                    web::resource("/signin")
+                        .route(web::get().to(signin::form))
+                        .route(web::post().to(signin::submit)),
+                )
+                .route("/signout", web::post().to(signin::sign_out))
+                .route("/trials", web::get().to(signin::trials))
+                .service(
+                    web::resource("/trials/{trial}/screening")
+                        .route(web::get().to(investigator::new_screening))
+                        .route(web::post().to(investigator::submit)),
+                )
+                .route(
+                    "/trials/{trial}/screenings",
+                    web::get().to(investigator::list),
+                )
+                .route(
+                    "/trials/{trial}/screenings/{id}",
+                    web::get().to(investigator::result),
+                )
+                .route("/trials/{trial}/queue", web::get().to(pharmacist::queue))
+                .service(
+                    web::resource("/trials/{trial}/randomize/{screening}")
+                        .route(web::get().to(pharmacist::confirm))
+                        .route(web::post().to(pharmacist::randomize)),
+                )
+                .route(
+                    "/trials/{trial}/subjects",
+                    web::get().to(pharmacist::subjects),
+                )
+                .route(
+                    "/trials/{trial}/subjects/{subject}",
+                    web::get().to(pharmacist::card_page),
+                )
+                .route(
+                    "/trials/{trial}/dashboard",
+                    web::get().to(monitor::dashboard),
+                )
+                .route("/trials/{trial}/audit", web::get().to(monitor::audit_log))
+                .route(
+                    "/trials/{trial}/audit/verify",
+                    web::get().to(monitor::verify),
+                )
+                .route(
+                    "/trials/{trial}/export/{format}",
+                    web::get().to(monitor::export),
+                )
+                .route("/admin", web::get().to(admin::home))
+                .route("/admin/users", web::post().to(admin::create_user))
+                .service(
+                    web::resource("/admin/users/{name}/revoke")
+                        .route(web::get().to(admin::confirm_revoke))
+                        .route(web::post().to(admin::revoke)),
+                )
+                .service(
+                    web::resource("/admin/trials/{trial}/close")
+                        .route(web::get().to(admin::close_form))
+                        .route(web::post().to(admin::close)),
+                ),
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Signing in with a user's token, signing out, the start page and the trial list.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::error::WebError;
+use super::form::Fields;
+use super::session::{self, WebSession};
+use super::templates::{self, page};
+use super::WebSettings;
+use crate::error::AppError;
+use crate::http::extract::run_db;
+use crate::http::state::AppState;
+use crate::service::{queries, web_sessions};
+
+/// The sign-in form's double-submit cookie (no session exists yet).
+const SIGNIN_COOKIE: &str = "tg_signin";
+
+/// `/`: the user's home page, or the sign-in page.
+pub async fn root(session: Option<WebSession>) -> HttpResponse {
+    match session {
+        Some(s) => templates::see_other(&s.home()),
+        None => templates::see_other("/signin"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInQuery {
+    #[serde(default)]
+    signed_out: Option<String>,
+}
+
+fn random_hex() -> Result<String, AppError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("entropy: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+fn signin_cookie(value: &str, settings: &WebSettings) -> Cookie<'static> {
+    Cookie::build(SIGNIN_COOKIE, value.to_string())
+        .path("/signin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(settings.secure_cookies)
+        .finish()
+}
+
+fn signin_page(token: &str, problem: Option<&str>, signed_out: bool) -> Markup {
+    let body = html! {
+        div.narrow {
+            h1 { "Sign in" }
+            @if signed_out {
+                (templates::notice("ok", html! { "You are signed out." }))
+            }
+            @if let Some(p) = problem {
+                div.notice.error role="alert" { (p) }
+            }
+            form method="post" action="/signin" {
+                input type="hidden" name="csrf" value=(token);
+                div.field {
+                    label for="token" { "Your access token" }
+                    input #token type="password" name="token" autocomplete="off" autofocus
+                        required spellcheck="false" aria-describedby="token-hint";
+                    p.hint #token-hint {
+                        "The token your administrator gave you (it starts with " code { "tg_" } "). "
+                        "The first administrator's token is in the file " code { "admin.token" }
+                        " in the server's data directory."
+                    }
+                }
+                button.primary type="submit" { "Sign in" }
+            }
+        }
+    };
+    page("Sign in", None, None, body)
+}
+
+/// The sign-in form; a signed-in user goes home instead.
+pub async fn form(
+    req: HttpRequest,
+    session: Option<WebSession>,
+    settings: web::Data<WebSettings>,
+    query: web::Query<SignInQuery>,
+) -> Result<HttpResponse, WebError> {
+    if let Some(s) = session {
+        return Ok(templates::see_other(&s.home()));
+    }
+    let token = match req.cookie(SIGNIN_COOKIE) {
+        Some(c) if c.value().len() == 64 => c.value().to_string(),
+        _ => random_hex()?,
+    };
+    let mut response = templates::ok(signin_page(&token, None, query.signed_out.is_some()));
+    response
+        .add_cookie(&signin_cookie(&token, &settings))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(response)
+}
+
+/// Checks the token exactly as the API's bearer authentication does and opens a session.
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    settings: web::Data<WebSettings>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let cookie = req.cookie(SIGNIN_COOKIE).map(|c| c.value().to_string());
+    if !cookie
+        .as_deref()
+        .is_some_and(|c| super::csrf::same(c, form.value("csrf")))
+    {
+        return Err(WebError::Csrf { viewer: None });
+    }
+    let token = form.value("token").to_string();
+    let policy = settings.sessions;
+    // Signing in again replaces the browser's earlier session.
+    let earlier = req.cookie(session::COOKIE).map(|c| c.value().to_string());
+    let result = run_db(&state, move |c| {
+        let new = web_sessions::sign_in(c, &token, policy)?;
+        if let Some(old) = earlier {
+            web_sessions::sign_out(c, &old)?;
+        }
+        Ok(new)
+    })
+    .await;
+    match result {
+        Ok(new) => {
+            tracing::info!(user = %new.user.name, role = new.user.role.as_str(), "web sign-in");
+            let s = WebSession::new(new.user, new.id, &state);
+            let mut response = templates::see_other(&s.home());
+            let mut gone = signin_cookie("", &settings);
+            gone.make_removal();
+            response
+                .add_cookie(&session::session_cookie(s.id(), &settings))
+                .and_then(|()| response.add_cookie(&gone))
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(response)
+        }
+        Err(AppError::Unauthorized) => {
+            state.metrics.auth_failures.inc();
+            let token = cookie.unwrap_or_default();
+            Ok(templates::respond(
+                StatusCode::UNAUTHORIZED,
+                signin_page(
+                    &token,
+                    Some("This token is not valid or has been revoked. Check it and try again."),
+                    false,
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Ends the session (server side) and removes the cookie.
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    session: WebSession,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, WebError> {
+    super::csrf::check(&session, &form)?;
+    let id = session.id().to_string();
+    session
+        .db(&state, move |c, _| web_sessions::sign_out(c, &id))
+        .await?;
+    let mut response = templates::see_other("/signin?signed_out=1");
+    response
+        .add_cookie(&session::removal_cookie())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(response)
+}
+
+/// The trials this server serves, with the role's page of each.
+pub async fn trials(
+    state: web::Data<AppState>,
+    session: WebSession,
+) -> Result<HttpResponse, WebError> {
+    let all = state.trials.clone();
+    let list = session
+        .db(&state, move |c, _| queries::list_trials(c, &all))
+        .await?;
+    let body = html! {
+        h1 { "Trials" }
+        table {
+            thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Enrolled" } } }
+            tbody {
+                @for t in &list {
+                    tr {
+                        td { a href=(session::home_of(session.user.role, Some(&t.id))) { (t.id) } }
+                        td { (t.title) }
+                        td { (t.status) }
+                        td.num { (t.enrolled) " / " (t.cap) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(templates::ok(page("Trials", Some(&session), None, body)))
+}

@@ -1,0 +1,531 @@
+//! End to end in a real headless Chromium, driven over WebDriver (chromedriver + fantoccini):
+//! the admin signs in with `admin.token` and creates the users; the investigator screens an
+//! eligible and an ineligible patient through the form; the pharmacist randomizes from the
+//! queue, submits twice and sees one allocation, on pages without block information; the
+//! monitor sees the new subject counted and the chart drawn.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the test says so and passes,
+//! unless `TRIALGATE_REQUIRE_BROWSER=1` (CI), where it fails. Screenshots of each role's main
+//! page go to `target/browser-screenshots/`, or to `$TRIALGATE_SCREENSHOT_DIR` (the README's
+//! images: `TRIALGATE_SCREENSHOT_DIR=docs/img cargo test --test browser`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use common::app::{eligible, TestApp};
+use common::TestDb;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const T: &str = "NCT06987370";
+
+/// chromedriver, stopped when dropped.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts chromedriver on a free port and waits until it listens.
+fn start_driver() -> (Driver, u16) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let driver = Driver(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (driver, port)
+}
+
+fn screenshot_dir() -> PathBuf {
+    match std::env::var_os("TRIALGATE_SCREENSHOT_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)
+            }
+        }
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("browser-screenshots"),
+    }
+}
+
+/// A screenshot of the whole page (the window is stretched to the page's height).
+async fn screenshot(c: &Client, name: &str) {
+    c.execute(
+        "document.activeElement && document.activeElement.blur();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let height = c
+        .execute(
+            "return Math.ceil(document.documentElement.scrollHeight);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap_or(900.0) as u32;
+    c.set_window_size(1100, (height + 140).clamp(700, 4000))
+        .await
+        .unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    c.set_window_size(1100, 900).await.unwrap();
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let e = c.find(Locator::Id(id)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+/// Date inputs are typed in the browser's locale format; set the ISO value directly.
+async fn set_date(c: &Client, id: &str, value: &str) {
+    let e = c.find(Locator::Id(id)).await.unwrap();
+    c.execute(
+        "arguments[0].value = arguments[1];",
+        vec![serde_json::to_value(&e).unwrap(), json!(value)],
+    )
+    .await
+    .unwrap();
+}
+
+async fn choose(c: &Client, id: &str, value: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
+async fn radio(c: &Client, name: &str, value: &str) {
+    c.find(Locator::Css(&format!(
+        "input[type=radio][name=\"{name}\"][value=\"{value}\"]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn path_of(c: &Client) -> String {
+    c.current_url().await.unwrap().path().to_string()
+}
+
+async fn sign_in(c: &Client, base: &str, token: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(path_of(c).await, "/signin");
+    fill(c, "token", token).await;
+    click(c, "form[action=\"/signin\"] button[type=submit]").await;
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("header .who"))
+        .await
+        .unwrap();
+}
+
+async fn sign_out(c: &Client) {
+    click(c, "form[action=\"/signout\"] button").await;
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("token"))
+        .await
+        .unwrap();
+}
+
+/// Creates a user on the admin page and returns the token shown once.
+async fn create_user(c: &Client, base: &str, name: &str, role: &str, sites: &str) -> String {
+    c.goto(&format!("{base}/admin")).await.unwrap();
+    fill(c, "name", name).await;
+    choose(c, "role", role).await;
+    fill(c, "sites", sites).await;
+    click(c, "form[action=\"/admin/users\"] button[type=submit]").await;
+    let token = c
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("new-token"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(token.starts_with("tg_"), "{token}");
+    token
+}
+
+/// Fills the screening form of the investigator's home page, as a person would.
+async fn fill_screening(c: &Client, patient: &str, hemoglobin: &str) {
+    fill(c, "f-patient_ref", patient).await;
+    set_date(c, "f-birth_date", "1961-03-02").await;
+    choose(c, "f-sex", "female").await;
+    set_date(c, "f-screening_date", "2026-11-20").await;
+    for (name, value) in [
+        ("attestations.bone_met_soft_tissue", "yes"),
+        ("attestations.informed_consent", "yes"),
+        ("attestations.acute_infection_or_serious_disease", "no"),
+        ("attestations.neuro_psych_history", "no"),
+        ("attestations.investigator_finds_suitable", "yes"),
+        ("liver_metastasis", "no"),
+    ] {
+        radio(c, name, value).await;
+    }
+    for (id, value) in [
+        ("f-labs-hemoglobin-value", hemoglobin),
+        ("f-labs-anc-value", "2.1"),
+        ("f-labs-platelets-value", "180"),
+        ("f-labs-alt-value", "35"),
+        ("f-labs-alt-uln", "40"),
+        ("f-labs-ast-value", "30"),
+        ("f-labs-ast-uln", "40"),
+        ("f-labs-bilirubin-value", "12"),
+        ("f-labs-bilirubin-uln", "21"),
+        ("f-labs-alp-value", "150"),
+        ("f-labs-alp-uln", "125"),
+        ("f-labs-creatinine-value", "80"),
+        ("f-labs-creatinine-uln", "97"),
+        ("f-labs-upc_ratio", "0.4"),
+    ] {
+        fill(c, id, value).await;
+    }
+    choose(c, "f-labs-urine_protein_dipstick", "1+").await;
+}
+
+async fn submit_screening(c: &Client) -> String {
+    click(c, "form[action$=\"/screening\"] button[type=submit]").await;
+    text_of(c, "p.outcome .badge").await
+}
+
+/// What the browser saw, checked against the API afterwards.
+struct Seen {
+    card_path: String,
+    investigator: String,
+    pharmacist: String,
+    monitor: String,
+}
+
+async fn run(c: &Client, base: &str, admin: &str) -> Seen {
+    c.set_window_size(1100, 900).await.unwrap();
+
+    // Admin: sign in with admin.token, create the users (each token shown once).
+    sign_in(c, base, admin).await;
+    assert_eq!(path_of(c).await, "/admin");
+    let inv = create_user(c, base, "ines", "investigator", "SITE01").await;
+    let pharm = create_user(c, base, "paul", "pharmacist", "SITE01").await;
+    let mon = create_user(c, base, "mona", "monitor", "").await;
+    c.goto(&format!("{base}/admin")).await.unwrap();
+    screenshot(c, "admin").await;
+    sign_out(c).await;
+
+    // Investigator: an eligible and an ineligible patient through the form.
+    sign_in(c, base, &inv).await;
+    assert_eq!(path_of(c).await, format!("/trials/{T}/screening"));
+    fill_screening(c, "SITE01-0001", "112").await;
+    screenshot(c, "investigator").await;
+    assert_eq!(submit_screening(c).await, "Eligible");
+    let passes = c
+        .find_all(Locator::Css("table.criteria .badge.pass"))
+        .await
+        .unwrap();
+    assert_eq!(passes.len(), 15);
+    click(c, "a.button[href$=\"/screening\"]").await;
+    fill_screening(c, "SITE01-0002", "80").await;
+    // A ULN left out: the error next to its input, everything typed still there.
+    c.find(Locator::Id("f-labs-alt-uln"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    click(c, "form[action$=\"/screening\"] button[type=submit]").await;
+    let error = text_of(c, "#f-labs-alt-uln-error").await;
+    assert!(error.contains("is required"), "{error}");
+    let kept = c
+        .find(Locator::Id("f-patient_ref"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("SITE01-0002"));
+    let kept = c
+        .find(Locator::Id("f-labs-hemoglobin-value"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("80"));
+    screenshot(c, "investigator-errors").await;
+    fill(c, "f-labs-alt-uln", "40").await;
+    assert_eq!(submit_screening(c).await, "Ineligible");
+    screenshot(c, "investigator-result").await;
+    let failed = text_of(c, "table.criteria").await;
+    assert!(failed.contains("Hb 80 g/L < 90 g/L"), "{failed}");
+    sign_out(c).await;
+
+    // Pharmacist: the queue, the confirmation, a double submit, one allocation.
+    sign_in(c, base, &pharm).await;
+    assert_eq!(path_of(c).await, format!("/trials/{T}/queue"));
+    let queue = text_of(c, "table.queue").await;
+    assert!(queue.contains("SITE01-0001") && !queue.contains("SITE01-0002"));
+    screenshot(c, "pharmacist").await;
+    let no_design = |html: &str, page: &str| {
+        let lower = html.to_lowercase();
+        for word in ["block", "stratum", "position"] {
+            assert!(
+                !lower.contains(word),
+                "pharmacist page {page} mentions {word}"
+            );
+        }
+    };
+    no_design(&c.source().await.unwrap(), "queue");
+    click(c, "table.queue a.button").await;
+    let confirm = text_of(c, "div.confirm").await;
+    assert!(confirm.contains("SITE01-0001"), "{confirm}");
+    no_design(&c.source().await.unwrap(), "confirmation");
+    let form_action = c
+        .find(Locator::Css("div.confirm form"))
+        .await
+        .unwrap()
+        .attr("action")
+        .await
+        .unwrap()
+        .unwrap();
+    let key = c
+        .find(Locator::Css("input[name=idempotency_key]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    // Two clicks in a row on the submit button (a double click).
+    c.execute(
+        "const b = document.querySelector('div.confirm button[type=submit]'); b.click(); b.click();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let subject = text_of(c, "article.allocation dd.subject").await;
+    assert_eq!(subject, format!("{T}-0001"));
+    let arm = text_of(c, "article.allocation dd.arm").await;
+    assert!(["SFRT/SCART", "Conventional radiotherapy"].contains(&arm.as_str()));
+    let card_path = path_of(c).await;
+    screenshot(c, "pharmacist-card").await;
+    no_design(&c.source().await.unwrap(), "allocation card");
+    // The same form sent once more (a reload of the POST, an impatient user): the browser
+    // ends on the same card.
+    let replay = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const csrf = document.querySelector('input[name=csrf]').value;
+             const key = arguments[1];
+             fetch(arguments[0], { method: 'POST', credentials: 'same-origin',
+                 headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+                 body: new URLSearchParams({ csrf: csrf, idempotency_key: key }) })
+               .then(r => done(new URL(r.url).pathname)).catch(e => done('error ' + e));",
+            vec![json!(form_action), json!(key)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(replay.as_str(), Some(card_path.as_str()));
+    sign_out(c).await;
+
+    // Monitor: the new subject counted, the chart drawn, the chain valid.
+    sign_in(c, base, &mon).await;
+    assert_eq!(path_of(c).await, format!("/trials/{T}/dashboard"));
+    assert_eq!(text_of(c, "#enrolled").await, "1 of 90");
+    let chart = c.find(Locator::Css("figure.chart svg")).await.unwrap();
+    let (_, _, width, height) = chart.rectangle().await.unwrap();
+    assert!(
+        width > 300.0 && height > 100.0,
+        "chart drawn {width}×{height}"
+    );
+    let lines = c
+        .find_all(Locator::Css("figure.chart svg polyline"))
+        .await
+        .unwrap();
+    assert!(lines.len() >= 2, "a line per arm");
+    let flow = text_of(c, "ol.flow").await;
+    assert!(flow.contains("2 patients screened"), "{flow}");
+    assert!(flow.contains("1 randomized"), "{flow}");
+    click(c, "form[action$=\"/audit/verify\"] button").await;
+    assert!(text_of(c, "div.notice").await.starts_with("Valid."));
+
+    Seen {
+        card_path,
+        investigator: inv,
+        pharmacist: pharm,
+        monitor: mon,
+    }
+}
+
+/// More patients through the API, so that the dashboard's screenshot shows a trial under way.
+fn enroll_more(app: &TestApp, seen: &Seen) {
+    for i in 3..=24 {
+        let mut body = eligible(&format!("SITE01-{i:04}"), "SITE01");
+        match i % 8 {
+            0 => body["labs"]["platelets"]["value"] = json!(40),
+            5 => body["attestations"]["informed_consent"] = Value::Null,
+            7 => body["labs"]["alt"]["value"] = json!(150),
+            _ => {}
+        }
+        let r = app.post(
+            &seen.investigator,
+            &format!("/api/v1/trials/{T}/screenings"),
+            &body,
+        );
+        assert_eq!(r.status(), 201);
+        let screening: Value = r.json().unwrap();
+        if screening["outcome"] == "eligible" && i < 22 {
+            let r = app.post(
+                &seen.pharmacist,
+                &format!("/api/v1/trials/{T}/randomizations"),
+                &json!({ "screening_id": screening["id"] }),
+            );
+            assert_eq!(r.status(), 201);
+        }
+    }
+    let r = app.post(
+        &seen.investigator,
+        &format!("/api/v1/trials/{T}/subjects/{T}-0002/withdrawal"),
+        &json!({ "reason": "moved to another region" }),
+    );
+    assert_eq!(r.status(), 200);
+}
+
+/// The monitor's dashboard once more, with every subject counted.
+async fn dashboard_screenshot(c: &Client, base: &str, enrolled: usize) {
+    c.goto(&format!("{base}/trials/{T}/dashboard"))
+        .await
+        .unwrap();
+    assert_eq!(text_of(c, "#enrolled").await, format!("{enrolled} of 90"));
+    screenshot(c, "monitor").await;
+    sign_out(c).await;
+}
+
+#[test]
+fn browser_end_to_end() {
+    let required = std::env::var("TRIALGATE_REQUIRE_BROWSER").as_deref() == Ok("1");
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        let line = format!(
+            "{CHROMIUM} or {CHROMEDRIVER} not installed (apt-get install chromium chromium-driver): browser test NOT run"
+        );
+        if required {
+            panic!("{line} (TRIALGATE_REQUIRE_BROWSER=1)");
+        }
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        return;
+    }
+    let app = TestApp::spawn(TestDb::sqlite());
+    let (_driver, port) = start_driver();
+    let profile = tempfile::tempdir().unwrap();
+    let base = app.base.clone();
+    let admin = app.admin.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (client, seen) = runtime.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1100,900",
+                    "--lang=en-US", "--hide-scrollbars",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        let seen = run(&client, &base, &admin).await;
+        (client, seen)
+    });
+    // One allocation, whatever the double submit and the replay did.
+    assert_eq!(seen.card_path, format!("/trials/{T}/subjects/{T}-0001"));
+    let subjects: Value = app
+        .get(&seen.monitor, &format!("/api/v1/trials/{T}/subjects"))
+        .json()
+        .unwrap();
+    assert_eq!(subjects.as_array().unwrap().len(), 1, "{subjects}");
+
+    enroll_more(&app, &seen);
+    let enrolled = app
+        .get(&seen.monitor, &format!("/api/v1/trials/{T}/subjects"))
+        .json::<Value>()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
+    runtime.block_on(async {
+        dashboard_screenshot(&client, &base, enrolled).await;
+        client.close().await.unwrap();
+    });
+    drop(profile);
+}

@@ -1,0 +1,850 @@
+//! The web pages over real HTTP, with a cookie-keeping client: every page for its role and
+//! refused for the others, sign-in and sign-out, session expiry, CSRF refusals, the
+//! screening form's field errors, randomizing once, the monitor's dashboard, admin forms.
+//! Every test on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+use std::sync::Arc;
+
+use reqwest::blocking::{Client, Response};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+use common::app::{eligible, TestApp};
+use common::TestDb;
+
+const T: &str = "NCT06987370";
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+struct Web<'a> {
+    app: &'a TestApp,
+    client: Client,
+    jar: Arc<Jar>,
+}
+
+impl<'a> Web<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(Policy::none())
+            .build()
+            .unwrap();
+        Web { app, client, jar }
+    }
+
+    /// Signs in with `token` and checks the redirect to the role's home page.
+    fn signed_in(app: &'a TestApp, token: &str) -> Self {
+        let web = Web::new(app);
+        let r = web.sign_in(token);
+        assert_eq!(r.status(), 303, "{}", r.text().unwrap());
+        web
+    }
+
+    fn sign_in(&self, token: &str) -> Response {
+        let page = self.get("/signin");
+        assert_eq!(page.status(), 200);
+        let csrf = hidden(&page.text().unwrap(), "csrf");
+        self.post("/signin", &[("csrf", &csrf), ("token", token)])
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.app.url(path))
+            .header("Accept", "text/html")
+            .send()
+            .unwrap()
+    }
+
+    /// GET, expecting 200 and HTML.
+    fn page(&self, path: &str) -> String {
+        let r = self.get(path);
+        assert_eq!(r.status(), 200, "GET {path}");
+        assert!(content_type(&r).starts_with("text/html"), "GET {path}");
+        r.text().unwrap()
+    }
+
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.app.url(path))
+            .form(fields)
+            .send()
+            .unwrap()
+    }
+
+    /// The session's CSRF token, read from a page's sign-out form.
+    fn csrf(&self) -> String {
+        hidden(&self.page("/trials"), "csrf")
+    }
+
+    fn session_cookie(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.app.base).unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .find_map(|c| c.strip_prefix("tg_session="))
+            .map(str::to_string)
+    }
+}
+
+fn content_type(r: &Response) -> String {
+    r.headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn location(r: &Response) -> String {
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The value of the hidden input `name`.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+fn users(app: &TestApp) -> (String, String, String) {
+    (
+        app.user("ines", "investigator", &["SITE01"]),
+        app.user("paul", "pharmacist", &["SITE01"]),
+        app.user("mona", "monitor", &[]),
+    )
+}
+
+/// The form of a fully eligible patient (the same values as the API tests' request).
+fn eligible_form(patient: &str) -> Vec<(String, String)> {
+    [
+        ("patient_ref", patient),
+        ("site", "SITE01"),
+        ("birth_date", "1961-03-02"),
+        ("sex", "female"),
+        ("screening_date", "2026-11-20"),
+        ("liver_metastasis", "no"),
+        ("attestations.bone_met_soft_tissue", "yes"),
+        ("attestations.informed_consent", "yes"),
+        ("attestations.acute_infection_or_serious_disease", "no"),
+        ("attestations.neuro_psych_history", "no"),
+        ("attestations.investigator_finds_suitable", "yes"),
+        ("labs.hemoglobin.value", "112"),
+        ("labs.hemoglobin.unit", "g/L"),
+        ("labs.anc.value", "2.1"),
+        ("labs.anc.unit", "10^9/L"),
+        ("labs.platelets.value", "180"),
+        ("labs.platelets.unit", "10^9/L"),
+        ("labs.alt.value", "35"),
+        ("labs.alt.uln", "40"),
+        ("labs.alt.unit", "U/L"),
+        ("labs.ast.value", "30"),
+        ("labs.ast.uln", "40"),
+        ("labs.ast.unit", "U/L"),
+        ("labs.bilirubin.value", "12"),
+        ("labs.bilirubin.uln", "21"),
+        ("labs.bilirubin.unit", "umol/L"),
+        ("labs.alp.value", "150"),
+        ("labs.alp.uln", "125"),
+        ("labs.alp.unit", "U/L"),
+        ("labs.creatinine.value", "80"),
+        ("labs.creatinine.uln", "97"),
+        ("labs.creatinine.unit", "umol/L"),
+        ("labs.creatinine_clearance_24h.value", "62"),
+        ("labs.urine_protein_dipstick", "1+"),
+        ("labs.urine_protein_24h.value", "1.2"),
+        ("labs.urine_protein_24h.unit", "g/24h"),
+        ("labs.upc_ratio", "1.4"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
+}
+
+fn set(form: &mut [(String, String)], name: &str, value: &str) {
+    form.iter_mut().find(|(n, _)| n == name).unwrap().1 = value.to_string();
+}
+
+/// Posts the screening form with the session's CSRF token.
+fn screen(web: &Web, form: &[(String, String)]) -> Response {
+    let csrf = web.csrf();
+    let mut fields: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+    fields.extend(form.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    web.post(&format!("/trials/{T}/screening"), &fields)
+}
+
+/// Screens through the form and returns the result page's path.
+fn screen_ok(web: &Web, form: &[(String, String)]) -> String {
+    let r = screen(web, form);
+    assert_eq!(r.status(), 303, "{}", r.text().unwrap());
+    let to = location(&r);
+    assert!(to.starts_with(&format!("/trials/{T}/screenings/")), "{to}");
+    to
+}
+
+fn root_and_sign_in(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let web = Web::new(&app);
+    let r = web.get("/");
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/signin");
+    let page = web.page("/signin");
+    assert!(page.contains("<label for=\"token\">"), "labelled input");
+    assert_eq!(web.get("/static/style.css").status(), 200);
+
+    // Sign-in cookie attributes.
+    let csrf = hidden(&page, "csrf");
+    let r = web.post("/signin", &[("csrf", &csrf), ("token", &inv)]);
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("/trials/{T}/screening"));
+    let set_cookie: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = set_cookie
+        .iter()
+        .find(|c| c.starts_with("tg_session="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain http by default");
+    // The root now leads to the role's home.
+    let r = web.get("/");
+    assert_eq!(location(&r), format!("/trials/{T}/screening"));
+
+    // The database keeps only the session id's hash.
+    let id = web.session_cookie().unwrap();
+    let mut conn = app.db.connection();
+    let rows: Vec<String> = {
+        use diesel::prelude::*;
+        use trialgate::storage::schema::web_sessions;
+        web_sessions::table
+            .select(web_sessions::id_hash)
+            .load(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(rows, [trialgate::service::web_sessions::session_hash(&id)]);
+    assert_ne!(rows[0], id);
+
+    for (token, home) in [
+        (&pharm, format!("/trials/{T}/queue")),
+        (&mon, format!("/trials/{T}/dashboard")),
+        (&app.admin, "/admin".to_string()),
+    ] {
+        let w = Web::new(&app);
+        let r = w.sign_in(token);
+        assert_eq!(location(&r), home);
+        w.page(&home);
+    }
+}
+both_backends!(root_and_sign_in);
+
+fn bad_token_is_refused(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let web = Web::new(&app);
+    let r = web.sign_in("tg_0000000000000000000000000000000000000000000000000000000000000000");
+    assert_eq!(r.status(), 401);
+    let body = r.text().unwrap();
+    assert!(body.contains("not valid or has been revoked"), "{body}");
+    assert!(web.session_cookie().is_none());
+    assert_eq!(web.get("/admin").status(), 303);
+    // Sign-in without the form's token (no cookie): refused.
+    let other = Web::new(&app);
+    let r = other.post("/signin", &[("csrf", "x"), ("token", &app.admin)]);
+    assert_eq!(r.status(), 403);
+    assert!(other.session_cookie().is_none());
+}
+both_backends!(bad_token_is_refused);
+
+/// Every page for every role: 200 for those allowed, a 403 page for the others, the
+/// sign-in page for nobody.
+fn pages_by_role(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let id = hidden_id(&screen_ok(&s, &eligible_form("SITE01-0001")));
+    let p = Web::signed_in(&app, &pharm);
+    let confirm = p.page(&format!("/trials/{T}/randomize/{id}"));
+    let r = p.post(
+        &format!("/trials/{T}/randomize/{id}"),
+        &[
+            ("csrf", &hidden(&confirm, "csrf")),
+            ("idempotency_key", &hidden(&confirm, "idempotency_key")),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    let subject = location(&r).rsplit('/').next().unwrap().to_string();
+
+    let webs = [
+        ("investigator", Web::signed_in(&app, &inv)),
+        ("pharmacist", p),
+        ("monitor", Web::signed_in(&app, &mon)),
+        ("admin", Web::signed_in(&app, &app.admin)),
+    ];
+    let readers = vec!["investigator", "pharmacist", "monitor"];
+    let pages: Vec<(String, Vec<&str>)> = vec![
+        (
+            "/trials".into(),
+            vec!["investigator", "pharmacist", "monitor", "admin"],
+        ),
+        (format!("/trials/{T}/screening"), vec!["investigator"]),
+        (format!("/trials/{T}/screenings"), readers.clone()),
+        (format!("/trials/{T}/screenings/{id}"), readers.clone()),
+        (format!("/trials/{T}/queue"), vec!["pharmacist"]),
+        (format!("/trials/{T}/randomize/{id}"), vec!["pharmacist"]),
+        (format!("/trials/{T}/subjects"), readers.clone()),
+        (format!("/trials/{T}/subjects/{subject}"), readers.clone()),
+        (format!("/trials/{T}/dashboard"), vec!["monitor"]),
+        (format!("/trials/{T}/audit"), vec!["monitor"]),
+        (format!("/trials/{T}/audit/verify"), vec!["monitor"]),
+        (format!("/trials/{T}/export/csv"), vec!["monitor"]),
+        ("/admin".into(), vec!["admin"]),
+        ("/admin/users/ines/revoke".into(), vec!["admin"]),
+        (format!("/admin/trials/{T}/close"), vec!["admin"]),
+    ];
+    let anonymous = Web::new(&app);
+    for (path, allowed) in &pages {
+        for (role, web) in &webs {
+            let r = web.get(path);
+            if allowed.contains(role) {
+                assert_eq!(r.status(), 200, "{role} GET {path}");
+            } else {
+                assert_eq!(r.status(), 403, "{role} GET {path}");
+                assert!(content_type(&r).starts_with("text/html"), "{role} {path}");
+                let body = r.text().unwrap();
+                assert!(body.contains("Not allowed"), "{role} {path}: {body}");
+                assert!(body.contains(&format!("({role})")), "{role} {path}: {body}");
+            }
+        }
+        let r = anonymous.get(path);
+        assert_eq!(r.status(), 303, "anonymous GET {path}");
+        assert_eq!(location(&r), "/signin");
+    }
+    // Forms refused by role (with a valid CSRF token): a page, nothing done.
+    let (_, investigator) = &webs[0];
+    let csrf = investigator.csrf();
+    let r = investigator.post(
+        "/admin/users",
+        &[("csrf", &csrf), ("name", "eve"), ("role", "admin")],
+    );
+    assert_eq!(r.status(), 403);
+    assert!(r.text().unwrap().contains("Not allowed"));
+    // Unknown pages: an HTML 404 for browsers, the API's problem body for clients.
+    let r = investigator.get("/no/such/page");
+    assert_eq!(r.status(), 404);
+    assert!(content_type(&r).starts_with("text/html"));
+    let r = app.get(&app.admin, "/api/v1/nope");
+    assert_eq!(r.status(), 404);
+    assert!(content_type(&r).starts_with("application/problem+json"));
+}
+both_backends!(pages_by_role);
+
+/// The screening id at the end of a result page's path.
+fn hidden_id(path: &str) -> String {
+    path.rsplit('/').next().unwrap().to_string()
+}
+
+fn csrf_is_required(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, _) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let form = eligible_form("SITE01-0002");
+    let fields: Vec<(&str, &str)> = form.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    // Without a token, then with a wrong one, then with another session's token.
+    let other = Web::signed_in(&app, &inv);
+    let foreign = other.csrf();
+    for token in [None, Some("00ff"), Some(foreign.as_str())] {
+        let mut sent = fields.clone();
+        if let Some(t) = token {
+            sent.push(("csrf", t));
+        }
+        let r = s.post(&format!("/trials/{T}/screening"), &sent);
+        assert_eq!(r.status(), 403, "{token:?}");
+        let body = r.text().unwrap();
+        assert!(body.contains("This form cannot be accepted"), "{body}");
+    }
+    let listed: Value = app
+        .get(&inv, &format!("/api/v1/trials/{T}/screenings"))
+        .json()
+        .unwrap();
+    assert_eq!(listed, serde_json::json!([]), "nothing recorded");
+
+    // Sign-out and randomization also need the token.
+    assert_eq!(s.post("/signout", &[]).status(), 403);
+    assert_eq!(s.get("/trials").status(), 200, "still signed in");
+    let id = hidden_id(&screen_ok(&s, &form));
+    let p = Web::signed_in(&app, &pharm);
+    let confirm = p.page(&format!("/trials/{T}/randomize/{id}"));
+    let r = p.post(
+        &format!("/trials/{T}/randomize/{id}"),
+        &[
+            ("csrf", "bad"),
+            ("idempotency_key", &hidden(&confirm, "idempotency_key")),
+        ],
+    );
+    assert_eq!(r.status(), 403);
+    let subjects: Value = app
+        .get(&pharm, &format!("/api/v1/trials/{T}/subjects"))
+        .json()
+        .unwrap();
+    assert_eq!(subjects, serde_json::json!([]), "nothing allocated");
+    let a = Web::signed_in(&app, &app.admin);
+    let r = a.post("/admin/users", &[("name", "eve"), ("role", "admin")]);
+    assert_eq!(r.status(), 403);
+    let r = a.post(
+        &format!("/admin/trials/{T}/close"),
+        &[("reason", "x"), ("confirm", "yes")],
+    );
+    assert_eq!(r.status(), 403);
+}
+both_backends!(csrf_is_required);
+
+fn field_errors_keep_what_was_typed(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let page = s.page(&format!("/trials/{T}/screening"));
+    // Every input is labelled; units come from the accepted ones.
+    for (id, label) in [
+        ("f-patient_ref", "Patient reference"),
+        ("f-birth_date", "Date of birth"),
+        ("f-labs-hemoglobin-value", "Value"),
+        ("f-labs-alt-uln", "Upper limit of normal"),
+    ] {
+        assert!(
+            page.contains(&format!("<label for=\"{id}\">{label}</label>")),
+            "{id}"
+        );
+    }
+    assert!(page.contains("<option value=\"g/dL\">g/dL</option>"));
+    for group in [
+        "Patient",
+        "Attestations",
+        "Blood counts",
+        "Liver",
+        "Kidney",
+        "Urine",
+    ] {
+        assert!(
+            page.contains(&format!("<legend>{group}</legend>")),
+            "{group}"
+        );
+    }
+
+    // Errors of the use case: a malformed date, a ULN left out, an unknown unit.
+    let mut form = eligible_form("SITE01-0003");
+    set(&mut form, "birth_date", "02/03/1961");
+    set(&mut form, "labs.alt.uln", "");
+    set(&mut form, "labs.hemoglobin.unit", "g/dL");
+    set(&mut form, "labs.hemoglobin.value", "11.2");
+    set(&mut form, "labs.anc.unit", "cells");
+    // The request's shape is checked first (the ULN left out), its meaning after that.
+    let r = screen(&s, &form);
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(body.contains("id=\"f-labs-alt-uln-error\""), "{body}");
+    assert!(body.contains("is required"));
+    // Everything typed is still there.
+    assert!(body.contains("value=\"SITE01-0003\""));
+    assert!(body.contains("value=\"02/03/1961\""));
+    assert!(body.contains("value=\"11.2\""));
+    assert!(body.contains("<option value=\"g/dL\" selected>"));
+    assert!(body.contains("<option value=\"cells\" selected>cells</option>"));
+    assert!(body.contains("name=\"attestations.informed_consent\" value=\"yes\" checked"));
+    assert!(body.contains("aria-invalid=\"true\""));
+
+    set(&mut form, "labs.alt.uln", "40");
+    let r = screen(&s, &form);
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(body.contains("id=\"f-birth_date-error\""), "{body}");
+    assert!(body.contains("id=\"f-labs-anc-unit-error\""), "{body}");
+    assert!(body.contains("is not an accepted unit"));
+    assert!(body.contains("is not a date of the form YYYY-MM-DD"));
+    assert!(body.contains("Please correct 2 entries"), "{body}");
+
+    // Not even a number: named at the input, value kept.
+    let mut form = eligible_form("SITE01-0004");
+    set(&mut form, "labs.platelets.value", "lots");
+    let r = screen(&s, &form);
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(
+        body.contains("id=\"f-labs-platelets-value-error\""),
+        "{body}"
+    );
+    assert!(body.contains("value=\"lots\""));
+
+    // Another site than the user's: refused at the site input, values kept.
+    let mut form = eligible_form("SITE02-0001");
+    set(&mut form, "site", "SITE02");
+    let r = screen(&s, &form);
+    assert_eq!(r.status(), 403);
+    let body = r.text().unwrap();
+    assert!(body.contains("id=\"f-site-error\""), "{body}");
+    assert!(body.contains("value=\"SITE02-0001\""));
+
+    // The same refusals as the API: nothing was recorded.
+    let listed: Value = app
+        .get(&inv, &format!("/api/v1/trials/{T}/screenings"))
+        .json()
+        .unwrap();
+    assert_eq!(listed, serde_json::json!([]));
+}
+both_backends!(field_errors_keep_what_was_typed);
+
+fn screening_results_and_list(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let eligible_path = screen_ok(&s, &eligible_form("SITE01-0005"));
+    let body = s.page(&eligible_path);
+    assert!(
+        body.contains("Outcome: <span class=\"badge pass\">Eligible</span>"),
+        "{body}"
+    );
+    assert_eq!(
+        body.matches("<span class=\"badge pass\">Pass</span>")
+            .count(),
+        15
+    );
+    assert!(body.contains("Hemoglobin ≥ 90 g/L"), "criterion text");
+
+    let mut form = eligible_form("SITE01-0006");
+    set(&mut form, "labs.hemoglobin.value", "8");
+    set(&mut form, "labs.hemoglobin.unit", "g/dL");
+    set(&mut form, "attestations.informed_consent", "");
+    let body = s.page(&screen_ok(&s, &form));
+    assert!(
+        body.contains("<span class=\"badge fail\">Ineligible</span>"),
+        "{body}"
+    );
+    assert!(body.contains("Hb 80 g/L &lt; 90 g/L"), "{body}");
+    assert!(body.contains("<span class=\"badge missing\">Missing</span>"));
+
+    // The form and the API agree.
+    let id = hidden_id(&eligible_path);
+    let api: Value = app
+        .get(&inv, &format!("/api/v1/trials/{T}/screenings/{id}"))
+        .json()
+        .unwrap();
+    assert_eq!(api["outcome"], "eligible");
+    let api_eligible: Value = app
+        .post(
+            &inv,
+            &format!("/api/v1/trials/{T}/screenings"),
+            &eligible("SITE01-0007", "SITE01"),
+        )
+        .json()
+        .unwrap();
+    assert_eq!(api_eligible["criteria"], api["criteria"]);
+
+    let list = s.page(&format!("/trials/{T}/screenings"));
+    for patient in ["SITE01-0005", "SITE01-0006", "SITE01-0007"] {
+        assert!(list.contains(patient), "{patient}");
+    }
+    let only = s.page(&format!("/trials/{T}/screenings?outcome=ineligible"));
+    assert!(only.contains("SITE01-0006") && !only.contains("SITE01-0005"));
+}
+both_backends!(screening_results_and_list);
+
+fn randomize_once_without_block_information(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let id = hidden_id(&screen_ok(&s, &eligible_form("SITE01-0008")));
+    let p = Web::signed_in(&app, &pharm);
+    let queue = p.page(&format!("/trials/{T}/queue"));
+    assert!(queue.contains("SITE01-0008"));
+    assert!(queue.contains(&format!("/trials/{T}/randomize/{id}")));
+    let confirm = p.page(&format!("/trials/{T}/randomize/{id}"));
+    assert!(confirm.contains("You are about to randomize"));
+    assert!(confirm.contains("SITE01-0008"));
+    let csrf = hidden(&confirm, "csrf");
+    let key = hidden(&confirm, "idempotency_key");
+    let path = format!("/trials/{T}/randomize/{id}");
+    // A double click, then a reload of the POST: one allocation, the same card.
+    let first = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key)]);
+    let second = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key)]);
+    let third = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key)]);
+    assert_eq!(first.status(), 303);
+    let card_path = location(&first);
+    assert_eq!(location(&second), card_path);
+    assert_eq!(location(&third), card_path);
+    let subjects: Value = app
+        .get(&pharm, &format!("/api/v1/trials/{T}/subjects"))
+        .json()
+        .unwrap();
+    assert_eq!(subjects.as_array().unwrap().len(), 1);
+    let a = &subjects[0];
+    let card = p.page(&card_path);
+    assert!(card.contains(a["subject_id"].as_str().unwrap()));
+    assert!(card.contains(a["arm_name"].as_str().unwrap()));
+    assert!(card.contains("paul"));
+    assert!(card.contains("data-print"));
+
+    // The confirmation page now says so and has no form; a post with another key (an old
+    // tab, a forged form) makes no second allocation.
+    let again = p.page(&format!("/trials/{T}/randomize/{id}"));
+    assert!(again.contains("already randomized"));
+    assert!(!again.contains("idempotency_key"));
+    let r = p.post(
+        &path,
+        &[("csrf", &csrf), ("idempotency_key", "another-tab")],
+    );
+    assert_eq!(r.status(), 409);
+    assert!(r.text().unwrap().contains("Already randomized"));
+    let subjects: Value = app
+        .get(&pharm, &format!("/api/v1/trials/{T}/subjects"))
+        .json()
+        .unwrap();
+    assert_eq!(subjects.as_array().unwrap().len(), 1);
+    assert!(!p
+        .page(&format!("/trials/{T}/queue"))
+        .contains("SITE01-0008"));
+
+    // No pharmacist page says anything about blocks, positions or strata.
+    for page in [
+        format!("/trials/{T}/queue"),
+        format!("/trials/{T}/randomize/{id}"),
+        card_path.clone(),
+        format!("/trials/{T}/subjects"),
+        format!("/trials/{T}/screenings"),
+        format!("/trials/{T}/screenings/{id}"),
+        "/trials".to_string(),
+    ] {
+        let body = p.page(&page).to_lowercase();
+        for word in ["block", "stratum", "position", "[3, 6]", "sizes"] {
+            assert!(!body.contains(word), "{page} mentions {word:?}");
+        }
+    }
+    // The monitor sees it counted.
+    let m = Web::signed_in(&app, &mon);
+    let dashboard = m.page(&format!("/trials/{T}/dashboard"));
+    assert!(dashboard.contains("<p class=\"big-number\" id=\"enrolled\">1 of 90</p>"));
+}
+both_backends!(randomize_once_without_block_information);
+
+fn monitor_dashboard_audit_and_exports(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let id = hidden_id(&screen_ok(&s, &eligible_form("SITE01-0010")));
+    let mut ineligible = eligible_form("SITE01-0011");
+    set(&mut ineligible, "labs.platelets.value", "20");
+    screen_ok(&s, &ineligible);
+    let mut incomplete = eligible_form("SITE01-0012");
+    set(&mut incomplete, "labs.anc.value", "");
+    screen_ok(&s, &incomplete);
+    let r = app.post(
+        &pharm,
+        &format!("/api/v1/trials/{T}/randomizations"),
+        &serde_json::json!({ "screening_id": id }),
+    );
+    assert_eq!(r.status(), 201);
+
+    let m = Web::signed_in(&app, &mon);
+    let d = m.page(&format!("/trials/{T}/dashboard"));
+    assert!(d.contains("1 of 90"));
+    assert!(d.contains("<svg"), "chart inline");
+    assert!(d.contains("Cumulative allocations"));
+    assert!(d.contains("<polyline"), "a line per arm");
+    // CONSORT-style flow.
+    assert!(
+        d.contains("<span class=\"count\">3</span> patients screened"),
+        "{d}"
+    );
+    assert!(d.contains("<span class=\"count\">1</span> ineligible"));
+    assert!(
+        d.contains("Platelet count ≥ 75×10⁹/L: <strong>1</strong>"),
+        "{d}"
+    );
+    assert!(d.contains("<span class=\"count\">1</span> incomplete"));
+    assert!(d.contains("<span class=\"count\">1</span> randomized"));
+    assert!(d.contains("Balance per block"));
+    // The chain head as the API reports it.
+    let head: Value = app
+        .get(&mon, &format!("/api/v1/trials/{T}/audit/head"))
+        .json()
+        .unwrap();
+    assert!(d.contains(head["hash"].as_str().unwrap()));
+    let v = m.page(&format!("/trials/{T}/audit/verify"));
+    assert!(v.contains("Valid."), "{v}");
+    let log = m.page(&format!("/trials/{T}/audit"));
+    assert!(log.contains("subject.randomized") && log.contains("screening.recorded"));
+    assert!(log.contains(&format!("Entries 1–{} of {}", head["seq"], head["seq"])));
+    let r = m.get(&format!("/trials/{T}/export/csv"));
+    assert_eq!(r.status(), 200);
+    assert!(content_type(&r).starts_with("text/csv"));
+    assert!(r.text().unwrap().starts_with("subject_id,"));
+    let r = m.get(&format!("/trials/{T}/export/fhir"));
+    assert!(content_type(&r).starts_with("application/fhir+json"));
+    assert_eq!(m.get(&format!("/trials/{T}/export/xml")).status(), 404);
+}
+both_backends!(monitor_dashboard_audit_and_exports);
+
+fn admin_users_and_closing(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let a = Web::signed_in(&app, &app.admin);
+    let csrf = a.csrf();
+    // A bad name: the error at the input, the values kept.
+    let r = a.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("name", "ines smith"),
+            ("role", "pharmacist"),
+            ("sites", "SITE01, SITE/2"),
+        ],
+    );
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(body.contains("id=\"name-error\""), "{body}");
+    assert!(body.contains("id=\"sites-error\""), "{body}");
+    assert!(body.contains("value=\"ines smith\""));
+    assert!(body.contains("<option value=\"pharmacist\" selected>"));
+
+    let r = a.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("name", "ines"),
+            ("role", "investigator"),
+            ("sites", "SITE01"),
+        ],
+    );
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body = r.text().unwrap();
+    assert!(body.contains("shown only once"));
+    let start = body.find("value=\"tg_").unwrap() + 7;
+    let token = body[start..].split('"').next().unwrap().to_string();
+    assert!(body.contains("data-copy=\"new-token\""));
+    assert_eq!(app.get(&token, "/api/v1/trials").status(), 200);
+    assert!(a.page("/admin").contains("ines"));
+
+    // Revoke: confirmation, then the token and the user's sessions stop working.
+    let ines = Web::signed_in(&app, &token);
+    assert_eq!(ines.get(&format!("/trials/{T}/screening")).status(), 200);
+    let confirm = a.page("/admin/users/ines/revoke");
+    assert!(confirm.contains("Revoke ines?"));
+    let r = a.post("/admin/users/ines/revoke", &[("csrf", &csrf)]);
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/admin?revoked=ines");
+    assert!(a.page("/admin?revoked=ines").contains("is revoked"));
+    assert_eq!(app.get(&token, "/api/v1/trials").status(), 401);
+    let r = ines.get(&format!("/trials/{T}/screening"));
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/signin");
+    assert_eq!(Web::new(&app).sign_in(&token).status(), 401);
+
+    // Closing: reason required, a confirmation step, then closed.
+    let close = format!("/admin/trials/{T}/close");
+    a.page(&close);
+    let r = a.post(
+        &close,
+        &[("csrf", &csrf), ("reason", ""), ("confirm", "yes")],
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("id=\"reason-error\""));
+    let r = a.post(
+        &close,
+        &[
+            ("csrf", &csrf),
+            ("reason", "enrollment complete"),
+            ("reveal_seed", "yes"),
+        ],
+    );
+    assert_eq!(r.status(), 200);
+    let review = r.text().unwrap();
+    assert!(review.contains("This cannot be undone"));
+    assert!(review.contains("Revealed in the audit trail"));
+    let detail: Value = app
+        .get(&app.admin, &format!("/api/v1/trials/{T}"))
+        .json()
+        .unwrap();
+    assert_eq!(
+        detail["status"], "open",
+        "nothing closed before confirmation"
+    );
+    let r = a.post(
+        &close,
+        &[
+            ("csrf", &csrf),
+            ("reason", "enrollment complete"),
+            ("reveal_seed", "yes"),
+            ("confirm", "yes"),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    let detail: Value = app
+        .get(&app.admin, &format!("/api/v1/trials/{T}"))
+        .json()
+        .unwrap();
+    assert_eq!(detail["status"], "closed");
+    assert_eq!(detail["seed_revealed"], true);
+}
+both_backends!(admin_users_and_closing);
+
+fn sign_out_and_expiry(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let old = s.session_cookie().unwrap();
+    let r = s.post("/signout", &[("csrf", &s.csrf())]);
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/signin?signed_out=1");
+    assert!(s.session_cookie().is_none(), "cookie removed");
+    assert!(s
+        .page("/signin?signed_out=1")
+        .contains("You are signed out"));
+    // The old cookie no longer opens anything: the session is gone server side.
+    let replay = Client::builder().redirect(Policy::none()).build().unwrap();
+    let r = replay
+        .get(app.url(&format!("/trials/{T}/screening")))
+        .header("Cookie", format!("tg_session={old}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/signin");
+
+    // Absolute expiry and idle expiry, both decided by the server.
+    for column in ["expires_at", "last_seen_at"] {
+        let w = Web::signed_in(&app, &inv);
+        assert_eq!(w.get("/trials").status(), 200);
+        let mut conn = app.db.connection();
+        common::execute(
+            &mut conn,
+            &format!("UPDATE web_sessions SET {column} = '2000-01-01 00:00:00'"),
+        )
+        .unwrap();
+        let r = w.get("/trials");
+        assert_eq!(r.status(), 303, "{column}");
+        assert_eq!(location(&r), "/signin");
+    }
+    // Expired sessions are deleted.
+    let mut conn = app.db.connection();
+    let left: i64 = {
+        use diesel::prelude::*;
+        trialgate::storage::schema::web_sessions::table
+            .count()
+            .get_result(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(left, 0);
+}
+both_backends!(sign_out_and_expiry);
