@@ -1,7 +1,7 @@
-//! Exports for monitors: CSV, JSON and a FHIR R4 Bundle (checked with a FHIR library).
+//! Exports for monitors: CSV, JSON and a FHIR R4 Bundle, parsed strictly with the FHIR
+//! model of `fhir-model` (R4B, whose ResearchStudy and ResearchSubject are R4's).
 
-use fhirbolt::model::r4::resources::{Bundle, ResearchStudy, ResearchSubject};
-use fhirbolt::model::r4::Resource;
+use fhir_model::r4b::resources::{Bundle, ResearchStudy, ResearchSubject};
 use serde_json::{json, Value};
 
 use super::support::{audit_head, enroll, get_json, T, TRIAL};
@@ -126,40 +126,6 @@ fn json_export(db: TestDb) {
 }
 both_backends!(json_export);
 
-const R4_SUBJECT_STATUS: [&str; 13] = [
-    "candidate",
-    "eligible",
-    "follow-up",
-    "ineligible",
-    "not-registered",
-    "off-study",
-    "on-study",
-    "on-study-intervention",
-    "on-study-observation",
-    "pending-on-study",
-    "potential-candidate",
-    "screening",
-    "withdrawn",
-];
-
-const R4_STUDY_STATUS: [&str; 11] = [
-    "active",
-    "administratively-completed",
-    "approved",
-    "closed-to-accrual",
-    "closed-to-accrual-and-intervention",
-    "completed",
-    "disapproved",
-    "in-review",
-    "temporarily-closed-to-accrual",
-    "temporarily-closed-to-accrual-and-intervention",
-    "withdrawn",
-];
-
-fn string_of(s: &fhirbolt::model::r4::types::String) -> &str {
-    s.value.as_deref().unwrap_or_default()
-}
-
 /// FHIR `id`: `[A-Za-z0-9\-\.]{1,64}`.
 fn valid_fhir_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -168,36 +134,69 @@ fn valid_fhir_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
-/// FHIR `dateTime`/`instant` with a time: RFC 3339 with an offset.
-fn valid_instant(text: &str) -> bool {
-    chrono::DateTime::parse_from_rfc3339(text).is_ok()
+/// `value` as `T`, refusing any element the FHIR model does not know (a misspelt, misplaced
+/// or other-release element): the model ignores unknown keys, `serde_ignored` reports them.
+fn strict<T: serde::de::DeserializeOwned>(what: &str, value: &Value) -> Result<T, String> {
+    let mut unknown = Vec::new();
+    let parsed = serde_ignored::deserialize(value.clone(), |path| unknown.push(path.to_string()))
+        .map_err(|e| format!("{what}: {e}"))?;
+    if unknown.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(format!("{what}: unknown elements {unknown:?}"))
+    }
 }
 
-/// Parses `text` strictly as an R4 Bundle, as a FHIR server would.
-///
-/// fhirbolt 0.4.0 cannot parse a Bundle whose entries hold resources in one go: parsing the
-/// first `entry.resource` leaves its context switched to its internal element format, so the
-/// next primitive (`fullUrl` of the second entry) is refused. So the Bundle is checked
-/// without its resources, and every resource on its own — every element still strictly.
-fn parse_bundle(text: &str) -> Result<Bundle, String> {
+/// An export parsed as FHIR: the Bundle, and its entries' fullUrls and resources.
+struct FhirExport {
+    bundle: Bundle,
+    studies: Vec<(String, ResearchStudy)>,
+    subjects: Vec<(String, ResearchSubject)>,
+}
+
+/// Parses `text` strictly with the FHIR model. Resources inside a Bundle entry are held by
+/// an internally tagged enum (whose unknown keys nothing could report), so every entry's
+/// resource is parsed as its own type and the Bundle without them.
+fn parse_bundle(text: &str) -> Result<FhirExport, String> {
     let mut doc: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let mut resources = Vec::new();
-    for entry in doc["entry"].as_array_mut().into_iter().flatten() {
+    let mut studies = Vec::new();
+    let mut subjects = Vec::new();
+    for (i, entry) in doc["entry"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let url = entry["fullUrl"]
+            .as_str()
+            .ok_or(format!("entry {i} has no fullUrl"))?
+            .to_string();
         let resource = entry
             .as_object_mut()
             .and_then(|e| e.remove("resource"))
-            .ok_or("an entry without a resource")?;
-        let resource: Resource = fhirbolt::json::from_str(&resource.to_string(), None)
-            .map_err(|e| format!("{}: {e}", resource["resourceType"]))?;
-        resources.push(resource);
+            .ok_or(format!("entry {i} has no resource"))?;
+        let what = format!("entry {i}");
+        match resource["resourceType"].as_str() {
+            Some("ResearchStudy") => studies.push((url, strict(&what, &resource)?)),
+            Some("ResearchSubject") => subjects.push((url, strict(&what, &resource)?)),
+            other => return Err(format!("{what}: unexpected resource {other:?}")),
+        }
     }
-    let mut bundle: Bundle =
-        fhirbolt::json::from_str(&doc.to_string(), None).map_err(|e| format!("Bundle: {e}"))?;
-    assert_eq!(bundle.entry.len(), resources.len());
-    for (entry, resource) in bundle.entry.iter_mut().zip(resources) {
-        entry.resource = Some(resource);
-    }
-    Ok(bundle)
+    let bundle: Bundle = strict("Bundle", &doc)?;
+    Ok(FhirExport {
+        bundle,
+        studies,
+        subjects,
+    })
+}
+
+/// A FHIR code as its text.
+fn code<T: serde::Serialize>(code: &T) -> String {
+    serde_json::to_value(code)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn fhir_export(db: TestDb) {
@@ -207,36 +206,41 @@ fn fhir_export(db: TestDb) {
         content_type.starts_with("application/fhir+json"),
         "{content_type}"
     );
-    let bundle = parse_bundle(&text).unwrap_or_else(|e| panic!("not valid R4: {e}\n{text}"));
-    assert_eq!(bundle.r#type.value.as_deref(), Some("collection"));
-    if let Some(ts) = &bundle.timestamp {
-        assert!(valid_instant(ts.value.as_deref().unwrap()), "{ts:?}");
+    let FhirExport {
+        bundle,
+        studies,
+        subjects: research_subjects,
+    } = parse_bundle(&text).unwrap_or_else(|e| panic!("not a valid R4 Bundle: {e}\n{text}"));
+    assert_eq!(code(&bundle.r#type), "collection");
+    assert!(bundle.timestamp.is_some());
+    // The check is strict: the same text with a stray element is refused.
+    for (pointer, element) in [
+        ("/entry/1/resource", "subject"), // R5's name for `individual`
+        ("/entry/0/resource", "colour"),
+        ("/entry/0/resource/arm/0", "code"),
+        ("/entry/0", "search"),
+        ("", "entries"),
+    ] {
+        let mut tampered: Value = serde_json::from_str(&text).unwrap();
+        tampered.pointer_mut(pointer).unwrap()[element] = json!({"text": "x"});
+        assert!(
+            parse_bundle(&tampered.to_string()).is_err(),
+            "{pointer}/{element} accepted"
+        );
     }
-    // The validator is strict: the same text with a stray element is refused.
     let mut tampered: Value = serde_json::from_str(&text).unwrap();
-    tampered["entry"][1]["resource"]["subject"] = json!({"reference": "Patient/x"});
+    tampered["entry"][1]["resource"]["status"] = json!("on_study");
     assert!(
         parse_bundle(&tampered.to_string()).is_err(),
-        "R5 element accepted"
-    );
-    let mut tampered: Value = serde_json::from_str(&text).unwrap();
-    tampered["entry"][0]["resource"]["colour"] = json!("blue");
-    assert!(
-        parse_bundle(&tampered.to_string()).is_err(),
-        "unknown element accepted"
-    );
-    let mut tampered: Value = serde_json::from_str(&text).unwrap();
-    tampered["entry"][0]["search"] = json!("match");
-    assert!(
-        parse_bundle(&tampered.to_string()).is_err(),
-        "misplaced element accepted"
+        "a code outside R4's"
     );
 
-    let mut full_urls: Vec<&str> = bundle
-        .entry
+    let mut full_urls: Vec<&str> = studies
         .iter()
-        .map(|e| e.full_url.as_ref().unwrap().value.as_deref().unwrap())
+        .map(|(u, _)| u.as_str())
+        .chain(research_subjects.iter().map(|(u, _)| u.as_str()))
         .collect();
+    assert_eq!(full_urls.len(), bundle.entry.len());
     full_urls.sort_unstable();
     full_urls.dedup();
     assert_eq!(
@@ -245,79 +249,62 @@ fn fhir_export(db: TestDb) {
         "fullUrls unique (bdl-7)"
     );
 
-    let mut studies: Vec<(&str, &ResearchStudy)> = Vec::new();
-    let mut research_subjects: Vec<&ResearchSubject> = Vec::new();
-    for e in &bundle.entry {
-        let url = e.full_url.as_ref().unwrap().value.as_deref().unwrap();
-        match e.resource.as_ref().unwrap() {
-            Resource::ResearchStudy(s) => studies.push((url, s)),
-            Resource::ResearchSubject(s) => research_subjects.push(s),
-            other => panic!("unexpected resource {other:?}"),
-        }
-    }
     assert_eq!(studies.len(), 1);
-    let (study_url, study) = studies[0];
-    assert!(valid_fhir_id(
-        study.id.as_ref().unwrap().value.as_deref().unwrap()
-    ));
-    let status = study.status.value.as_deref().unwrap();
-    assert!(R4_STUDY_STATUS.contains(&status), "{status}");
-    assert_eq!(status, "active");
+    let (study_url, study) = &studies[0];
+    assert!(valid_fhir_id(study.id.as_deref().unwrap()));
+    assert_eq!(code(&study.status), "active");
     assert!(study
         .identifier
         .iter()
-        .any(|i| i.value.as_ref().map(string_of) == Some(TRIAL)));
-    let arms: Vec<&str> = study.arm.iter().map(|a| string_of(&a.name)).collect();
+        .flatten()
+        .any(|i| i.value.as_deref() == Some(TRIAL)));
+    let arms: Vec<&str> = study
+        .arm
+        .iter()
+        .flatten()
+        .map(|a| a.name.as_str())
+        .collect();
     assert_eq!(arms, ["SFRT_SCART", "CRT"]);
 
     assert_eq!(research_subjects.len(), subjects.len());
-    for (rs, s) in research_subjects.iter().zip(&subjects) {
-        assert!(valid_fhir_id(
-            rs.id.as_ref().unwrap().value.as_deref().unwrap()
-        ));
+    for ((_, rs), s) in research_subjects.iter().zip(&subjects) {
+        assert!(valid_fhir_id(rs.id.as_deref().unwrap()));
         assert!(rs
             .identifier
             .iter()
-            .any(|i| i.value.as_ref().map(string_of) == s["subject_id"].as_str()));
-        let status = rs.status.value.as_deref().unwrap();
-        assert!(R4_SUBJECT_STATUS.contains(&status), "{status}");
+            .flatten()
+            .any(|i| i.value.as_deref() == s["subject_id"].as_str()));
         let want = if s["status"] == "withdrawn" {
             "withdrawn"
         } else {
             "on-study"
         };
-        assert_eq!(status, want);
+        assert_eq!(code(&rs.status), want);
         let arm = s["arm"].as_str().unwrap();
-        assert_eq!(rs.assigned_arm.as_ref().map(string_of), Some(arm));
-        assert_eq!(rs.actual_arm.as_ref().map(string_of), Some(arm));
+        assert_eq!(rs.assigned_arm.as_deref(), Some(arm));
+        assert_eq!(rs.actual_arm.as_deref(), Some(arm));
         assert!(arms.contains(&arm), "assignedArm names a study arm");
         // The study reference resolves inside the Bundle.
-        let study_ref = rs.study.reference.as_ref().map(string_of).unwrap();
         assert_eq!(
-            study_ref, study_url,
+            rs.study.reference.as_deref(),
+            Some(study_url.as_str()),
             "study reference does not resolve in the Bundle"
         );
-        // individual: Reference(Patient), here a logical reference by the site's patient ref.
+        // individual: Reference(Patient), a logical reference by the site's patient ref.
         let individual = &rs.individual;
+        assert_eq!(
+            individual.r#type.as_deref(),
+            Some("Patient"),
+            "individual is Reference(Patient)"
+        );
         let ident = individual
             .identifier
             .as_ref()
             .expect("individual.identifier");
-        assert_eq!(
-            ident.value.as_ref().map(string_of),
-            s["patient_ref"].as_str()
-        );
-        let kind = individual.r#type.as_ref().and_then(|t| t.value.as_deref());
-        assert_eq!(kind, Some("Patient"), "individual is Reference(Patient)");
+        assert_eq!(ident.value.as_deref(), s["patient_ref"].as_str());
         let period = rs.period.as_ref().expect("period");
-        let start = period.start.as_ref().unwrap().value.as_deref().unwrap();
-        assert!(valid_instant(start), "{start}");
-        if s["status"] == "withdrawn" {
-            let end = period.end.as_ref().unwrap().value.as_deref().unwrap();
-            assert!(valid_instant(end), "{end}");
-        } else {
-            assert!(period.end.is_none());
-        }
+        assert!(period.start.is_some());
+        assert_eq!(period.end.is_some(), s["status"] == "withdrawn");
     }
 
     // After closing, the study is closed to accrual.
@@ -328,14 +315,7 @@ fn fhir_export(db: TestDb) {
     );
     assert_eq!(r.status(), 200);
     let (_, text) = export(&app, &mon, "fhir");
-    let bundle = parse_bundle(&text).unwrap();
-    match bundle.entry[0].resource.as_ref().unwrap() {
-        Resource::ResearchStudy(s) => {
-            let status = s.status.value.as_deref().unwrap();
-            assert!(R4_STUDY_STATUS.contains(&status));
-            assert_ne!(status, "active");
-        }
-        other => panic!("first entry {other:?}"),
-    }
+    let closed = parse_bundle(&text).unwrap();
+    assert_eq!(code(&closed.studies[0].1.status), "closed-to-accrual");
 }
 both_backends!(fhir_export);
