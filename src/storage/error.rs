@@ -7,7 +7,7 @@ use crate::audit::AuditError;
 /// Errors of the storage layer.
 ///
 /// Mapping for the HTTP layer: [`Unavailable`](Self::Unavailable) → 503 (database down, pool
-/// exhausted, SQLite lock wait timed out); [`Conflict`](Self::Conflict) → the use case's 409
+/// exhausted, SQLite lock wait timed out, SQLite disk full); [`Conflict`](Self::Conflict) → the use case's 409
 /// (inspect [`constraint`](Self::constraint)); [`NotFound`](Self::NotFound) /
 /// [`UnknownChain`](Self::UnknownChain) → 404 where the caller expects a row; everything else
 /// → 500 (log it, do not leak it).
@@ -81,10 +81,13 @@ impl From<DieselError> for StorageError {
                 info,
             ) => StorageError::Unavailable(info.message().to_owned()),
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
-                if is_sqlite_busy(info.message()) =>
+                if is_sqlite_busy(info.message()) || is_sqlite_full(info.message()) =>
             {
                 StorageError::Unavailable(info.message().to_owned())
             }
+            // A failed COMMIT whose rollback failed too: the commit's cause decides (a dropped
+            // connection or a full disk is still `Unavailable`).
+            DieselError::RollbackErrorOnCommit { commit_error, .. } => Self::from(*commit_error),
             other => StorageError::Database(other),
         }
     }
@@ -106,6 +109,13 @@ fn is_sqlite_busy(message: &str) -> bool {
     message.starts_with("database is locked")
         || message.starts_with("database table is locked")
         || message.starts_with("database schema is locked")
+}
+
+/// SQLite's `SQLITE_FULL`: the disk (or the database's size limit) is full. Nothing was
+/// written — SQLite rolls the statement or transaction back — and freeing space cures it, so it
+/// is a 503 like a database that is down, not a 500.
+fn is_sqlite_full(message: &str) -> bool {
+    message.starts_with("database or disk is full")
 }
 
 /// Names of the unique constraints, identical on both backends (PostgreSQL reports them; for
@@ -186,5 +196,25 @@ mod tests {
         );
         assert!(is_sqlite_busy("database is locked"));
         assert!(!is_sqlite_busy("no such table: x"));
+        assert!(is_sqlite_full("database or disk is full"));
+        assert!(!is_sqlite_full("disk I/O error"));
+    }
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_string()))
+    }
+
+    #[test]
+    fn full_disk_and_lost_commits_are_unavailable() {
+        let full = db_error(DatabaseErrorKind::Unknown, "database or disk is full");
+        assert!(StorageError::from(full).is_unavailable());
+        // The connection dropped during COMMIT, so the rollback failed too.
+        let lost = DieselError::RollbackErrorOnCommit {
+            rollback_error: Box::new(db_error(DatabaseErrorKind::ClosedConnection, "gone")),
+            commit_error: Box::new(db_error(DatabaseErrorKind::ClosedConnection, "gone")),
+        };
+        assert!(StorageError::from(lost).is_unavailable());
+        let other = db_error(DatabaseErrorKind::Unknown, "no such table: x");
+        assert!(!StorageError::from(other).is_unavailable());
     }
 }
