@@ -69,12 +69,22 @@ pub async fn authenticate(
         crate::service::users::authenticate(c, &token)
     })
     .await;
-    if !matches!(result, Err(AppError::Unauthorized)) {
-        return result;
+    match result {
+        Err(AppError::Unauthorized) => Err(note_auth_failure(state, ip).await),
+        other => other,
     }
+}
+
+/// Counts a wrong token from `ip`, records it in the `_system` chain, and returns the
+/// refusal to give: `Unauthorized`, or `TooManyRequests` once the address is blocked.
+/// Shared by the API and the web sign-in.
+pub async fn note_auth_failure(
+    state: &web::Data<AppState>,
+    ip: Option<std::net::IpAddr>,
+) -> AppError {
     state.metrics.auth_failures.inc();
     let Some(ip) = ip else {
-        return result;
+        return AppError::Unauthorized;
     };
     let verdict = state.auth_limiter.record_failure(ip);
     let blocked = verdict == super::auth_limit::FailureVerdict::Blocked;
@@ -86,9 +96,9 @@ pub async fn authenticate(
         tracing::warn!(error = %e, "could not record an authentication failure");
     }
     if blocked {
-        Err(AppError::TooManyRequests)
+        AppError::TooManyRequests
     } else {
-        result
+        AppError::Unauthorized
     }
 }
 

@@ -12,7 +12,7 @@ use super::session::{self, WebSession};
 use super::templates::{self, page};
 use super::WebSettings;
 use crate::error::AppError;
-use crate::http::extract::run_db;
+use crate::http::extract::{note_auth_failure, run_db};
 use crate::http::state::AppState;
 use crate::service::{queries, web_sessions};
 
@@ -113,6 +113,10 @@ pub async fn submit(
     {
         return Err(WebError::Csrf { viewer: None });
     }
+    let ip = req.peer_addr().map(|a| a.ip());
+    if ip.is_some_and(|ip| state.auth_limiter.is_blocked(ip)) {
+        return Err(AppError::TooManyRequests.into());
+    }
     let token = form.value("token").to_string();
     let policy = settings.sessions;
     // Signing in again replaces the browser's earlier session.
@@ -139,7 +143,9 @@ pub async fn submit(
             Ok(response)
         }
         Err(AppError::Unauthorized) => {
-            state.metrics.auth_failures.inc();
+            if let AppError::TooManyRequests = note_auth_failure(&state, ip).await {
+                return Err(AppError::TooManyRequests.into());
+            }
             let token = cookie.unwrap_or_default();
             Ok(templates::respond(
                 StatusCode::UNAUTHORIZED,

@@ -33,8 +33,27 @@ impl TestApp {
 
     /// A server on an existing data directory (seed files, keys, admin token).
     pub fn spawn_in(db: TestDb, data_dir: tempfile::TempDir, protocols: Vec<Protocol>) -> TestApp {
-        let (base, handle, thread) =
-            start(data_dir.path().to_path_buf(), db.url.clone(), protocols);
+        Self::spawn_full(db, data_dir, protocols, AUTH_QUOTA)
+    }
+
+    /// A server allowing `quota` failed authentications per minute from one address, for
+    /// tests that send many bad tokens on purpose.
+    pub fn spawn_with_auth_quota(db: TestDb, quota: u32) -> TestApp {
+        Self::spawn_full(db, tempfile::tempdir().unwrap(), Vec::new(), quota)
+    }
+
+    fn spawn_full(
+        db: TestDb,
+        data_dir: tempfile::TempDir,
+        protocols: Vec<Protocol>,
+        auth_quota: u32,
+    ) -> TestApp {
+        let (base, handle, thread) = start(
+            data_dir.path().to_path_buf(),
+            db.url.clone(),
+            protocols,
+            auth_quota,
+        );
         let admin = std::fs::read_to_string(data_dir.path().join("admin.token"))
             .unwrap()
             .trim()
@@ -59,6 +78,7 @@ impl TestApp {
             self.data_dir.path().to_path_buf(),
             self.db.url.clone(),
             Vec::new(),
+            AUTH_QUOTA,
         );
         (base, handle)
     }
@@ -124,10 +144,14 @@ impl Drop for TestApp {
     }
 }
 
+/// Failed authentications per address and minute the test servers allow (the default).
+pub const AUTH_QUOTA: u32 = 20;
+
 fn start(
     data_dir: PathBuf,
     url: String,
     protocols: Vec<Protocol>,
+    auth_quota: u32,
 ) -> (
     String,
     actix_web::dev::ServerHandle,
@@ -141,6 +165,7 @@ fn start(
             settings.database_url = Some(url);
             settings.protocols = protocols;
             settings.workers = Some(2);
+            settings.auth_failures_per_minute = auth_quota;
             settings.pool_size = 8;
             match Application::build(settings) {
                 Ok(app) => {
