@@ -36,6 +36,7 @@ const MATRIX: &[(&str, &str, &[&str])] = &[
     ("GET", "{T}/balance", MONITOR),
     ("GET", "{T}/audit?after=0&limit=10", MONITOR),
     ("GET", "{T}/audit/head", MONITOR),
+    ("GET", "{T}/audit/checkpoint", MONITOR),
     ("GET", "{T}/audit/verify", MONITOR),
     ("GET", "{T}/export?format=csv", MONITOR),
     ("GET", "{T}/export?format=json", MONITOR),
@@ -348,3 +349,52 @@ fn concealment(db: TestDb) {
     }
 }
 both_backends!(concealment);
+
+/// The matrix is the route table: every operation the server registers (the OpenAPI
+/// document is collected from the same `service(…)` calls) has a row, and every row is a
+/// registered operation — so a new route cannot escape the access tests.
+#[test]
+fn matrix_covers_the_route_table() {
+    use std::collections::BTreeSet;
+    let documented: BTreeSet<(String, String)> = trialgate::http::openapi_document()
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("PATCH", item.patch.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, present)| *present)
+            .map(move |(method, _)| (method.to_string(), path.clone()))
+        })
+        // Public by contract, checked in endpoints.rs.
+        .filter(|(_, path)| path.starts_with("/api/v1/") && path != "/api/v1/openapi.json")
+        .collect();
+    let matrix: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|(method, template, _)| {
+            let path = template.split('?').next().unwrap_or(template);
+            let path = path
+                .replace("{T}", "/api/v1/trials/{trial}")
+                .replace("{screening}", "{id}")
+                .replace("{subject}", "{subject_id}")
+                .replace("{victim}", "{name}");
+            (method.to_string(), path)
+        })
+        .collect();
+    let undocumented: Vec<_> = matrix.difference(&documented).collect();
+    let untested: Vec<_> = documented.difference(&matrix).collect();
+    assert!(
+        untested.is_empty(),
+        "routes without a row in MATRIX: {untested:?}"
+    );
+    assert!(
+        undocumented.is_empty(),
+        "MATRIX rows that are not routes: {undocumented:?}"
+    );
+}
