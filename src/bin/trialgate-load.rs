@@ -18,7 +18,8 @@
 //! chain verifies. In the same run it measures one-row INSERT transactions on the same backend
 //! with the server's durability settings (SQLite: a separate file, WAL + synchronous=FULL,
 //! `BEGIN IMMEDIATE`; PostgreSQL: the same server, a scratch database, synchronous_commit as
-//! configured), over one connection and over `--clients` connections.
+//! configured), over one connection and over `--clients` connections, interleaved with the
+//! server load in `--rounds` rounds (fsync latency drifts on shared machines).
 //!
 //! With `--url` it drives an already running server instead: give `--admin-token-file`,
 //! `--trial` (a trial with room under its cap) and optionally `--server-pid` for RSS.
@@ -69,9 +70,14 @@ struct Args {
     /// Randomizations to perform (and patients to screen first).
     #[arg(long, default_value_t = 2000)]
     requests: usize,
-    /// One-row INSERT transactions per raw commit measurement (default: --requests).
+    /// One-row INSERT transactions per raw measurement, 1 and --clients connections each
+    /// (default: --requests, at most 1000), spread over the rounds.
     #[arg(long)]
     raw_commits: Option<usize>,
+    /// Rounds: the load is cut into this many slices, each followed (or preceded) by its share
+    /// of the raw commit measurement, so both see the same disk conditions.
+    #[arg(long, default_value_t = 4)]
+    rounds: usize,
     /// Untimed one-row INSERT transactions before the raw measurement (steady-state WAL).
     #[arg(long, default_value_t = 1000)]
     raw_warmup: usize,
@@ -102,6 +108,9 @@ struct Args {
     /// Upper bound on each timed phase, in seconds.
     #[arg(long, default_value_t = 120)]
     max_seconds: u64,
+    /// Copy the spawned server's log (stdout and stderr) to this file at the end.
+    #[arg(long)]
+    server_log: Option<PathBuf>,
     /// Print the result as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -150,8 +159,7 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            stop_child(&mut child);
         }
         for (url, name) in self.pg_databases.drain(..) {
             if let Err(e) = drop_pg_database(&url, &name) {
@@ -175,10 +183,13 @@ struct Report {
     raw_concurrent: RawRate,
     raw_settings: String,
     raw_warmup: usize,
+    /// The machine's 1-minute load average before and after the server load.
+    loadavg: (Option<f64>, Option<f64>),
     rss: RssStats,
     checks: Checks,
 }
 
+#[derive(Default)]
 struct LoadResult {
     completed: usize,
     seconds: f64,
@@ -188,6 +199,16 @@ struct LoadResult {
 }
 
 impl LoadResult {
+    fn merge(&mut self, other: LoadResult) {
+        self.completed += other.completed;
+        self.seconds += other.seconds;
+        for (status, n) in other.statuses {
+            *self.statuses.entry(status).or_insert(0) += n;
+        }
+        self.latencies.extend(other.latencies);
+        self.sequences.extend(other.sequences);
+    }
+
     fn throughput(&self) -> f64 {
         self.completed as f64 / self.seconds.max(1e-9)
     }
@@ -208,15 +229,70 @@ impl LoadResult {
     }
 }
 
-struct RawRate {
-    connections: usize,
+/// One timed batch of raw commits.
+#[derive(Clone, Copy)]
+struct Phase {
     commits: usize,
     seconds: f64,
 }
 
-impl RawRate {
+impl Phase {
     fn rate(&self) -> f64 {
         self.commits as f64 / self.seconds.max(1e-9)
+    }
+
+    fn to_json(self) -> Value {
+        json!({"commits": self.commits, "seconds": self.seconds, "per_second": self.rate()})
+    }
+}
+
+/// Raw commits over `connections` connections, one phase per round, interleaved with the
+/// server's slices of the load (the disk's fsync latency drifts; interleaving lets both see
+/// the same conditions).
+struct RawRate {
+    connections: usize,
+    rounds: Vec<Phase>,
+}
+
+impl RawRate {
+    /// All rounds together: all commits over all their time.
+    fn rate(&self) -> f64 {
+        let commits: usize = self.rounds.iter().map(|p| p.commits).sum();
+        let seconds: f64 = self.rounds.iter().map(|p| p.seconds).sum();
+        commits as f64 / seconds.max(1e-9)
+    }
+
+    fn commits(&self) -> usize {
+        self.rounds.iter().map(|p| p.commits).sum()
+    }
+
+    fn round_range(&self) -> (f64, f64) {
+        self.rounds
+            .iter()
+            .map(Phase::rate)
+            .fold((f64::INFINITY, 0.0_f64), |(lo, hi), r| {
+                (lo.min(r), hi.max(r))
+            })
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "connections": self.connections,
+            "per_second": self.rate(),
+            "commits": self.commits(),
+            "rounds": self.rounds.iter().map(|p| p.to_json()).collect::<Vec<_>>(),
+        })
+    }
+
+    fn to_text(&self) -> String {
+        let (lo, hi) = self.round_range();
+        format!(
+            "{:.1}/s ({} commits; rounds {:.0}–{:.0}/s)",
+            self.rate(),
+            self.commits(),
+            lo,
+            hi
+        )
     }
 }
 
@@ -231,13 +307,22 @@ struct RssStats {
 struct Checks {
     all_201: bool,
     sequences_gapless: bool,
+    /// The server's verdict on the trial's chain.
     audit_valid: bool,
     audit_entries: u64,
+    /// Entries before the run plus one per screening and one per randomization.
+    audit_entries_expected: u64,
+    /// PostgreSQL's start time changed during the run (another user restarted it).
+    postgres_restarted: bool,
 }
 
 impl Report {
     fn checks_passed(&self) -> bool {
-        self.checks.all_201 && self.checks.sequences_gapless && self.checks.audit_valid
+        self.checks.all_201
+            && self.checks.sequences_gapless
+            && self.checks.audit_valid
+            && self.checks.audit_entries == self.checks.audit_entries_expected
+            && !self.checks.postgres_restarted
     }
 
     fn ratio_concurrent(&self) -> f64 {
@@ -277,15 +362,12 @@ impl Report {
                 "max": self.load.max_ms(),
             },
             "statuses": statuses,
+            "loadavg_1min": {"before_load": self.loadavg.0, "after_load": self.loadavg.1},
             "raw_commit_rate": {
                 "settings": self.raw_settings,
                 "warmup_commits": self.raw_warmup,
-                "single": {"connections": 1, "commits": self.raw_single.commits,
-                           "seconds": self.raw_single.seconds, "per_second": self.raw_single.rate()},
-                "concurrent": {"connections": self.raw_concurrent.connections,
-                               "commits": self.raw_concurrent.commits,
-                               "seconds": self.raw_concurrent.seconds,
-                               "per_second": self.raw_concurrent.rate()},
+                "single": self.raw_single.to_json(),
+                "concurrent": self.raw_concurrent.to_json(),
             },
             "ratio_server_to_raw_concurrent": self.ratio_concurrent(),
             "ratio_server_to_raw_single": self.ratio_single(),
@@ -301,6 +383,8 @@ impl Report {
                 "sequences_gapless": self.checks.sequences_gapless,
                 "audit_valid": self.checks.audit_valid,
                 "audit_entries": self.checks.audit_entries,
+                "audit_entries_expected": self.checks.audit_entries_expected,
+                "postgres_restarted": self.checks.postgres_restarted,
                 "passed": self.checks_passed(),
             },
         })
@@ -336,21 +420,24 @@ impl Report {
         );
         let _ = writeln!(
             t,
+            "machine load         1-min load average {} before, {} after ({} cores)",
+            self.loadavg.0.map_or("n/a".into(), |l| format!("{l:.2}")),
+            self.loadavg.1.map_or("n/a".into(), |l| format!("{l:.2}")),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        let _ = writeln!(
+            t,
             "latency              p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
             self.load.percentile_ms(50.0),
             self.load.percentile_ms(99.0),
             self.load.max_ms()
         );
+        let _ = writeln!(t, "raw commits, 1 conn  {}", self.raw_single.to_text());
         let _ = writeln!(
             t,
-            "raw durable commits  1 conn: {:.1}/s ({} in {:.2} s)   {} conns: {:.1}/s ({} in {:.2} s)",
-            self.raw_single.rate(),
-            self.raw_single.commits,
-            self.raw_single.seconds,
+            "raw commits, {:<2} conn {}",
             self.raw_concurrent.connections,
-            self.raw_concurrent.rate(),
-            self.raw_concurrent.commits,
-            self.raw_concurrent.seconds
+            self.raw_concurrent.to_text()
         );
         let _ = writeln!(
             t,
@@ -381,14 +468,21 @@ impl Report {
             .collect();
         let _ = writeln!(
             t,
-            "checks               all 201: {} ({})   sequences 1..{} gapless: {}   audit verify: {} ({} entries)",
+            "checks               all 201: {} ({})   sequences 1..{} gapless: {}   audit verify: {} ({} entries, {} expected)",
             yes(self.checks.all_201),
             statuses.join(", "),
             self.requests,
             yes(self.checks.sequences_gapless),
             if self.checks.audit_valid { "valid" } else { "INVALID" },
-            self.checks.audit_entries
+            self.checks.audit_entries,
+            self.checks.audit_entries_expected
         );
+        if self.checks.postgres_restarted {
+            let _ = writeln!(
+                t,
+                "WARNING              PostgreSQL was restarted during the run: figures invalid"
+            );
+        }
         t
     }
 }
@@ -402,6 +496,10 @@ fn run(args: &Args, cleanup: &mut Cleanup) -> Res<Report> {
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     cleanup.dir = Some(scratch.clone());
 
+    let pg_started = match args.backend {
+        Backend::Postgres => Some(postgres_start_time(&args.postgres_url)?),
+        Backend::Sqlite => None,
+    };
     // The server: spawned, or given.
     let (base, admin, trial, pid, server_desc) = match &args.url {
         Some(url) => {
@@ -432,6 +530,38 @@ fn run(args: &Args, cleanup: &mut Cleanup) -> Res<Report> {
     let screenings = screen_patients(&base, &trial, &investigator, args, limit)?;
     let screen_seconds = screen_start.elapsed().as_secs_f64();
 
+    // The raw durable commit rate of the same backend: set up, warm up, first half.
+    let raw_commits = (args.raw_commits.unwrap_or(args.requests.min(1000))
+        / args.rounds.clamp(1, args.requests))
+    .max(1);
+    let raw_url = match args.backend {
+        Backend::Sqlite => format!("sqlite://{}", scratch.join("raw-commit.db").display()),
+        Backend::Postgres => {
+            let name = format!("tg_raw_{}", uuid::Uuid::new_v4().simple());
+            create_pg_database(&args.postgres_url, &name)?;
+            cleanup
+                .pg_databases
+                .push((args.postgres_url.clone(), name.clone()));
+            with_database(&args.postgres_url, &name)?
+        }
+    };
+    prepare_raw_table(&raw_url)?;
+    let raw_settings = durability(&raw_url)?;
+    // Untimed warm-up: a fresh SQLite WAL grows with every commit (each fsync then also writes
+    // the file's new size) until the first checkpoint, after which it is reused in place as in
+    // the long-running server; PostgreSQL gets the same treatment for symmetry.
+    let warmup = args.raw_warmup;
+    let mut next_id = 0;
+    if warmup > 0 {
+        raw_commit_rate(&raw_url, 1, warmup, next_id, limit)?;
+        next_id += warmup;
+    }
+    let mut raw_phase = |connections: usize| -> Res<Phase> {
+        let phase = raw_commit_rate(&raw_url, connections, raw_commits, next_id, limit)?;
+        next_id += raw_commits;
+        Ok(phase)
+    };
+
     let mut rss = RssStats {
         idle_kb: pid.and_then(|p| read_status_kb(p, "VmRSS")),
         ..RssStats::default()
@@ -441,7 +571,47 @@ fn run(args: &Args, cleanup: &mut Cleanup) -> Res<Report> {
         let stop = stop.clone();
         std::thread::spawn(move || sample_rss(p, &stop))
     });
-    let load = randomize_all(&base, &trial, &pharmacist, &screenings, args, limit);
+    let loadavg_before = loadavg();
+    // Rounds: a slice of the randomizations, then raw commits over 1 and over --clients
+    // connections (every other round the server slice comes last).
+    let rounds = args.rounds.clamp(1, args.requests);
+    let mut load = LoadResult::default();
+    let mut raw_single = RawRate {
+        connections: 1,
+        rounds: Vec::new(),
+    };
+    let mut raw_concurrent = RawRate {
+        connections: args.clients,
+        rounds: Vec::new(),
+    };
+    for r in 0..rounds {
+        let slice = &screenings[r * args.requests / rounds..(r + 1) * args.requests / rounds];
+        let server_last = r % 2 == 1;
+        if !server_last {
+            load.merge(randomize_all(
+                &base,
+                &trial,
+                &pharmacist,
+                slice,
+                args,
+                limit,
+            )?);
+        }
+        raw_single.rounds.push(raw_phase(1)?);
+        raw_concurrent.rounds.push(raw_phase(args.clients)?);
+        if server_last {
+            load.merge(randomize_all(
+                &base,
+                &trial,
+                &pharmacist,
+                slice,
+                args,
+                limit,
+            )?);
+        }
+    }
+    load.latencies.sort_unstable();
+    let loadavg_after = loadavg();
     stop.store(true, Ordering::Relaxed);
     if let Some(handle) = sampler {
         if let Ok((max, samples)) = handle.join() {
@@ -450,7 +620,6 @@ fn run(args: &Args, cleanup: &mut Cleanup) -> Res<Report> {
         }
     }
     rss.hwm_kb = pid.and_then(|p| read_status_kb(p, "VmHWM"));
-    let load = load?;
 
     let (audit_valid, audit_entries) = verify_audit(&http, &base, &monitor, &trial)?;
     let mut sorted = load.sequences.clone();
@@ -472,43 +641,24 @@ fn run(args: &Args, cleanup: &mut Cleanup) -> Res<Report> {
         && load.completed == args.requests;
     // Every screening and every randomization adds one entry.
     let expected_entries = audit_before + 2 * args.requests as u64;
-    let checks = Checks {
+    let mut checks = Checks {
         all_201,
         sequences_gapless,
-        audit_valid: audit_valid && audit_entries == expected_entries,
+        audit_valid,
         audit_entries,
+        audit_entries_expected: expected_entries,
+        postgres_restarted: false,
     };
 
-    // The raw durable commit rate of the same backend.
-    let raw_commits = args.raw_commits.unwrap_or(args.requests).max(1);
-    let raw_url = match args.backend {
-        Backend::Sqlite => format!("sqlite://{}", scratch.join("raw-commit.db").display()),
-        Backend::Postgres => {
-            let name = format!("tg_raw_{}", uuid::Uuid::new_v4().simple());
-            create_pg_database(&args.postgres_url, &name)?;
-            cleanup
-                .pg_databases
-                .push((args.postgres_url.clone(), name.clone()));
-            with_database(&args.postgres_url, &name)?
-        }
-    };
-    prepare_raw_table(&raw_url)?;
-    let raw_settings = durability(&raw_url)?;
-    // Untimed warm-up: a fresh SQLite WAL grows with every commit (each fsync then also writes
-    // the file's new size) until the first checkpoint, after which it is reused in place as in
-    // the long-running server; PostgreSQL gets the same treatment for symmetry.
-    let warmup = args.raw_warmup;
-    if warmup > 0 {
-        raw_commit_rate(&raw_url, 1, warmup, 0, limit)?;
+    if let Some(before) = &pg_started {
+        checks.postgres_restarted = postgres_start_time(&args.postgres_url)? != *before;
     }
-    let raw_single = raw_commit_rate(&raw_url, 1, raw_commits, warmup, limit)?;
-    let raw_concurrent = raw_commit_rate(
-        &raw_url,
-        args.clients,
-        raw_commits,
-        warmup + raw_commits,
-        limit,
-    )?;
+    if let Some(path) = &args.server_log {
+        let log = scratch.join("server.log");
+        if log.is_file() {
+            std::fs::copy(&log, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
 
     Ok(Report {
         backend: args.backend,
@@ -521,6 +671,7 @@ fn run(args: &Args, cleanup: &mut Cleanup) -> Res<Report> {
         raw_concurrent,
         raw_settings,
         raw_warmup: warmup,
+        loadavg: (loadavg_before, loadavg_after),
         rss,
         checks,
     })
@@ -642,6 +793,29 @@ fn spawn_server(
             .map_or("default".to_string(), |p| p.to_string())
     );
     Ok((base, admin, trial, Some(pid), desc))
+}
+
+/// Asks the child to stop (SIGTERM through `kill`, so the server shuts down gracefully), waits
+/// up to 15 s, then kills it.
+fn stop_child(child: &mut Child) {
+    let asked = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if asked {
+        let until = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn tail(path: &Path) -> String {
@@ -926,6 +1100,16 @@ fn randomize_all(
     })
 }
 
+/// The 1-minute load average (other work on the machine skews every figure).
+fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// A `VmRSS`/`VmHWM`-style line of /proc/PID/status, in kB.
 fn read_status_kb(pid: u32, field: &str) -> Option<u64> {
     let mut text = String::new();
@@ -1016,7 +1200,7 @@ fn raw_commit_rate(
     total: usize,
     first_id: usize,
     limit: Duration,
-) -> Res<RawRate> {
+) -> Res<Phase> {
     let payload = "x".repeat(200);
     let next = AtomicUsize::new(0);
     let mut conns = Vec::with_capacity(connections);
@@ -1061,17 +1245,27 @@ fn raw_commit_rate(
     for r in results {
         commits += r?;
     }
-    Ok(RawRate {
-        connections,
-        commits,
-        seconds,
-    })
+    Ok(Phase { commits, seconds })
 }
 
 #[derive(QueryableByName)]
 struct Setting {
     #[diesel(sql_type = diesel::sql_types::Text)]
     v: String,
+}
+
+/// When the PostgreSQL server started: a change during the run means someone restarted it.
+fn postgres_start_time(url: &str) -> Res<String> {
+    let conn = storage::establish(url).map_err(|e| format!("PostgreSQL {url}: {e}"))?;
+    match conn {
+        DbConnection::Postgres(mut c) => {
+            diesel::sql_query("SELECT pg_postmaster_start_time()::text AS v")
+                .get_result::<Setting>(&mut c)
+                .map(|s| s.v)
+                .map_err(|e| format!("pg_postmaster_start_time: {e}"))
+        }
+        DbConnection::Sqlite(_) => Err("--postgres-url is not a PostgreSQL URL".into()),
+    }
 }
 
 /// The durability settings in force on a connection of `url`, for the report.
