@@ -88,25 +88,13 @@ pub fn randomize(
             .as_ref()
             .ok_or_else(|| AppError::SeedUnavailable(trial_id.to_string()))?;
 
-        let submitted = RawScreening::from_json(screening.input_json.as_bytes())
-            .ok()
-            .and_then(|raw| raw.validate(screening.screening_date).ok())
-            .ok_or_else(|| {
-                AppError::Internal(format!("stored screening {} does not parse", screening.id))
-            })?;
-        let mut factors = Vec::new();
-        for f in &protocol.stratification {
-            let value = submitted.factor_value(*f).ok_or_else(|| {
-                AppError::Internal(format!(
-                    "screening {} lacks factor {}",
-                    screening.id,
-                    f.name()
-                ))
-            })?;
-            factors.push((f.name(), value));
-        }
-        let stratum = stratum_key(factors);
-        let position = repo::subjects::count_in_stratum(c, trial_id, &stratum)?;
+        let stratum = stratum_of(protocol, &screening)?;
+        // Unstratified, the stratum is the whole trial: its position is the enrolled count.
+        let position = if protocol.stratification.is_empty() {
+            enrolled
+        } else {
+            repo::subjects::count_in_stratum(c, trial_id, &stratum)?
+        };
         let scheduled = allocation_at(seed, trial_id, &stratum, protocol.design(), position as u64);
         let arm = &protocol.arms[scheduled.arm];
         let sequence = enrolled + 1;
@@ -159,6 +147,34 @@ pub fn randomize(
             replayed: false,
         })
     })
+}
+
+/// The stratum key of a screened patient, from the factor values it was screened with.
+fn stratum_of(
+    protocol: &crate::protocol::Protocol,
+    screening: &crate::storage::models::Screening,
+) -> Result<String, AppError> {
+    if protocol.stratification.is_empty() {
+        return Ok(String::new());
+    }
+    let submitted = RawScreening::from_json(screening.input_json.as_bytes())
+        .ok()
+        .and_then(|raw| raw.validate(screening.screening_date).ok())
+        .ok_or_else(|| {
+            AppError::Internal(format!("stored screening {} does not parse", screening.id))
+        })?;
+    let mut factors = Vec::new();
+    for f in &protocol.stratification {
+        let value = submitted.factor_value(*f).ok_or_else(|| {
+            AppError::Internal(format!(
+                "screening {} lacks factor {}",
+                screening.id,
+                f.name()
+            ))
+        })?;
+        factors.push((f.name(), value));
+    }
+    Ok(stratum_key(factors))
 }
 
 /// The request an idempotency key stands for: trial and screening.

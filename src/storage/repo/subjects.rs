@@ -12,8 +12,29 @@ pub fn insert(c: &mut DbConnection, row: &NewSubject<'_>) -> Result<Subject, Sto
     diesel::insert_into(subjects::table)
         .values(row)
         .execute(c)?;
-    get(c, row.trial_id, row.id)?
-        .ok_or_else(|| StorageError::Integrity("inserted subject not found".into()))
+    // What was inserted, without reading it back (one round trip fewer under the lock).
+    Ok(Subject {
+        id: row.id.to_string(),
+        trial_id: row.trial_id.to_string(),
+        sequence: row.sequence,
+        screening_id: row.screening_id.to_string(),
+        patient_ref: row.patient_ref.to_string(),
+        site: row.site.to_string(),
+        stratum_key: row.stratum_key.to_string(),
+        stratum_position: row.stratum_position,
+        block_index: row.block_index,
+        block_size: row.block_size,
+        arm: row.arm.to_string(),
+        randomized_at: row.randomized_at,
+        randomized_by: row.randomized_by.to_string(),
+        status: row.status.to_string(),
+        withdrawn_at: row.withdrawn_at,
+        withdrawn_by: row.withdrawn_by.map(str::to_string),
+        withdrawal_reason: row.withdrawal_reason.map(str::to_string),
+        audit_seq: row.audit_seq,
+        idempotency_key: row.idempotency_key.map(str::to_string),
+        request_fingerprint: row.request_fingerprint.map(str::to_string),
+    })
 }
 
 pub fn get(
