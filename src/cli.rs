@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::protocol::Protocol;
 use crate::randomization::{Schedule, Seed, ALGORITHM};
-use crate::storage::{Database, PoolOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,20 +49,14 @@ impl DataArgs {
         crate::server::database_url(&self.data_dir, self.database_url.as_deref())
     }
 
-    /// A migrated database (creating the data directory for SQLite).
-    fn open(&self) -> Result<Database, String> {
+    /// One migrated connection (creating the data directory for SQLite). Commands use a
+    /// single connection, not a pool: no background threads may outlive `main`, where a pool's
+    /// connection threads racing libpq's exit-time cleanup could crash a finished command.
+    fn open(&self) -> Result<crate::storage::DbConnection, String> {
         crate::server::prepare_data_dir(&self.data_dir).map_err(|e| e.to_string())?;
-        let db = Database::connect(
-            &self.url(),
-            PoolOptions {
-                max_size: 2,
-                connection_timeout: std::time::Duration::from_secs(10),
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let mut conn = db.get().map_err(|e| e.to_string())?;
+        let mut conn = crate::storage::establish(&self.url()).map_err(|e| e.to_string())?;
         crate::storage::run_migrations(&mut conn).map_err(|e| e.to_string())?;
-        Ok(db)
+        Ok(conn)
     }
 }
 
@@ -221,8 +214,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             secure_cookies,
         } => serve(bind, data, protocols, pool_size, workers, secure_cookies),
         Command::Backup { to, data } => {
-            let db = data.open()?;
-            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let mut conn = data.open()?;
             crate::storage::backup_sqlite(&mut conn, &to).map_err(|e| e.to_string())?;
             println!("backup written to {} (integrity ok)", to.display());
             eprintln!(
@@ -243,8 +235,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             sites,
             data,
         }) => {
-            let db = data.open()?;
-            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let mut conn = data.open()?;
             let created = crate::service::users::create(
                 &mut conn,
                 &crate::service::users::cli_actor(),
@@ -261,8 +252,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Revoke { name, data }) => {
-            let db = data.open()?;
-            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let mut conn = data.open()?;
             let revoked = crate::service::users::revoke(
                 &mut conn,
                 &crate::service::users::cli_actor(),
@@ -294,8 +284,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                     }
                 }
             };
-            let db = data.open()?;
-            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let mut conn = data.open()?;
             let v = crate::service::audit_trail::verify_chain(
                 &mut conn,
                 &trial,
@@ -341,8 +330,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             data,
         }) => {
             let seed = Seed::read_file(&seed_file).map_err(|e| e.to_string())?;
-            let db = data.open()?;
-            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let mut conn = data.open()?;
             let report = crate::service::audit_trail::check_allocations(&mut conn, &trial, &seed)
                 .map_err(|e| e.to_string())?;
             for problem in &report.problems {
