@@ -26,7 +26,7 @@ fn sigkill_under_load(db: TestDb) {
     let client = http_client();
     let actors = create_actors(&server, &client);
     // Enough patients for the load never to run dry: an upper bound of the allocation rate.
-    let patients = (budget.seconds * 150.0) as usize + 300;
+    let patients = (budget.seconds * 250.0) as usize + 500;
     let queue = screen(&server, &client, &actors.investigator, "K", patients);
 
     let history = Arc::new(History::default());
