@@ -210,7 +210,7 @@ pub fn withdraw(
             return Err(AppError::AlreadyWithdrawn(subject.id));
         }
         ensure_open(c, trial_id)?;
-        let entry = storage::append_audit(
+        storage::append_audit(
             c,
             trial_id,
             at,
@@ -220,7 +220,6 @@ pub fn withdraw(
             json!({ "subject_id": subject.id, "reason": reason }),
         )?;
         repo::subjects::withdraw(c, trial_id, &subject.id, at, &user.name, reason)?;
-        let _ = entry;
         let updated = repo::subjects::get(c, trial_id, subject_id)?
             .ok_or_else(|| AppError::Internal("withdrawn subject vanished".into()))?;
         Ok(allocation_view(protocol, &updated))
