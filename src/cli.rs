@@ -317,9 +317,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 println!(
-                    "chain {trial}: INVALID, first bad seq {}",
+                    "chain {trial}: INVALID, first bad seq {}{}",
                     v.first_invalid_seq
-                        .map_or("?".to_string(), |s| s.to_string())
+                        .map_or("?".to_string(), |s| s.to_string()),
+                    v.problem.map_or(String::new(), |p| format!(": {p}"))
                 );
                 Ok(ExitCode::from(1))
             }

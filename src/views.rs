@@ -43,7 +43,10 @@ pub struct TrialDetail {
     pub stratification: Vec<String>,
     pub seed_commitment: String,
     pub algorithm: String,
-    pub protocol_digest: String,
+    /// Only for monitors and admins: a hash over the protocol, block sizes included, would let
+    /// a site confirm a guess of the design.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_digest: Option<String>,
     /// Only for monitors and admins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_sizes: Option<Vec<u32>>,
@@ -103,8 +106,11 @@ pub struct ArmCount {
     pub count: i64,
 }
 
+/// One block of a stratum's schedule and how far it is filled. Exists only once the seed is
+/// revealed: it is computed from the revealed seed, never stored.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BlockBalance {
+    pub stratum_key: String,
     pub block_index: i64,
     pub size: i64,
     pub filled: i64,
@@ -116,7 +122,8 @@ pub struct BlockBalance {
 pub struct StratumBalance {
     pub stratum_key: String,
     pub counts: Vec<ArmCount>,
-    pub blocks: Vec<BlockBalance>,
+    /// `null` while the seed is secret (block boundaries would foresee allocations).
+    pub blocks: Option<Vec<BlockBalance>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -126,6 +133,8 @@ pub struct Balance {
     pub cap: i64,
     pub counts: Vec<ArmCount>,
     pub strata: Vec<StratumBalance>,
+    /// Every stratum's blocks, in stratum then block order; `null` until the seed is revealed.
+    pub blocks: Option<Vec<BlockBalance>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -153,6 +162,10 @@ pub struct AuditVerification {
     pub entries: i64,
     pub head: String,
     pub first_invalid_seq: Option<i64>,
+    /// What is wrong at `first_invalid_seq` (absent when valid): a broken link or hash, or a
+    /// screening/subject row that disagrees with its entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -74,6 +74,9 @@ pub enum Defect {
     ExpectedHeadNotFound,
     /// The chain's stored head (seq, hash) is not its last entry.
     HeadMismatch,
+    /// A screening, subject or withdrawal row disagrees with the entry that recorded it, or
+    /// one exists without the other.
+    RowMismatch,
 }
 
 impl fmt::Display for Defect {
@@ -86,6 +89,7 @@ impl fmt::Display for Defect {
             Defect::RecordMismatch => "record disagrees with the stored columns or chain",
             Defect::ExpectedHeadNotFound => "expected head hash is not in the chain",
             Defect::HeadMismatch => "stored chain head does not match the last entry",
+            Defect::RowMismatch => "a table row disagrees with its audit entry",
         })
     }
 }
@@ -102,6 +106,24 @@ pub struct Verification {
     pub first_invalid_seq: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defect: Option<Defect>,
+    /// What disagrees, when a table row does ([`Defect::RowMismatch`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Verification {
+    /// Folds in the cross-check of the tables: the earlier of the two defects wins.
+    pub fn with_rows(mut self, rows: Option<super::rows::RowDisagreement>) -> Self {
+        if let Some(d) = rows {
+            if self.first_invalid_seq.is_none_or(|seq| d.seq < seq) {
+                self.valid = false;
+                self.first_invalid_seq = Some(d.seq);
+                self.defect = Some(Defect::RowMismatch);
+                self.detail = Some(d.detail);
+            }
+        }
+        self
+    }
 }
 
 /// Streaming verifier: [`push`](Self::push) entries in `seq` order, then [`finish`](Self::finish).
@@ -254,6 +276,7 @@ impl ChainVerifier {
             head: self.head,
             first_invalid_seq: failure.map(|(seq, _)| seq),
             defect: failure.map(|(_, defect)| defect),
+            detail: None,
         }
     }
 }

@@ -61,12 +61,15 @@ pub fn randomize(
         let screening = repo::screenings::get(c, trial_id, screening_id)?
             .ok_or_else(|| AppError::NotFound(format!("no screening {screening_id:?}")))?;
         user.require_site(&screening.site)?;
-        if let Some(subject) = repo::subjects::for_patient(c, trial_id, &screening.patient_ref)? {
+        if let Some(subject) =
+            repo::subjects::for_patient(c, trial_id, &screening.site, &screening.patient_ref)?
+        {
             return Err(AppError::AlreadyRandomized {
                 subject_id: subject.id,
             });
         }
-        let latest = repo::screenings::latest_id(c, trial_id, &screening.patient_ref)?;
+        let latest =
+            repo::screenings::latest_id(c, trial_id, &screening.site, &screening.patient_ref)?;
         if latest.as_deref() != Some(screening.id.as_str()) {
             return Err(AppError::StaleScreening(screening.id));
         }
@@ -115,8 +118,6 @@ pub fn randomize(
                 "sequence": sequence,
                 "stratum_key": stratum,
                 "stratum_position": position,
-                "block_index": scheduled.block_index,
-                "block_size": scheduled.block_size,
             }),
         )?;
         let row = repo::subjects::NewSubject {
@@ -128,8 +129,6 @@ pub fn randomize(
             site: &screening.site,
             stratum_key: &stratum,
             stratum_position: position,
-            block_index: scheduled.block_index as i64,
-            block_size: scheduled.block_size as i32,
             arm: &arm.code,
             randomized_at: at,
             randomized_by: &user.name,

@@ -98,6 +98,7 @@ pub fn verify_chain(
         entries: v.entries as i64,
         head: v.head,
         first_invalid_seq: v.first_invalid_seq,
+        problem: v.detail.or_else(|| v.defect.map(|d| d.to_string())),
     })
 }
 
@@ -165,8 +166,8 @@ pub struct AllocationCheck {
 }
 
 /// Replays every allocation of `trial_id` against the schedule of `seed`: the seed matches
-/// the commitment, stratum positions are 0, 1, … in sequence order, every subject's arm and
-/// block equal the schedule, and every subject has exactly one matching
+/// the commitment, stratum positions are 0, 1, … in sequence order, every subject's arm
+/// equals the schedule, and every subject has exactly one matching
 /// `subject.randomized` audit entry (and no entry lacks its subject).
 pub fn check_allocations(
     conn: &mut DbConnection,
@@ -234,13 +235,10 @@ pub fn check_allocations(
             continue;
         };
         let due_arm = &protocol.arms[due.arm].code;
-        if *due_arm != s.arm
-            || due.block_index as i64 != s.block_index
-            || i64::from(due.block_size) != i64::from(s.block_size)
-        {
+        if *due_arm != s.arm {
             report.problems.push(format!(
-                "subject {}: allocated {} (block {}, size {}) but the schedule says {} (block {}, size {}) at stratum {:?} position {}",
-                s.id, s.arm, s.block_index, s.block_size, due_arm, due.block_index, due.block_size, s.stratum_key, position
+                "subject {}: allocated {} but the schedule says {} (block {}, size {}) at stratum {:?} position {}",
+                s.id, s.arm, due_arm, due.block_index, due.block_size, s.stratum_key, position
             ));
         }
     }
@@ -278,8 +276,6 @@ pub fn check_allocations(
                     && d["sequence"] == s.sequence
                     && d["stratum_key"] == s.stratum_key.as_str()
                     && d["stratum_position"] == s.stratum_position
-                    && d["block_index"] == s.block_index
-                    && d["block_size"] == s.block_size
                     && d["patient_ref"] == s.patient_ref.as_str();
                 if !same {
                     report.problems.push(format!(

@@ -3,10 +3,14 @@
 use serde_json::{json, Value};
 
 use super::allocation::allocation_view;
-use super::queries::{balance_of, screening_view, trial_detail};
+use std::collections::BTreeMap;
+
+use super::csv_cell;
+use super::queries::{balance_of, revealed_seed, screening_view, trial_detail};
 use super::{format_time, TrialRuntime};
 use crate::access::{Role, User};
 use crate::error::AppError;
+use crate::randomization::{Schedule, ScheduledAllocation, Seed};
 use crate::storage::{self, models, repo, DbConnection};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +57,12 @@ pub fn export(
     user.require_all_sites()?;
     let trial_id = &trial.protocol.id;
     let subjects = repo::subjects::list(conn, trial_id)?;
+    let revealed = revealed_seed(conn, trial_id)?;
+    let blocks = revealed
+        .as_ref()
+        .map(|seed| SubjectBlocks::compute(&trial.protocol, seed, &subjects));
     match format {
-        ExportFormat::Csv => subjects_csv(trial, &subjects),
+        ExportFormat::Csv => subjects_csv(trial, &subjects, blocks.as_ref()),
         ExportFormat::Json => {
             let detail = trial_detail(conn, trial, user)?;
             let head = storage::audit_head(conn, trial_id)?;
@@ -66,9 +74,9 @@ pub fn export(
             }
             let doc = json!({
                 "trial": detail,
-                "subjects": subjects.iter().map(|s| subject_record(trial, s)).collect::<Vec<_>>(),
+                "subjects": subjects.iter().map(|s| subject_record(trial, s, blocks.as_ref())).collect::<Vec<_>>(),
                 "screenings": screenings,
-                "balance": balance_of(&trial.protocol, &subjects),
+                "balance": balance_of(&trial.protocol, &subjects, revealed.as_ref()),
                 "audit_head": { "seq": head.seq, "hash": head.hash },
                 "exported_at": format_time(super::now()),
             });
@@ -83,23 +91,66 @@ pub fn export(
     }
 }
 
-/// A subject as monitors see it: the allocation plus its place in the schedule.
-fn subject_record(trial: &TrialRuntime, s: &models::Subject) -> Value {
+/// Each subject's block (index, size) in its stratum's schedule, computed from the revealed
+/// seed. Exists only after the reveal: while the seed is secret no export holds block data.
+struct SubjectBlocks(BTreeMap<String, (u64, u32)>);
+
+impl SubjectBlocks {
+    fn compute(p: &crate::protocol::Protocol, seed: &Seed, subjects: &[models::Subject]) -> Self {
+        let mut strata: BTreeMap<&str, Vec<ScheduledAllocation>> = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        for s in subjects {
+            let Ok(position) = usize::try_from(s.stratum_position) else {
+                continue;
+            };
+            let schedule = strata.entry(s.stratum_key.as_str()).or_default();
+            if schedule.len() <= position {
+                *schedule = Schedule::new(seed, &p.id, &s.stratum_key, p.design())
+                    .take(position + 1)
+                    .collect();
+            }
+            if let Some(due) = schedule.get(position) {
+                out.insert(s.id.clone(), (due.block_index, due.block_size));
+            }
+        }
+        SubjectBlocks(out)
+    }
+
+    fn of(&self, subject_id: &str) -> Option<(u64, u32)> {
+        self.0.get(subject_id).copied()
+    }
+}
+
+/// A subject as monitors see it: the allocation plus its place in the schedule (block only
+/// after the reveal).
+fn subject_record(
+    trial: &TrialRuntime,
+    s: &models::Subject,
+    blocks: Option<&SubjectBlocks>,
+) -> Value {
     let mut v = serde_json::to_value(allocation_view(&trial.protocol, s)).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("screening_id".into(), json!(s.screening_id));
         m.insert("stratum_key".into(), json!(s.stratum_key));
         m.insert("stratum_position".into(), json!(s.stratum_position));
-        m.insert("block_index".into(), json!(s.block_index));
-        m.insert("block_size".into(), json!(s.block_size));
+        if let Some((index, size)) = blocks.and_then(|b| b.of(&s.id)) {
+            m.insert("block_index".into(), json!(index));
+            m.insert("block_size".into(), json!(size));
+        }
     }
     v
 }
 
-fn subjects_csv(trial: &TrialRuntime, subjects: &[models::Subject]) -> Result<Vec<u8>, AppError> {
+/// Subjects as CSV; every text cell formula-safe ([`csv_cell`]). The block columns exist only
+/// after the seed is revealed.
+fn subjects_csv(
+    trial: &TrialRuntime,
+    subjects: &[models::Subject],
+    blocks: Option<&SubjectBlocks>,
+) -> Result<Vec<u8>, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| AppError::Internal(e.to_string());
-    w.write_record([
+    let mut header = vec![
         "subject_id",
         "sequence",
         "patient_ref",
@@ -114,33 +165,45 @@ fn subjects_csv(trial: &TrialRuntime, subjects: &[models::Subject]) -> Result<Ve
         "screening_id",
         "stratum_key",
         "stratum_position",
-        "block_index",
-        "block_size",
         "audit_seq",
-    ])
-    .map_err(internal)?;
+    ];
+    if blocks.is_some() {
+        header.extend(["block_index", "block_size"]);
+    }
+    w.write_record(&header).map_err(internal)?;
     for s in subjects {
         let a = allocation_view(&trial.protocol, s);
-        w.write_record([
-            a.subject_id,
-            a.sequence.to_string(),
-            a.patient_ref,
-            a.site,
-            a.arm,
-            a.arm_name,
-            a.randomized_at,
-            a.randomized_by,
-            a.status,
-            a.withdrawn_at.unwrap_or_default(),
-            a.withdrawal_reason.unwrap_or_default(),
-            s.screening_id.clone(),
-            s.stratum_key.clone(),
-            s.stratum_position.to_string(),
-            s.block_index.to_string(),
-            s.block_size.to_string(),
-            s.audit_seq.to_string(),
-        ])
-        .map_err(internal)?;
+        let withdrawn_at = a.withdrawn_at.unwrap_or_default();
+        let reason = a.withdrawal_reason.unwrap_or_default();
+        let mut row: Vec<String> = [
+            csv_cell::text(&a.subject_id),
+            csv_cell::number(a.sequence).into(),
+            csv_cell::text(&a.patient_ref),
+            csv_cell::text(&a.site),
+            csv_cell::text(&a.arm),
+            csv_cell::text(&a.arm_name),
+            csv_cell::text(&a.randomized_at),
+            csv_cell::text(&a.randomized_by),
+            csv_cell::text(&a.status),
+            csv_cell::text(&withdrawn_at),
+            csv_cell::text(&reason),
+            csv_cell::text(&s.screening_id),
+            csv_cell::text(&s.stratum_key),
+            csv_cell::number(s.stratum_position).into(),
+            csv_cell::number(s.audit_seq).into(),
+        ]
+        .into_iter()
+        .map(|c| c.into_owned())
+        .collect();
+        if let Some(b) = blocks {
+            let (index, size) = b
+                .of(&s.id)
+                .map_or((String::new(), String::new()), |(i, z)| {
+                    (i.to_string(), z.to_string())
+                });
+            row.extend([index, size]);
+        }
+        w.write_record(&row).map_err(internal)?;
     }
     w.into_inner()
         .map_err(|e| AppError::Internal(e.to_string()))

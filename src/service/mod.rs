@@ -5,6 +5,7 @@
 
 pub mod allocation;
 pub mod audit_trail;
+pub mod csv_cell;
 pub mod exports;
 pub mod queries;
 pub mod screening;

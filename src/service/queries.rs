@@ -7,7 +7,8 @@ use super::{format_time, TrialRuntime, Trials};
 use crate::access::{Role, User};
 use crate::eligibility::Evaluation;
 use crate::error::AppError;
-use crate::storage::{models, repo, DbConnection};
+use crate::randomization::{Schedule, Seed};
+use crate::storage::{self, models, repo, DbConnection};
 use crate::views::{
     Allocation, ArmCount, ArmView, Balance, BlockBalance, CriterionCount, CriterionView,
     EnrollmentFlow, ScreeningView, StratumBalance, TrialDetail, TrialSummary,
@@ -76,7 +77,7 @@ pub fn trial_detail(
             .collect(),
         seed_commitment: row.seed_commitment,
         algorithm: row.algorithm,
-        protocol_digest: row.protocol_digest,
+        protocol_digest: user.role.sees_design().then_some(row.protocol_digest),
         block_sizes: user.role.sees_design().then(|| p.block_sizes.clone()),
         closed_at: row.closed_at.map(format_time),
         close_reason: row.close_reason,
@@ -121,8 +122,8 @@ pub fn get_screening(
     let row = repo::screenings::get(conn, trial_id, id)?
         .ok_or_else(|| AppError::NotFound(format!("no screening {id:?}")))?;
     user.require_site(&row.site)?;
-    let latest = repo::screenings::latest_id(conn, trial_id, &row.patient_ref)?;
-    let subject = repo::subjects::for_patient(conn, trial_id, &row.patient_ref)?;
+    let latest = repo::screenings::latest_id(conn, trial_id, &row.site, &row.patient_ref)?;
+    let subject = repo::subjects::for_patient(conn, trial_id, &row.site, &row.patient_ref)?;
     let is_latest = latest.as_deref() == Some(row.id.as_str());
     screening_view(row, is_latest, subject.map(|s| s.id))
 }
@@ -158,9 +159,9 @@ pub fn list_screenings(
     }
     let trial_id = &trial.protocol.id;
     let rows = repo::screenings::latest_per_patient(conn, trial_id)?;
-    let subjects: BTreeMap<String, String> = repo::subjects::list(conn, trial_id)?
+    let subjects: BTreeMap<(String, String), String> = repo::subjects::list(conn, trial_id)?
         .into_iter()
-        .map(|s| (s.patient_ref, s.id))
+        .map(|s| ((s.site, s.patient_ref), s.id))
         .collect();
     let mut out = Vec::new();
     for row in rows {
@@ -174,7 +175,9 @@ pub fn list_screenings(
         {
             continue;
         }
-        let subject = subjects.get(&row.patient_ref).cloned();
+        let subject = subjects
+            .get(&(row.site.clone(), row.patient_ref.clone()))
+            .cloned();
         if filter.randomized.is_some_and(|r| r != subject.is_some()) {
             continue;
         }
@@ -221,7 +224,8 @@ pub fn balance(
     user.require_all_sites()?;
     let p = &trial.protocol;
     let subjects = repo::subjects::list(conn, &p.id)?;
-    Ok(balance_of(p, &subjects))
+    let revealed = revealed_seed(conn, &p.id)?;
+    Ok(balance_of(p, &subjects, revealed.as_ref()))
 }
 
 /// The flow of patients from screening to randomization and withdrawal (monitors).
@@ -237,14 +241,14 @@ pub fn flow(
     let p = &trial.protocol;
     let latest = repo::screenings::latest_per_patient(conn, &p.id)?;
     let subjects = repo::subjects::list(conn, &p.id)?;
-    let randomized: BTreeMap<&str, &models::Subject> = subjects
+    let randomized: BTreeMap<(&str, &str), &models::Subject> = subjects
         .iter()
-        .map(|s| (s.patient_ref.as_str(), s))
+        .map(|s| ((s.site.as_str(), s.patient_ref.as_str()), s))
         .collect();
     let mut failing: BTreeMap<&str, i64> = BTreeMap::new();
     let (mut ineligible, mut incomplete, mut awaiting) = (0, 0, 0);
     for row in &latest {
-        if randomized.contains_key(row.patient_ref.as_str()) {
+        if randomized.contains_key(&(row.site.as_str(), row.patient_ref.as_str())) {
             continue;
         }
         let evaluation: Evaluation = serde_json::from_str(&row.result_json)
@@ -281,8 +285,12 @@ pub fn flow(
     // every subject as screened regardless.
     let screened_patients = latest
         .iter()
-        .map(|r| r.patient_ref.as_str())
-        .chain(subjects.iter().map(|s| s.patient_ref.as_str()))
+        .map(|r| (r.site.as_str(), r.patient_ref.as_str()))
+        .chain(
+            subjects
+                .iter()
+                .map(|s| (s.site.as_str(), s.patient_ref.as_str())),
+        )
         .collect::<std::collections::BTreeSet<_>>()
         .len() as i64;
     Ok(EnrollmentFlow {
@@ -309,8 +317,38 @@ pub fn flow(
     })
 }
 
-/// Counts per arm overall and per stratum, and each block's fill, from the subjects.
-pub fn balance_of(p: &crate::protocol::Protocol, subjects: &[models::Subject]) -> Balance {
+/// The seed as revealed in the trial's audit trail at close, or `None` while it is secret.
+/// A revealed seed that does not match the recorded commitment is an integrity failure.
+pub fn revealed_seed(conn: &mut DbConnection, trial_id: &str) -> Result<Option<Seed>, AppError> {
+    let row = repo::trials::get(conn, trial_id)?
+        .ok_or_else(|| AppError::NotFound(format!("no trial {trial_id:?}")))?;
+    if !row.seed_revealed {
+        return Ok(None);
+    }
+    let Some(record) = storage::first_record_with_action(conn, trial_id, "seed.revealed")? else {
+        return Ok(None);
+    };
+    let seed = serde_json::from_str::<serde_json::Value>(&record)
+        .ok()
+        .and_then(|r| r["data"]["seed"].as_str().map(str::to_owned))
+        .and_then(|hex| Seed::from_hex(&hex).ok())
+        .ok_or_else(|| AppError::Internal(format!("trial {trial_id}: unreadable seed.revealed")))?;
+    if seed.commitment() != row.seed_commitment {
+        return Err(AppError::Internal(format!(
+            "trial {trial_id}: the revealed seed does not match the commitment"
+        )));
+    }
+    Ok(Some(seed))
+}
+
+/// Counts per arm overall and per stratum, from the subjects. Block fill only with the
+/// revealed seed: each subject's block is computed from the seed by the same schedule
+/// function `trialgate schedule` uses; nothing about blocks is stored.
+pub fn balance_of(
+    p: &crate::protocol::Protocol,
+    subjects: &[models::Subject],
+    revealed: Option<&Seed>,
+) -> Balance {
     let zero = || -> BTreeMap<&str, i64> { p.arms.iter().map(|a| (a.code.as_str(), 0)).collect() };
     let counts_of = |m: &BTreeMap<&str, i64>| -> Vec<ArmCount> {
         p.arms
@@ -322,44 +360,73 @@ pub fn balance_of(p: &crate::protocol::Protocol, subjects: &[models::Subject]) -
             .collect()
     };
     let mut overall = zero();
-    // stratum → (counts, block index → (size, counts))
-    type Blocks<'a> = BTreeMap<i64, (i64, BTreeMap<&'a str, i64>)>;
-    let mut strata: BTreeMap<&str, (BTreeMap<&str, i64>, Blocks<'_>)> = BTreeMap::new();
+    let mut strata: BTreeMap<&str, (BTreeMap<&str, i64>, Vec<&models::Subject>)> = BTreeMap::new();
     for s in subjects {
         *overall.entry(s.arm.as_str()).or_default() += 1;
-        let (counts, blocks) = strata
+        let (counts, members) = strata
             .entry(s.stratum_key.as_str())
-            .or_insert_with(|| (zero(), BTreeMap::new()));
+            .or_insert_with(|| (zero(), Vec::new()));
         *counts.entry(s.arm.as_str()).or_default() += 1;
-        let (_, block) = blocks
-            .entry(s.block_index)
-            .or_insert_with(|| (i64::from(s.block_size), zero()));
-        *block.entry(s.arm.as_str()).or_default() += 1;
+        members.push(s);
     }
+    let blocks_of = |key: &str, members: &[&models::Subject], seed: &Seed| -> Vec<BlockBalance> {
+        let last = members
+            .iter()
+            .map(|s| s.stratum_position)
+            .max()
+            .unwrap_or(-1);
+        let schedule: Vec<_> = Schedule::new(seed, &p.id, key, p.design())
+            .take(usize::try_from(last + 1).unwrap_or(0))
+            .collect();
+        // block index → (size, counts)
+        let mut blocks: BTreeMap<u64, (u32, BTreeMap<&str, i64>)> = BTreeMap::new();
+        for s in members {
+            let Some(due) = usize::try_from(s.stratum_position)
+                .ok()
+                .and_then(|i| schedule.get(i))
+            else {
+                continue;
+            };
+            let (_, counts) = blocks
+                .entry(due.block_index)
+                .or_insert_with(|| (due.block_size, zero()));
+            *counts.entry(s.arm.as_str()).or_default() += 1;
+        }
+        blocks
+            .into_iter()
+            .map(|(index, (size, c))| {
+                let filled: i64 = c.values().sum();
+                BlockBalance {
+                    stratum_key: key.to_string(),
+                    block_index: index as i64,
+                    size: i64::from(size),
+                    filled,
+                    counts: counts_of(&c),
+                    complete: filled == i64::from(size),
+                }
+            })
+            .collect()
+    };
+    let strata: Vec<StratumBalance> = strata
+        .into_iter()
+        .map(|(key, (counts, members))| StratumBalance {
+            stratum_key: key.to_string(),
+            counts: counts_of(&counts),
+            blocks: revealed.map(|seed| blocks_of(key, &members, seed)),
+        })
+        .collect();
+    let blocks = revealed.map(|_| {
+        strata
+            .iter()
+            .flat_map(|s| s.blocks.iter().flatten().cloned())
+            .collect()
+    });
     Balance {
         trial: p.id.clone(),
         enrolled: subjects.len() as i64,
         cap: i64::from(p.cap),
         counts: counts_of(&overall),
-        strata: strata
-            .into_iter()
-            .map(|(key, (counts, blocks))| StratumBalance {
-                stratum_key: key.to_string(),
-                counts: counts_of(&counts),
-                blocks: blocks
-                    .into_iter()
-                    .map(|(index, (size, c))| {
-                        let filled = c.values().sum();
-                        BlockBalance {
-                            block_index: index,
-                            size,
-                            filled,
-                            counts: counts_of(&c),
-                            complete: filled == size,
-                        }
-                    })
-                    .collect(),
-            })
-            .collect(),
+        strata,
+        blocks,
     }
 }

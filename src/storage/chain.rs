@@ -8,9 +8,10 @@ use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
-use super::models::{AuditEntry, AuditHead, NewAuditEntry, NewAuditHead};
-use super::schema::{audit_entries, audit_heads};
+use super::models::{AuditEntry, AuditHead, NewAuditEntry, NewAuditHead, Screening, Subject};
+use super::schema::{audit_entries, audit_heads, screenings, subjects};
 use super::{read_transaction, DbConnection, StorageError};
+use crate::audit::rows::{RowClaims, ScreeningRow, SubjectRow};
 use crate::audit::{self, AsStoredEntry, ChainVerifier, Verification, GENESIS_HASH};
 
 /// Creates an empty chain (head seq 0, hash [`GENESIS_HASH`]); `Conflict` if it exists. The
@@ -124,6 +125,21 @@ pub fn read_audit(
         .load(conn)?)
 }
 
+/// The record of the chain's first entry with `action`, if any (e.g. `seed.revealed`).
+pub fn first_record_with_action(
+    conn: &mut DbConnection,
+    chain: &str,
+    action: &str,
+) -> Result<Option<String>, StorageError> {
+    Ok(audit_entries::table
+        .filter(audit_entries::chain.eq(chain))
+        .filter(audit_entries::action.eq(action))
+        .order(audit_entries::seq.asc())
+        .select(audit_entries::record)
+        .first(conn)
+        .optional()?)
+}
+
 /// The chain's head (seq 0 and [`GENESIS_HASH`] while empty); `UnknownChain` if absent.
 pub fn audit_head(conn: &mut DbConnection, chain: &str) -> Result<AuditHead, StorageError> {
     audit_heads::table
@@ -134,7 +150,8 @@ pub fn audit_head(conn: &mut DbConnection, chain: &str) -> Result<AuditHead, Sto
         .ok_or_else(|| StorageError::UnknownChain(chain.to_owned()))
 }
 
-/// Verifies the chain as stored, in one read snapshot. Entries are streamed in seq order (one
+/// Verifies the chain as stored, in one read snapshot, and that the trial's screening and
+/// subject rows agree with the entries that recorded them (both directions). Entries are streamed in seq order (one
 /// query, rows fetched as they are verified; memory stays constant) and checked on a second
 /// thread while the next rows load. Besides the entries themselves, the chain's `audit_heads`
 /// row must name its last entry, and `expected_head` (a head hash recorded earlier, e.g. from a
@@ -162,11 +179,12 @@ pub fn verify_chain(
             // A missing head row is itself a defect when entries exist.
             None => verifier.expect_last(0, GENESIS_HASH),
         };
-        let verification = stream_entries(conn, chain, verifier)?;
+        let (verification, mut claims) = stream_entries(conn, chain, verifier)?;
         if head.is_none() && verification.entries == 0 {
             return Err(StorageError::UnknownChain(chain.to_owned()));
         }
-        Ok(verification)
+        check_rows(conn, chain, &mut claims)?;
+        Ok(verification.with_rows(claims.finish()))
     };
     match read_transaction(conn, body) {
         Err(StorageError::Database(DieselError::AlreadyInTransaction)) => body(conn),
@@ -207,22 +225,77 @@ impl AsStoredEntry for ChainRow {
 /// Rows handed from the loading thread to the verifying thread at a time.
 const BATCH: usize = 256;
 
+/// Compares the trial's screening and subject rows with what its entries recorded (same
+/// snapshot as the entries).
+fn check_rows(
+    conn: &mut DbConnection,
+    chain: &str,
+    claims: &mut RowClaims,
+) -> Result<(), StorageError> {
+    for s in screenings::table
+        .filter(screenings::trial_id.eq(chain))
+        .select(Screening::as_select())
+        .load(conn)?
+    {
+        claims.check_screening(&ScreeningRow {
+            id: &s.id,
+            patient_ref: &s.patient_ref,
+            site: &s.site,
+            outcome: &s.outcome,
+            input_json: &s.input_json,
+            result_json: &s.result_json,
+            screening_date: s.screening_date,
+            screened_at: s.screened_at,
+            screened_by: &s.screened_by,
+            audit_seq: s.audit_seq,
+        });
+    }
+    for s in subjects::table
+        .filter(subjects::trial_id.eq(chain))
+        .select(Subject::as_select())
+        .load(conn)?
+    {
+        claims.check_subject(&SubjectRow {
+            id: &s.id,
+            sequence: s.sequence,
+            screening_id: &s.screening_id,
+            patient_ref: &s.patient_ref,
+            site: &s.site,
+            stratum_key: &s.stratum_key,
+            stratum_position: s.stratum_position,
+            arm: &s.arm,
+            randomized_at: s.randomized_at,
+            randomized_by: &s.randomized_by,
+            audit_seq: s.audit_seq,
+            withdrawn: s.status == "withdrawn",
+            withdrawn_at: s.withdrawn_at,
+            withdrawn_by: s.withdrawn_by.as_deref(),
+            withdrawal_reason: s.withdrawal_reason.as_deref(),
+        });
+    }
+    Ok(())
+}
+
 /// Verifies the chain's entries, streamed from `load_rows`, on a scoped thread fed through a
-/// bounded channel (loading and hashing overlap; memory stays bounded).
+/// bounded channel (loading and hashing overlap; memory stays bounded), and collects what the
+/// entries say about table rows.
 fn stream_entries(
     conn: &mut DbConnection,
     chain: &str,
     mut verifier: ChainVerifier,
-) -> Result<Verification, StorageError> {
+) -> Result<(Verification, RowClaims), StorageError> {
     std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::sync_channel::<Vec<ChainRow>>(4);
         let worker = scope.spawn(move || {
+            let mut claims = RowClaims::new();
             for batch in receiver {
                 for row in &batch {
-                    verifier.push(&row.as_stored());
+                    let entry = row.as_stored();
+                    verifier.push(&entry);
+                    claims.push(&entry);
                 }
             }
-            verifier.finish()
+            (verifier.finish(), claims)
         });
         let loaded = load_rows(conn, chain, sender);
         let verification = worker

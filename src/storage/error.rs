@@ -129,8 +129,8 @@ pub mod constraints {
     pub const SUBJECTS_PKEY: &str = "subjects_pkey";
     /// Same trial, same `sequence`.
     pub const SUBJECTS_TRIAL_SEQUENCE: &str = "subjects_trial_sequence_key";
-    /// The patient is already randomized in this trial.
-    pub const SUBJECTS_TRIAL_PATIENT: &str = "subjects_trial_patient_key";
+    /// The patient (trial, site, patient_ref) is already randomized.
+    pub const SUBJECTS_TRIAL_SITE_PATIENT: &str = "subjects_trial_site_patient_key";
     pub const SUBJECTS_TRIAL_STRATUM_POSITION: &str = "subjects_trial_stratum_position_key";
     /// Same user, same `Idempotency-Key`.
     pub const SUBJECTS_IDEMPOTENCY: &str = "subjects_idempotency_key";
@@ -153,8 +153,8 @@ pub mod constraints {
             "subjects.trial_id, subjects.sequence",
         ),
         (
-            SUBJECTS_TRIAL_PATIENT,
-            "subjects.trial_id, subjects.patient_ref",
+            SUBJECTS_TRIAL_SITE_PATIENT,
+            "subjects.trial_id, subjects.site, subjects.patient_ref",
         ),
         (
             SUBJECTS_TRIAL_STRATUM_POSITION,
@@ -185,10 +185,10 @@ mod tests {
     fn sqlite_messages_map_to_constraint_names() {
         assert_eq!(
             sqlite_unique_constraint(
-                "UNIQUE constraint failed: subjects.trial_id, subjects.patient_ref"
+                "UNIQUE constraint failed: subjects.trial_id, subjects.site, subjects.patient_ref"
             )
             .as_deref(),
-            Some(constraints::SUBJECTS_TRIAL_PATIENT)
+            Some(constraints::SUBJECTS_TRIAL_SITE_PATIENT)
         );
         assert_eq!(
             sqlite_unique_constraint("UNIQUE constraint failed: x.y"),

@@ -28,7 +28,8 @@ pub mod schema;
 mod url;
 
 pub use chain::{
-    append_audit, audit_head, create_chain, lock_chain_head, read_audit, verify_chain,
+    append_audit, audit_head, create_chain, first_record_with_action, lock_chain_head, read_audit,
+    verify_chain,
 };
 pub use connection::{
     establish, read_transaction, write_transaction, ConnectionManager, Database, DbConnection,

@@ -146,8 +146,6 @@ pub struct Subject {
     pub stratum_key: String,
     /// 0-based position in the stratum's schedule.
     pub stratum_position: i64,
-    pub block_index: i64,
-    pub block_size: i32,
     pub arm: String,
     pub randomized_at: NaiveDateTime,
     pub randomized_by: String,
@@ -174,8 +172,6 @@ pub struct NewSubject<'a> {
     pub site: &'a str,
     pub stratum_key: &'a str,
     pub stratum_position: i64,
-    pub block_index: i64,
-    pub block_size: i32,
     pub arm: &'a str,
     pub randomized_at: NaiveDateTime,
     pub randomized_by: &'a str,

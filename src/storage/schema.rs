@@ -62,8 +62,6 @@ diesel::table! {
         site -> Text,
         stratum_key -> Text,
         stratum_position -> BigInt,
-        block_index -> BigInt,
-        block_size -> Integer,
         arm -> Text,
         randomized_at -> Timestamp,
         randomized_by -> Text,

@@ -104,12 +104,17 @@ fn balance_section(trial: &TrialRuntime, b: &Balance) -> Markup {
         }
         section aria-labelledby="blocks-title" {
             h2 #blocks-title { "Balance per block" }
-            @for s in &b.strata {
+            @if b.blocks.is_none() {
+                p { "Shown after the trial is closed with its seed revealed. While the seed is secret, "
+                    "where blocks begin stays hidden from everyone: knowing a block's size and fill "
+                    "would tell the next arm whenever the block's remaining places are all one arm." }
+            }
+            @for s in b.strata.iter().filter(|s| s.blocks.is_some()) {
                 table.blocks {
                     caption { (stratum_name(&s.stratum_key)) }
                     thead { tr { th { "Block" } th.num { "Size" } th.num { "Filled" } @for a in arms { th.num { (a.name) } } th { "Complete" } } }
                     tbody {
-                        @for blk in &s.blocks {
+                        @for blk in s.blocks.iter().flatten() {
                             tr {
                                 td { (blk.block_index + 1) }
                                 td.num { (blk.size) }
@@ -339,10 +344,11 @@ pub async fn verify(
     let body = html! {
         h1 { "Audit chain verification" }
         @if v.valid {
-            (templates::notice("ok", html! { strong { "Valid." } " All " (v.entries) " entries recompute to the recorded hashes." }))
+            (templates::notice("ok", html! { strong { "Valid." } " All " (v.entries) " entries recompute to the recorded hashes, and every screening, subject and withdrawal row agrees with its entry." }))
         } @else {
             (templates::notice("error", html! { strong { "INVALID." }
                 @if let Some(seq) = v.first_invalid_seq { " The chain breaks at entry " (seq) "." }
+                @if let Some(problem) = &v.problem { " " (problem) "." }
                 " Report this to the sponsor." }))
         }
         dl.meta {

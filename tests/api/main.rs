@@ -17,3 +17,4 @@ mod access;
 mod endpoints;
 mod exports;
 mod problems;
+mod tables;

@@ -26,14 +26,16 @@ pub fn get(
 }
 
 /// The patient's latest screening: the last submitted (highest audit seq), whatever its
-/// screening date.
+/// screening date. A patient is (trial, site, patient_ref).
 pub fn latest_id(
     c: &mut DbConnection,
     trial_id: &str,
+    site: &str,
     patient_ref: &str,
 ) -> Result<Option<String>, StorageError> {
     Ok(screenings::table
         .filter(screenings::trial_id.eq(trial_id))
+        .filter(screenings::site.eq(site))
         .filter(screenings::patient_ref.eq(patient_ref))
         .order(screenings::audit_seq.desc())
         .select(screenings::id)
@@ -51,7 +53,7 @@ pub fn latest_per_patient(
     Ok(rows
         .into_iter()
         .rev()
-        .filter(|s| seen.insert(s.patient_ref.clone()))
+        .filter(|s| seen.insert((s.site.clone(), s.patient_ref.clone())))
         .collect())
 }
 

@@ -22,8 +22,6 @@ pub fn insert(c: &mut DbConnection, row: &NewSubject<'_>) -> Result<Subject, Sto
         site: row.site.to_string(),
         stratum_key: row.stratum_key.to_string(),
         stratum_position: row.stratum_position,
-        block_index: row.block_index,
-        block_size: row.block_size,
         arm: row.arm.to_string(),
         randomized_at: row.randomized_at,
         randomized_by: row.randomized_by.to_string(),
@@ -50,13 +48,16 @@ pub fn get(
         .optional()?)
 }
 
+/// The subject of a patient (trial, site, patient_ref), once randomized.
 pub fn for_patient(
     c: &mut DbConnection,
     trial_id: &str,
+    site: &str,
     patient_ref: &str,
 ) -> Result<Option<Subject>, StorageError> {
     Ok(subjects::table
         .filter(subjects::trial_id.eq(trial_id))
+        .filter(subjects::site.eq(site))
         .filter(subjects::patient_ref.eq(patient_ref))
         .select(Subject::as_select())
         .first(c)

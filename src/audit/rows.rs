@@ -1,0 +1,285 @@
+//! The chain covers its tables: every screening, subject and withdrawal row must agree with the
+//! audit entry that recorded it, and every such entry must have its row.
+//!
+//! Hashing proves the entries were not changed; it says nothing about the rows the server
+//! reads to answer requests. Without this check a `DELETE FROM subjects` (triggers dropped)
+//! would leave the chain valid while the trial's data had changed. [`RowClaims`] collects what
+//! the entries say, then compares it with the rows, both read in one snapshot.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde_json::Value;
+
+use super::StoredEntry;
+
+/// The actions whose entries describe a table row.
+pub const SCREENING_RECORDED: &str = "screening.recorded";
+pub const SUBJECT_RANDOMIZED: &str = "subject.randomized";
+pub const SUBJECT_WITHDRAWN: &str = "subject.withdrawn";
+
+/// A `screenings` row as the check sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ScreeningRow<'a> {
+    pub id: &'a str,
+    pub patient_ref: &'a str,
+    pub site: &'a str,
+    pub outcome: &'a str,
+    pub input_json: &'a str,
+    pub result_json: &'a str,
+    pub screening_date: NaiveDate,
+    pub screened_at: NaiveDateTime,
+    pub screened_by: &'a str,
+    pub audit_seq: i64,
+}
+
+/// A `subjects` row as the check sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct SubjectRow<'a> {
+    pub id: &'a str,
+    pub sequence: i64,
+    pub screening_id: &'a str,
+    pub patient_ref: &'a str,
+    pub site: &'a str,
+    pub stratum_key: &'a str,
+    pub stratum_position: i64,
+    pub arm: &'a str,
+    pub randomized_at: NaiveDateTime,
+    pub randomized_by: &'a str,
+    pub audit_seq: i64,
+    /// `status = 'withdrawn'`.
+    pub withdrawn: bool,
+    pub withdrawn_at: Option<NaiveDateTime>,
+    pub withdrawn_by: Option<&'a str>,
+    pub withdrawal_reason: Option<&'a str>,
+}
+
+/// Where rows and chain first disagree, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowDisagreement {
+    pub seq: i64,
+    pub detail: String,
+}
+
+#[derive(Debug)]
+struct Written {
+    seq: i64,
+    at: NaiveDateTime,
+    actor: String,
+}
+
+#[derive(Debug)]
+struct ScreeningClaim {
+    written: Written,
+    data: Value,
+}
+
+#[derive(Debug)]
+struct SubjectClaim {
+    written: Written,
+    data: Value,
+}
+
+#[derive(Debug)]
+struct WithdrawalClaim {
+    written: Written,
+    reason: Value,
+}
+
+/// What the entries of one chain say about its rows; feed entries with [`push`](Self::push),
+/// then rows with the `check_*` methods, then [`finish`](Self::finish).
+#[derive(Debug, Default)]
+pub struct RowClaims {
+    screenings: HashMap<String, ScreeningClaim>,
+    subjects: HashMap<String, SubjectClaim>,
+    withdrawals: HashMap<String, WithdrawalClaim>,
+    first: Option<RowDisagreement>,
+}
+
+impl RowClaims {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn disagree(&mut self, seq: i64, detail: String) {
+        if self.first.as_ref().is_none_or(|d| seq < d.seq) {
+            self.first = Some(RowDisagreement {
+                seq: seq.max(1),
+                detail,
+            });
+        }
+    }
+
+    /// Reads one entry; entries of other actions are ignored.
+    pub fn push(&mut self, e: &StoredEntry<'_>) {
+        if ![SCREENING_RECORDED, SUBJECT_RANDOMIZED, SUBJECT_WITHDRAWN].contains(&e.action) {
+            return;
+        }
+        let written = Written {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor.to_owned(),
+        };
+        let data = serde_json::from_str::<Value>(e.record)
+            .ok()
+            .and_then(|mut r| r.get_mut("data").map(Value::take))
+            .unwrap_or(Value::Null);
+        let id_key = match e.action {
+            SCREENING_RECORDED => "screening_id",
+            _ => "subject_id",
+        };
+        let Some(id) = data.get(id_key).and_then(Value::as_str).map(str::to_owned) else {
+            self.disagree(e.seq, format!("{} entry without {id_key}", e.action));
+            return;
+        };
+        let duplicate = match e.action {
+            SCREENING_RECORDED => self
+                .screenings
+                .insert(id.clone(), ScreeningClaim { written, data })
+                .is_some(),
+            SUBJECT_RANDOMIZED => self
+                .subjects
+                .insert(id.clone(), SubjectClaim { written, data })
+                .is_some(),
+            _ => {
+                let reason = data.get("reason").cloned().unwrap_or(Value::Null);
+                self.withdrawals
+                    .insert(id.clone(), WithdrawalClaim { written, reason })
+                    .is_some()
+            }
+        };
+        if duplicate {
+            self.disagree(e.seq, format!("{} recorded twice for {id}", e.action));
+        }
+    }
+
+    /// Compares a screening row with its `screening.recorded` entry.
+    pub fn check_screening(&mut self, row: &ScreeningRow<'_>) {
+        let Some(claim) = self.screenings.remove(row.id) else {
+            self.disagree(
+                row.audit_seq,
+                format!("screening {} has no screening.recorded entry", row.id),
+            );
+            return;
+        };
+        let d = &claim.data;
+        let input = serde_json::from_str::<Value>(row.input_json).ok();
+        let result = serde_json::from_str::<Value>(row.result_json).ok();
+        let same = claim.written.seq == row.audit_seq
+            && claim.written.at == row.screened_at
+            && claim.written.actor == row.screened_by
+            && d["patient_ref"] == row.patient_ref
+            && d["site"] == row.site
+            && d["screening_date"] == row.screening_date.to_string().as_str()
+            && d["outcome"] == row.outcome
+            && input.as_ref() == d.get("input")
+            && result.as_ref().is_some_and(|r| {
+                r["outcome"] == d["outcome"]
+                    && r["missing"] == d["missing"]
+                    && r["criteria"] == d["criteria"]
+            });
+        if !same {
+            self.disagree(
+                claim.written.seq.min(row.audit_seq),
+                format!(
+                    "screening {} differs from its screening.recorded entry (seq {})",
+                    row.id, claim.written.seq
+                ),
+            );
+        }
+    }
+
+    /// Compares a subject row with its `subject.randomized` entry and, when withdrawn, its
+    /// `subject.withdrawn` entry.
+    pub fn check_subject(&mut self, row: &SubjectRow<'_>) {
+        match self.subjects.remove(row.id) {
+            None => self.disagree(
+                row.audit_seq,
+                format!("subject {} has no subject.randomized entry", row.id),
+            ),
+            Some(claim) => {
+                let d = &claim.data;
+                let same = claim.written.seq == row.audit_seq
+                    && claim.written.at == row.randomized_at
+                    && claim.written.actor == row.randomized_by
+                    && d["screening_id"] == row.screening_id
+                    && d["patient_ref"] == row.patient_ref
+                    && d["site"] == row.site
+                    && d["arm"] == row.arm
+                    && d["sequence"] == row.sequence
+                    && d["stratum_key"] == row.stratum_key
+                    && d["stratum_position"] == row.stratum_position;
+                if !same {
+                    self.disagree(
+                        claim.written.seq.min(row.audit_seq),
+                        format!(
+                            "subject {} differs from its subject.randomized entry (seq {})",
+                            row.id, claim.written.seq
+                        ),
+                    );
+                }
+            }
+        }
+        match (self.withdrawals.remove(row.id), row.withdrawn) {
+            (None, false) => {}
+            (None, true) => self.disagree(
+                row.audit_seq,
+                format!(
+                    "subject {} is withdrawn without a subject.withdrawn entry",
+                    row.id
+                ),
+            ),
+            (Some(claim), false) => self.disagree(
+                claim.written.seq,
+                format!(
+                    "subject {} is on study but was withdrawn at seq {}",
+                    row.id, claim.written.seq
+                ),
+            ),
+            (Some(claim), true) => {
+                let same = row.withdrawn_at == Some(claim.written.at)
+                    && row.withdrawn_by == Some(claim.written.actor.as_str())
+                    && row.withdrawal_reason.is_some_and(|r| claim.reason == r);
+                if !same {
+                    self.disagree(
+                        claim.written.seq,
+                        format!(
+                            "subject {}'s withdrawal differs from its subject.withdrawn entry (seq {})",
+                            row.id, claim.written.seq
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The first disagreement, counting entries whose row is missing.
+    pub fn finish(mut self) -> Option<RowDisagreement> {
+        let missing: Vec<(i64, String)> = self
+            .screenings
+            .iter()
+            .map(|(id, c)| {
+                (
+                    c.written.seq,
+                    format!("screening {id} is recorded but has no row"),
+                )
+            })
+            .chain(self.subjects.iter().map(|(id, c)| {
+                (
+                    c.written.seq,
+                    format!("subject {id} is recorded but has no row"),
+                )
+            }))
+            .chain(self.withdrawals.iter().map(|(id, c)| {
+                (
+                    c.written.seq,
+                    format!("withdrawal of subject {id} is recorded but the subject has no row"),
+                )
+            }))
+            .collect();
+        for (seq, detail) in missing {
+            self.disagree(seq, detail);
+        }
+        self.first
+    }
+}
