@@ -612,17 +612,17 @@ pub fn write_schedule(
             }
         }
         ScheduleFormat::Csv => {
-            writeln!(out, "position,block_index,block_size,arm")?;
+            let mut w = csv::Writer::from_writer(&mut *out);
+            w.write_record(["position", "block_index", "block_size", "arm"])?;
             for e in entries {
-                writeln!(
-                    out,
-                    "{},{},{},{}",
-                    e.position,
-                    e.block_index,
-                    e.block_size,
-                    code(e.arm)
-                )?;
+                w.write_record([
+                    e.position.to_string(),
+                    e.block_index.to_string(),
+                    e.block_size.to_string(),
+                    crate::service::csv_cell::text(code(e.arm)).into_owned(),
+                ])?;
             }
+            w.flush()?;
         }
         ScheduleFormat::Json => {
             let allocations: Vec<_> = entries

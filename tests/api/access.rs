@@ -269,6 +269,61 @@ fn site_limits(db: TestDb) {
 }
 both_backends!(site_limits);
 
+/// A patient is (trial, site, patient_ref): another site submitting the same ref neither
+/// hides, supersedes nor blocks the first site's patient, and no refusal names its subject.
+fn sites_cannot_touch_each_others_patients(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv1 = app.user("ines", "investigator", &["SITE01"]);
+    let pharm1 = app.user("paul", "pharmacist", &["SITE01"]);
+    let inv2 = app.user("ivan", "investigator", &["SITE02"]);
+    let pharm2 = app.user("petra", "pharmacist", &["SITE02"]);
+    let first = screen_eligible(&app, &inv1, "SITE01-0005", "SITE01");
+
+    // SITE02 screens "SITE01-0005" at its own site: a different patient.
+    let mut ineligible = eligible("SITE01-0005", "SITE02");
+    ineligible["labs"]["hemoglobin"]["value"] = json!(80);
+    let other = screen(&app, &inv2, &ineligible);
+    assert_eq!(other["outcome"], "ineligible");
+
+    // SITE01's patient is still in SITE01's queue, with its own screening as the latest.
+    let queue = get_json(
+        &app,
+        &pharm1,
+        &format!("{T}/screenings?outcome=eligible&randomized=false"),
+    );
+    let ids: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [first.as_str()]);
+    assert_eq!(
+        get_json(&app, &pharm1, &format!("{T}/screenings/{first}"))["latest"],
+        true
+    );
+    // …and randomizes: not stale.
+    let a = randomized(&app, &pharm1, &first);
+    let subject1 = a["subject_id"].as_str().unwrap().to_string();
+
+    // SITE02's patient of the same ref: eligible on re-screening, randomized on its own.
+    let second = screen_eligible(&app, &inv2, "SITE01-0005", "SITE02");
+    let b = randomized(&app, &pharm2, &second);
+    assert_ne!(b["subject_id"], a["subject_id"]);
+    // A second attempt is refused naming SITE02's own subject, never SITE01's.
+    let r = super::support::randomize(&app, &pharm2, &second);
+    let text = r.text().unwrap();
+    assert!(text.contains(b["subject_id"].as_str().unwrap()), "{text}");
+    assert!(!text.contains(&subject1), "a refusal names another site's subject: {text}");
+    // SITE02 sees none of SITE01's subjects or screenings.
+    for path in [format!("{T}/subjects"), format!("{T}/screenings")] {
+        let body = app.get(&pharm2, &path).text().unwrap();
+        assert!(!body.contains(&subject1), "{path}: {body}");
+        assert!(!body.contains(&first), "{path}: {body}");
+    }
+}
+both_backends!(sites_cannot_touch_each_others_patients);
+
 const SECRETS: [&str; 5] = [
     "block_size",
     "block_index",

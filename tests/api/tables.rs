@@ -9,31 +9,8 @@ use serde_json::{json, Value};
 
 use super::support::{enroll, get_json, T, TRIAL};
 use crate::common::app::TestApp;
-use crate::common::{execute, TestDb};
+use crate::common::{drop_table_triggers, execute, TestDb};
 use trialgate::storage::DbConnection;
-
-fn drop_table_triggers(conn: &mut DbConnection) {
-    match conn {
-        DbConnection::Sqlite(c) => c
-            .batch_execute(
-                "DROP TRIGGER subjects_no_delete;
-                 DROP TRIGGER subjects_only_audited_withdrawal;
-                 DROP TRIGGER screenings_no_update;
-                 DROP TRIGGER screenings_no_delete;",
-            )
-            .unwrap(),
-        DbConnection::Postgres(c) => c
-            .batch_execute(
-                "DROP TRIGGER subjects_guard_update ON subjects;
-                 DROP TRIGGER subjects_guard_delete ON subjects;
-                 DROP TRIGGER subjects_guard_truncate ON subjects;
-                 DROP TRIGGER screenings_no_update ON screenings;
-                 DROP TRIGGER screenings_no_delete ON screenings;
-                 DROP TRIGGER screenings_no_truncate ON screenings;",
-            )
-            .unwrap(),
-    }
-}
 
 fn verify_cli(app: &TestApp) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_trialgate"))

@@ -237,6 +237,31 @@ pub fn drop_audit_triggers(conn: &mut DbConnection) {
     }
 }
 
+/// Drops the triggers that keep subject rows to audited withdrawals and screenings
+/// append-only: what a database administrator tampering with the tables would do first.
+pub fn drop_table_triggers(conn: &mut DbConnection) {
+    match conn {
+        DbConnection::Sqlite(c) => c
+            .batch_execute(
+                "DROP TRIGGER subjects_no_delete;
+                 DROP TRIGGER subjects_only_audited_withdrawal;
+                 DROP TRIGGER screenings_no_update;
+                 DROP TRIGGER screenings_no_delete;",
+            )
+            .unwrap(),
+        DbConnection::Postgres(c) => c
+            .batch_execute(
+                "DROP TRIGGER subjects_guard_update ON subjects;
+                 DROP TRIGGER subjects_guard_delete ON subjects;
+                 DROP TRIGGER subjects_guard_truncate ON subjects;
+                 DROP TRIGGER screenings_no_update ON screenings;
+                 DROP TRIGGER screenings_no_delete ON screenings;
+                 DROP TRIGGER screenings_no_truncate ON screenings;",
+            )
+            .unwrap(),
+    }
+}
+
 #[derive(QueryableByName)]
 struct Line {
     #[diesel(sql_type = Text)]
