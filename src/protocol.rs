@@ -9,7 +9,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::eligibility::{Attestation, CountLab, Dipstick, UlnLab};
+use crate::eligibility::{
+    Attestation, CountLab, Dipstick, PatientRefPattern, UlnLab, DEFAULT_PATIENT_REF_PATTERN,
+};
 use crate::randomization::{Design, DesignError};
 
 /// The default trial, compiled into the binary.
@@ -113,10 +115,21 @@ pub struct Protocol {
     pub cap: u32,
     pub block_sizes: Vec<u32>,
     pub stratification: Vec<StratificationFactor>,
+    /// `patient_ref_pattern` as the protocol file sets it. Absent from the canonical JSON
+    /// (and so from the digest) when the file does not set it, like an arm's description:
+    /// the digest of a protocol that predates the key is unchanged.
+    #[serde(
+        rename = "patient_ref_pattern",
+        skip_serializing_if = "Option::is_none"
+    )]
+    declared_patient_ref_pattern: Option<String>,
     pub arms: Vec<Arm>,
     pub criteria: Vec<Criterion>,
     #[serde(skip)]
     design: Design,
+    /// The pattern in force: the declared one, else [`DEFAULT_PATIENT_REF_PATTERN`].
+    #[serde(skip)]
+    patient_ref_pattern: PatientRefPattern,
 }
 
 impl Protocol {
@@ -169,6 +182,11 @@ impl Protocol {
         &self.design
     }
 
+    /// The pattern a canonical `patient_ref` must match in this trial.
+    pub fn patient_ref_pattern(&self) -> &PatientRefPattern {
+        &self.patient_ref_pattern
+    }
+
     pub fn arm(&self, code: &str) -> Option<&Arm> {
         self.arms.iter().find(|a| a.code == code)
     }
@@ -193,6 +211,8 @@ struct RawProtocol {
     block_sizes: Vec<u32>,
     #[serde(default)]
     stratification: Vec<StratificationFactor>,
+    #[serde(default)]
+    patient_ref_pattern: Option<String>,
     arms: Vec<Arm>,
     criteria: Vec<RawCriterion>,
 }
@@ -416,6 +436,15 @@ impl RawProtocol {
                 ));
             }
         }
+        let patient_ref_pattern = PatientRefPattern::new(
+            self.patient_ref_pattern
+                .as_deref()
+                .unwrap_or(DEFAULT_PATIENT_REF_PATTERN),
+        )
+        .map_err(|m| match &self.patient_ref_pattern {
+            Some(p) => format!("patient_ref_pattern {p:?} {m}"),
+            None => format!("the default patient_ref_pattern {m}"),
+        })?;
         if self.criteria.is_empty() {
             return Err("at least one eligibility criterion is required".into());
         }
@@ -434,9 +463,11 @@ impl RawProtocol {
             cap: self.cap,
             block_sizes: self.block_sizes,
             stratification: self.stratification,
+            declared_patient_ref_pattern: self.patient_ref_pattern,
             arms: self.arms,
             criteria,
             design,
+            patient_ref_pattern,
         })
     }
 }
@@ -551,6 +582,11 @@ mod tests {
             "max_uln_with_liver_metastasis = 3",
             "max_uln_with_liver_metastasis = 1",
             "is below max_uln",
+        );
+        refused(
+            "cap = 90",
+            "cap = 90\npatient_ref_pattern = '[A-Z]+'",
+            "patient_ref_pattern \"[A-Z]+\" must be anchored",
         );
     }
 

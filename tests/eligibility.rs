@@ -119,7 +119,7 @@ fn without(mut request: Value, dotted: &str) -> Value {
 }
 
 fn parse_on(request: &Value, today: NaiveDate) -> Result<ScreeningInput, InputError> {
-    ScreeningInput::from_json(request.to_string().as_bytes(), today)
+    ScreeningInput::from_json(request.to_string().as_bytes(), today, &protocol())
 }
 
 /// Parses (which must succeed) and evaluates against the default protocol.
@@ -187,7 +187,7 @@ fn uln_lab(value: f64, uln: f64) -> Value {
 /// named, in the order reported.
 #[track_caller]
 fn refused_fields_on(body: &[u8], today: NaiveDate) -> Vec<String> {
-    match ScreeningInput::from_json(body, today) {
+    match ScreeningInput::from_json(body, today, &protocol()) {
         Err(InputError::Invalid(errors)) => {
             for e in &errors {
                 assert!(!e.message.is_empty(), "{e:?} has no message");
@@ -214,7 +214,7 @@ fn assert_refused(request: &Value, field: &str) {
 
 #[track_caller]
 fn assert_malformed(body: &[u8]) {
-    let result = ScreeningInput::from_json(body, today());
+    let result = ScreeningInput::from_json(body, today(), &protocol());
     assert!(
         matches!(result, Err(InputError::Malformed(_))),
         "expected Malformed for {:?}, got {result:?}",
@@ -1004,15 +1004,59 @@ fn patient_ref_site_and_birth_date_are_required() {
 
 #[test]
 fn patient_ref_and_site_must_be_sensible_text() {
-    for bad in ["", " ", " SITE01-0007", "a\u{7}b", &"x".repeat(65)] {
+    for bad in [
+        "",
+        " ",
+        "a\u{7}b",
+        &"x".repeat(65),
+        "Zhang Wei / 0007",
+        "SITE01\u{200B}-0007",
+        "SIT\u{0415}01-0007",
+        "-0007",
+    ] {
         assert_refused(&with(eligible(), "patient_ref", json!(bad)), "patient_ref");
     }
     for bad in ["", "SITE 01", "SITE/01", &"S".repeat(65)] {
         assert_refused(&with(eligible(), "site", json!(bad)), "site");
     }
-    // A patient_ref is free text within those limits.
-    let request = with(eligible(), "patient_ref", json!("Zhang Wei / 0007"));
-    assert_eq!(screen(&request).outcome, Outcome::Eligible);
+}
+
+#[test]
+fn patient_ref_is_canonical_one_patient_one_identity() {
+    for spelling in [
+        "SITE01-0007",
+        "site01-0007",
+        " SITE01-0007 ",
+        "ＳＩＴＥ０１－０００７",
+        "\u{00A0}Site01-0007",
+    ] {
+        let input = parse_on(&with(eligible(), "patient_ref", json!(spelling)), today()).unwrap();
+        assert_eq!(input.patient_ref, "SITE01-0007", "{spelling:?}");
+    }
+    // The refusal says what is allowed and names the character a person cannot see.
+    let err = parse_on(
+        &with(eligible(), "patient_ref", json!("SITE01\u{200B}-0007")),
+        today(),
+    )
+    .unwrap_err();
+    let InputError::Invalid(errors) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].field, "patient_ref");
+    assert!(errors[0].message.contains("U+200B"), "{errors:?}");
+}
+
+#[test]
+fn a_bad_patient_ref_is_listed_with_every_other_field_error() {
+    let request = with(eligible(), "patient_ref", json!("SIT\u{0415}01-0007"));
+    let request = with(request, "site", json!("SITE 01"));
+    let request = with(request, "sex", json!("F"));
+    let request = with(request, "labs.hemoglobin", lab(112.0, "mmol/L"));
+    assert_eq!(
+        refused_fields(&request),
+        ["patient_ref", "site", "sex", "labs.hemoglobin.unit"]
+    );
 }
 
 #[test]
@@ -1114,7 +1158,7 @@ fn a_body_that_is_not_json_is_malformed() {
 #[test]
 fn a_body_that_is_json_but_not_an_object_is_refused() {
     for body in ["[]", "[{}]", "null", "42", "\"SITE01-0007\"", "true"] {
-        let result = ScreeningInput::from_json(body.as_bytes(), today());
+        let result = ScreeningInput::from_json(body.as_bytes(), today(), &protocol());
         assert!(
             matches!(result, Err(InputError::Malformed(_))),
             "{body}: {result:?}"
@@ -1128,7 +1172,7 @@ fn absurdly_large_values_are_refused_or_judged_not_a_panic() {
     let body = eligible()
         .to_string()
         .replace("\"value\":112", "\"value\":1e400");
-    assert!(ScreeningInput::from_json(body.as_bytes(), today()).is_err());
+    assert!(ScreeningInput::from_json(body.as_bytes(), today(), &protocol()).is_err());
     // Representable as f64 but not as a decimal.
     assert_refused(
         &with(eligible(), "labs.hemoglobin", lab(1e30, "g/L")),
@@ -1414,12 +1458,12 @@ proptest! {
 
     #[test]
     fn from_json_never_panics_on_arbitrary_bytes(body in prop::collection::vec(any::<u8>(), 0..256)) {
-        let _ = ScreeningInput::from_json(&body, today());
+        let _ = ScreeningInput::from_json(&body, today(), &protocol());
     }
 
     #[test]
     fn from_json_never_panics_on_arbitrary_json(value in json_value()) {
-        let _ = ScreeningInput::from_json(value.to_string().as_bytes(), today());
+        let _ = ScreeningInput::from_json(value.to_string().as_bytes(), today(), &protocol());
     }
 
     #[test]
@@ -1428,7 +1472,7 @@ proptest! {
     ) {
         let request = mutations.iter().fold(eligible(), apply);
         let body = request.to_string();
-        match ScreeningInput::from_json(body.as_bytes(), today()) {
+        match ScreeningInput::from_json(body.as_bytes(), today(), &protocol()) {
             Ok(input) => check_evaluation(&input)?,
             Err(InputError::Invalid(errors)) => {
                 prop_assert!(!errors.is_empty());
@@ -1441,7 +1485,7 @@ proptest! {
         }
         // Truncated bodies are never a panic either.
         for cut in [1, body.len() / 2, body.len().saturating_sub(1)] {
-            let _ = ScreeningInput::from_json(&body.as_bytes()[..cut.min(body.len())], today());
+            let _ = ScreeningInput::from_json(&body.as_bytes()[..cut.min(body.len())], today(), &protocol());
         }
     }
 

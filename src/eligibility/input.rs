@@ -8,6 +8,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::patient_ref::PatientRef;
+use crate::protocol::Protocol;
+
 /// A refusal of one input field, e.g. `labs.hemoglobin.unit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -229,7 +232,8 @@ pub struct UlnValue {
 /// A validated screening, every value in canonical units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScreeningInput {
-    pub patient_ref: String,
+    /// Canonical: the same patient always has the same `patient_ref`.
+    pub patient_ref: PatientRef,
     pub site: String,
     pub birth_date: NaiveDate,
     pub sex: Option<Sex>,
@@ -271,10 +275,15 @@ impl ScreeningInput {
         years
     }
 
-    /// Parses a JSON screening request. `today` (UTC) is the default screening date.
-    pub fn from_json(body: &[u8], today: NaiveDate) -> Result<Self, InputError> {
+    /// Parses a JSON screening request for `protocol`'s trial. `today` (UTC) is the default
+    /// screening date.
+    pub fn from_json(
+        body: &[u8],
+        today: NaiveDate,
+        protocol: &Protocol,
+    ) -> Result<Self, InputError> {
         let raw = RawScreening::from_json(body)?;
-        raw.validate(today).map_err(InputError::Invalid)
+        raw.validate(today, protocol).map_err(InputError::Invalid)
     }
 
     /// Value of a stratification factor for this patient; `None` when the input is absent.
@@ -372,7 +381,7 @@ pub struct RawUlnMeasure {
     pub unit: String,
 }
 
-/// Longest accepted `patient_ref` and `site`.
+/// Longest accepted `patient_ref` (canonical form) and `site`.
 pub const MAX_REF_LEN: usize = 64;
 
 impl RawScreening {
@@ -416,11 +425,24 @@ impl RawScreening {
         }
     }
 
-    /// Meaning check: every problem found, each naming its field; nothing defaulted silently.
-    pub fn validate(&self, today: NaiveDate) -> Result<ScreeningInput, Vec<FieldError>> {
+    /// Meaning check against `protocol`'s rules (its `patient_ref_pattern`): every problem
+    /// found, each naming its field; nothing defaulted silently.
+    pub fn validate(
+        &self,
+        today: NaiveDate,
+        protocol: &Protocol,
+    ) -> Result<ScreeningInput, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let patient_ref = required_ref(&mut errors, "patient_ref", &self.patient_ref, false);
-        let site = required_ref(&mut errors, "site", &self.site, true);
+        let patient_ref = match &self.patient_ref {
+            None => {
+                errors.push(FieldError::new("patient_ref", "is required"));
+                None
+            }
+            Some(raw) => PatientRef::parse(raw, protocol.patient_ref_pattern())
+                .map_err(|e| errors.push(FieldError::new("patient_ref", e.to_string())))
+                .ok(),
+        };
+        let site = required_code(&mut errors, "site", &self.site);
         let birth_date = match &self.birth_date {
             None => {
                 errors.push(FieldError::new("birth_date", "is required"));
@@ -654,11 +676,10 @@ fn field_error_from_serde(path: Option<&str>, err: &serde_json::Error) -> FieldE
     FieldError::new(field, message)
 }
 
-fn required_ref(
+fn required_code(
     errors: &mut Vec<FieldError>,
     field: &str,
     value: &Option<String>,
-    code_like: bool,
 ) -> Option<String> {
     let Some(value) = value else {
         errors.push(FieldError::new(field, "is required"));
@@ -672,10 +693,9 @@ fn required_ref(
         Some("must not start or end with whitespace".to_string())
     } else if value.chars().any(char::is_control) {
         Some("must not contain control characters".to_string())
-    } else if code_like
-        && !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    } else if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
         Some("may contain only letters, digits, '-', '_' and '.'".to_string())
     } else {

@@ -3,9 +3,13 @@
 
 mod evaluate;
 mod input;
+mod patient_ref;
 
 pub use evaluate::{evaluate, CriterionResult, CriterionStatus, Evaluation, Outcome};
 pub use input::{
     Attestation, CountLab, Dipstick, FieldError, InputError, RawScreening, ScreeningInput, Sex,
     UlnLab, UlnValue, MAX_REF_LEN,
+};
+pub use patient_ref::{
+    PatientRef, PatientRefError, PatientRefPattern, DEFAULT_PATIENT_REF_PATTERN, MAX_PATTERN_LEN,
 };

@@ -158,7 +158,7 @@ fn stratum_of(
     }
     let submitted = RawScreening::from_json(screening.input_json.as_bytes())
         .ok()
-        .and_then(|raw| raw.validate(screening.screening_date).ok())
+        .and_then(|raw| raw.validate(screening.screening_date, protocol).ok())
         .ok_or_else(|| {
             AppError::Internal(format!("stored screening {} does not parse", screening.id))
         })?;

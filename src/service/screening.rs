@@ -19,7 +19,9 @@ pub fn evaluate_request(
         InputError::Malformed(m) => AppError::Malformed(m),
         InputError::Invalid(errors) => AppError::Validation(errors),
     })?;
-    let input = raw.validate(today).map_err(AppError::Validation)?;
+    let input = raw
+        .validate(today, &trial.protocol)
+        .map_err(AppError::Validation)?;
     // A stratified trial cannot place a patient whose factor is unknown.
     let missing_factors: Vec<FieldError> = trial
         .protocol
@@ -97,7 +99,7 @@ pub fn record(
     Ok(ScreeningView {
         id,
         trial: trial_id.to_string(),
-        patient_ref: input.patient_ref,
+        patient_ref: input.patient_ref.into(),
         site: input.site,
         outcome: evaluation.outcome,
         criteria: evaluation.criteria,
