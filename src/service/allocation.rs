@@ -193,10 +193,9 @@ pub fn withdraw(
     reason: &str,
 ) -> Result<Allocation, AppError> {
     user.require(&[Role::Investigator])?;
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 1000 {
-        return Err(AppError::field("reason", "must be 1–1000 characters"));
-    }
+    let reason = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS)
+        .map_err(|message| AppError::field("reason", message))?;
+    let reason = reason.as_str();
     let protocol = &trial.protocol;
     let trial_id = protocol.id.as_str();
     let at = now();

@@ -111,10 +111,9 @@ pub fn close(
     reveal_seed: bool,
 ) -> Result<TrialDetail, AppError> {
     user.require(&[Role::Admin])?;
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 1000 {
-        return Err(AppError::field("reason", "must be 1–1000 characters"));
-    }
+    let reason = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS)
+        .map_err(|message| AppError::field("reason", message))?;
+    let reason = reason.as_str();
     let trial_id = trial.protocol.id.as_str();
     let seed_hex = if reveal_seed {
         Some(

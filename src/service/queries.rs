@@ -158,6 +158,11 @@ pub fn list_screenings(
         return Err(AppError::field("limit", format!("must be 1–{MAX_LIMIT}")));
     }
     let trial_id = &trial.protocol.id;
+    // The filter names a patient the way a person types it: compare canonical forms.
+    let wanted_ref = filter
+        .patient_ref
+        .as_deref()
+        .map(crate::eligibility::PatientRef::canonicalize);
     let rows = repo::screenings::latest_per_patient(conn, trial_id)?;
     let subjects: BTreeMap<(String, String), String> = repo::subjects::list(conn, trial_id)?
         .into_iter()
@@ -168,10 +173,7 @@ pub fn list_screenings(
         if !user.may_access_site(&row.site)
             || filter.outcome.as_ref().is_some_and(|o| *o != row.outcome)
             || filter.site.as_ref().is_some_and(|s| *s != row.site)
-            || filter
-                .patient_ref
-                .as_ref()
-                .is_some_and(|p| *p != row.patient_ref)
+            || wanted_ref.as_ref().is_some_and(|p| *p != row.patient_ref)
         {
             continue;
         }

@@ -314,7 +314,10 @@ fn sites_cannot_touch_each_others_patients(db: TestDb) {
     let r = super::support::randomize(&app, &pharm2, &second);
     let text = r.text().unwrap();
     assert!(text.contains(b["subject_id"].as_str().unwrap()), "{text}");
-    assert!(!text.contains(&subject1), "a refusal names another site's subject: {text}");
+    assert!(
+        !text.contains(&subject1),
+        "a refusal names another site's subject: {text}"
+    );
     // SITE02 sees none of SITE01's subjects or screenings.
     for path in [format!("{T}/subjects"), format!("{T}/screenings")] {
         let body = app.get(&pharm2, &path).text().unwrap();
