@@ -676,6 +676,11 @@ fn monitor_dashboard_audit_and_exports(db: TestDb) {
     assert!(d.contains("<span class=\"count\">1</span> incomplete"));
     assert!(d.contains("<span class=\"count\">1</span> randomized"));
     assert!(d.contains("Balance per block"));
+    assert!(
+        d.contains("Shown after the trial is closed with its seed revealed"),
+        "no block table while the seed is secret"
+    );
+    assert!(!d.contains("table class=\"blocks\""), "{d}");
     // The chain head as the API reports it.
     let head: Value = app
         .get(&mon, &format!("/api/v1/trials/{T}/audit/head"))
@@ -696,6 +701,30 @@ fn monitor_dashboard_audit_and_exports(db: TestDb) {
     assert_eq!(m.get(&format!("/trials/{T}/export/xml")).status(), 404);
 }
 both_backends!(monitor_dashboard_audit_and_exports);
+
+/// A subject row deleted behind the server's back turns the web verification red too.
+fn web_verification_reports_a_tampered_table(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let id = hidden_id(&screen_ok(&s, &eligible_form("SITE01-0010")));
+    let r = app.post(
+        &pharm,
+        &format!("/api/v1/trials/{T}/randomizations"),
+        &serde_json::json!({ "screening_id": id }),
+    );
+    assert_eq!(r.status(), 201);
+    let m = Web::signed_in(&app, &mon);
+    assert!(m.page(&format!("/trials/{T}/audit/verify")).contains("Valid."));
+    let mut conn = app.db.connection();
+    common::drop_table_triggers(&mut conn);
+    common::execute(&mut conn, "DELETE FROM subjects").unwrap();
+    let v = m.page(&format!("/trials/{T}/audit/verify"));
+    assert!(v.contains("INVALID."), "{v}");
+    assert!(v.contains("The chain breaks at entry 3."), "{v}");
+    assert!(v.contains("is recorded but has no row"), "{v}");
+}
+both_backends!(web_verification_reports_a_tampered_table);
 
 fn admin_users_and_closing(db: TestDb) {
     let app = TestApp::spawn(db);
