@@ -848,3 +848,88 @@ fn sign_out_and_expiry(db: TestDb) {
     assert_eq!(left, 0);
 }
 both_backends!(sign_out_and_expiry);
+
+/// Login CSRF: a sign-in form token the server did not issue for this browser is refused,
+/// whatever cookie an attacker planted to match it.
+fn signin_needs_a_server_issued_token(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let raw = Client::builder().redirect(Policy::none()).build().unwrap();
+    let planted = |cookie: &str, csrf: &str| {
+        raw.post(app.url("/signin"))
+            .header("Cookie", format!("tg_signin={cookie}"))
+            .form(&[("csrf", csrf), ("token", app.admin.as_str())])
+            .send()
+            .unwrap()
+    };
+    // The attacker's own value in the cookie and in the form, of any shape.
+    for value in ["a".repeat(64), "0123456789abcdef".repeat(4), "x".into()] {
+        let r = planted(&value, &value);
+        assert_eq!(r.status(), 403, "planted {value}");
+        assert!(r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("tg_session=")));
+    }
+    // A token the server issued to another browser, with this browser's own pre-session.
+    let theirs = Web::new(&app);
+    let their_token = hidden(&theirs.page("/signin"), "csrf");
+    let mine = Web::new(&app);
+    mine.page("/signin");
+    let r = mine.post("/signin", &[("csrf", &their_token), ("token", &app.admin)]);
+    assert_eq!(r.status(), 403);
+    assert!(mine.session_cookie().is_none());
+    // A server-issued pair sent from another site's page (Sec-Fetch-Site) is refused too.
+    let w = Web::new(&app);
+    let csrf = hidden(&w.page("/signin"), "csrf");
+    let r = w
+        .client
+        .post(app.url("/signin"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("csrf", csrf.as_str()), ("token", app.admin.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(w.session_cookie().is_none());
+    // The pre-session cookie is HttpOnly and SameSite=Strict; the normal flow works, also
+    // after a wrong token, and from the same origin.
+    let w = Web::new(&app);
+    let r = w.get("/signin");
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("tg_signin="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let csrf = hidden(&r.text().unwrap(), "csrf");
+    let r = w.post("/signin", &[("csrf", &csrf), ("token", "tg_wrong")]);
+    assert_eq!(r.status(), 401);
+    let csrf = hidden(&r.text().unwrap(), "csrf");
+    let r = w
+        .client
+        .post(app.url("/signin"))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&[("csrf", csrf.as_str()), ("token", inv.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(w.session_cookie().is_some());
+    // Nothing is kept in one process: a form from this server signs in at another instance
+    // (same database and data directory), as behind a load balancer.
+    let (second, _handle) = app.second_server();
+    let w = Web::new(&app);
+    let csrf = hidden(&w.page("/signin"), "csrf");
+    let r = w
+        .client
+        .post(format!("{second}/signin"))
+        .form(&[("csrf", csrf.as_str()), ("token", inv.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+}
+both_backends!(signin_needs_a_server_issued_token);
