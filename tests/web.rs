@@ -933,3 +933,27 @@ fn signin_needs_a_server_issued_token(db: TestDb) {
     assert_eq!(r.status(), 303);
 }
 both_backends!(signin_needs_a_server_issued_token);
+
+/// The admin form refuses site limits for admins and monitors, at the sites input.
+fn admin_form_refuses_site_limited_admins_and_monitors(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let a = Web::signed_in(&app, &app.admin);
+    let csrf = a.csrf();
+    for role in ["admin", "monitor"] {
+        let r = a.post(
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "sam"),
+                ("role", role),
+                ("sites", "SITE01"),
+            ],
+        );
+        assert_eq!(r.status(), 422, "{role}");
+        let body = r.text().unwrap();
+        assert!(body.contains("id=\"sites-error\""), "{body}");
+        assert!(body.contains(&format!("<option value=\"{role}\" selected>")));
+    }
+    assert!(!a.page("/admin").contains("<td>sam</td>"), "nobody created");
+}
+both_backends!(admin_form_refuses_site_limited_admins_and_monitors);

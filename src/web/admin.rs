@@ -69,7 +69,7 @@ fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
                         label for="sites" { "Sites" }
                         input #sites name="sites" value=(fields.value("sites")) autocomplete="off"
                             aria-invalid=[invalid("sites")] aria-describedby="sites-hint";
-                        p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (monitors need all sites)." }
+                        p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (always for admins and monitors)." }
                         (field_error(errors, "sites"))
                     }
                 }

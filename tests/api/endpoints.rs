@@ -675,3 +675,37 @@ fn stratified_by_sex_needs_sex(db: TestDb) {
     assert_eq!(a["arm"], schedule_arms(&app, &protocol, "sex=female", 1)[0]);
 }
 both_backends!(stratified_by_sex_needs_sex);
+
+/// Admins cannot be limited to sites; monitors cannot yet (a site-limited monitor could open
+/// no trial-wide view), and the refusal says why. Nothing is created either way.
+fn admins_and_monitors_are_not_site_limited(db: TestDb) {
+    let app = TestApp::spawn(db);
+    for (name, role, why) in [
+        ("adam", "admin", "admin"),
+        ("mona", "monitor", "later release"),
+    ] {
+        let r = app.post(
+            &app.admin,
+            "/api/v1/users",
+            &json!({"name": name, "role": role, "sites": ["SITE01"]}),
+        );
+        let p = super::support::assert_problem(r, 422, "validation_failed");
+        assert_eq!(error_fields(&p), ["sites"], "{p}");
+        let message = p["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{role}: {message}");
+        // Without sites they are fine.
+        app.user(name, role, &[]);
+    }
+    let mut conn = app.db.connection();
+    let created: Vec<Value> = trialgate::storage::read_audit(&mut conn, "_system", 0, 1000)
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "user.created")
+        .map(|e| serde_json::from_str::<Value>(&e.record).unwrap()["data"].clone())
+        .collect();
+    assert!(
+        created.iter().all(|d| d["sites"] == json!([])),
+        "{created:?}"
+    );
+}
+both_backends!(admins_and_monitors_are_not_site_limited);
