@@ -709,3 +709,29 @@ fn admins_and_monitors_are_not_site_limited(db: TestDb) {
     );
 }
 both_backends!(admins_and_monitors_are_not_site_limited);
+
+/// `after` beyond the chain head is refused naming `after`; nothing overflows.
+fn audit_after_out_of_range(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let mon = app.user("mona", "monitor", &[]);
+    let (head, _) = audit_head(&app, &mon);
+    assert_eq!(
+        get_json(&app, &mon, &format!("{T}/audit?after={head}")),
+        json!([])
+    );
+    for after in [
+        (head + 1).to_string(),
+        i64::MAX.to_string(),
+        (i64::MAX - 1).to_string(),
+        "-1".into(),
+        i64::MIN.to_string(),
+    ] {
+        let r = app.get(&mon, &format!("{T}/audit?after={after}&limit=1000"));
+        let p = super::support::assert_problem(r, 422, "validation_failed");
+        assert_eq!(error_fields(&p), ["after"], "after={after}: {p}");
+    }
+    // Not a 64-bit number at all: a malformed query string, as for every integer parameter.
+    let r = app.get(&mon, &format!("{T}/audit?after=9223372036854775808"));
+    super::support::assert_problem(r, 400, "malformed_request");
+}
+both_backends!(audit_after_out_of_range);
