@@ -985,3 +985,78 @@ fn audit_log_pager_saturates(db: TestDb) {
     assert_eq!(r.status(), 400);
 }
 both_backends!(audit_log_pager_saturates);
+
+/// The screening form refuses invalid UTF-8 (percent-encoded or raw) as the API does: a 400
+/// page, nothing recorded.
+fn screening_form_refuses_invalid_utf8(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let mut form = eligible_form("SITE01-0099");
+    form.push(("csrf".into(), s.csrf()));
+    let mut url = reqwest::Url::parse("http://x/").unwrap();
+    url.query_pairs_mut().extend_pairs(form.iter());
+    let encoded = url.query().unwrap().to_string();
+    let bodies: Vec<Vec<u8>> = vec![
+        encoded.replace("SITE01-0099", "SITE01-%FF99").into_bytes(),
+        encoded.replace("SITE01-0099", "SITE01-%C3").into_bytes(),
+        [
+            encoded.replace("SITE01-0099", "SITE01-").as_bytes(),
+            &[0xFF],
+            b"99",
+        ]
+        .concat(),
+        format!("{encoded}&labs.upc_ratio%FF=1").into_bytes(),
+    ];
+    for body in bodies {
+        let r = s
+            .client
+            .post(app.url(&format!("/trials/{T}/screening")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{}", String::from_utf8_lossy(&body));
+        assert!(content_type(&r).starts_with("text/html"));
+        assert!(r.text().unwrap().contains("UTF-8"));
+    }
+    let listed: Value = app
+        .get(&inv, &format!("/api/v1/trials/{T}/screenings"))
+        .json()
+        .unwrap();
+    assert_eq!(listed, serde_json::json!([]), "nothing recorded");
+    // Not a form, or too large a form: refused as pages too.
+    let r = s
+        .client
+        .post(app.url(&format!("/trials/{T}/screening")))
+        .header("Content-Type", "application/json")
+        .body(encoded.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(content_type(&r).starts_with("text/html"));
+    let r = s
+        .client
+        .post(app.url(&format!("/trials/{T}/screening")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("{encoded}&note={}", "x".repeat(70 * 1024)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(content_type(&r).starts_with("text/html"));
+    // Valid UTF-8 beyond ASCII is read as typed.
+    let r = s
+        .client
+        .post(app.url(&format!("/trials/{T}/screening")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(encoded.replace("SITE01-0099", "SITE01-%C3%BC+1"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let listed: Value = app
+        .get(&inv, &format!("/api/v1/trials/{T}/screenings"))
+        .json()
+        .unwrap();
+    assert_eq!(listed[0]["patient_ref"], "SITE01-ü 1");
+}
+both_backends!(screening_form_refuses_invalid_utf8);

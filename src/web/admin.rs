@@ -188,9 +188,8 @@ fn sites_of(text: &str) -> Vec<String> {
 pub async fn create_user(
     state: web::Data<AppState>,
     session: WebSession,
-    form: web::Form<Fields>,
+    fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    let fields = form.into_inner();
     super::csrf::check(&session, &fields)?;
     session.require(&[Role::Admin])?;
     let name = fields.value("name").trim().to_string();
@@ -286,7 +285,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<String>,
-    form: web::Form<Fields>,
+    form: Fields,
 ) -> Result<HttpResponse, WebError> {
     super::csrf::check(&session, &form)?;
     session.require(&[Role::Admin])?;
@@ -371,9 +370,8 @@ pub async fn close(
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<String>,
-    form: web::Form<Fields>,
+    fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    let fields = form.into_inner();
     super::csrf::check(&session, &fields)?;
     session.require(&[Role::Admin])?;
     let trial_id = path.into_inner();

@@ -131,9 +131,8 @@ pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     settings: web::Data<WebSettings>,
-    form: web::Form<Fields>,
+    form: Fields,
 ) -> Result<HttpResponse, WebError> {
-    let form = form.into_inner();
     let pre = pre_session(&req);
     let issued = pre.as_deref().is_some_and(|p| {
         super::csrf::signin_token_valid(
@@ -202,7 +201,7 @@ pub async fn submit(
 pub async fn sign_out(
     state: web::Data<AppState>,
     session: WebSession,
-    form: web::Form<Fields>,
+    form: Fields,
 ) -> Result<HttpResponse, WebError> {
     super::csrf::check(&session, &form)?;
     let id = session.id().to_string();
