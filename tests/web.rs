@@ -1060,3 +1060,36 @@ fn screening_form_refuses_invalid_utf8(db: TestDb) {
     assert_eq!(listed[0]["patient_ref"], "SITE01-ü 1");
 }
 both_backends!(screening_form_refuses_invalid_utf8);
+
+/// `/admin` shows only known notices: nothing typed into the query string comes back.
+fn admin_notices_reflect_nothing(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let a = Web::signed_in(&app, &app.admin);
+    for query in [
+        "closed=Call%20555-0100%20to%20re-verify%20your%20account",
+        "revoked=Call%20555-0100%20to%20re-verify%20your%20account",
+        "closed=NCT00000000",
+        "revoked=nobody",
+        "revoked=admin",
+        &format!("closed={T}"),
+    ] {
+        let body = a.page(&format!("/admin?{query}"));
+        assert!(!body.contains("555-0100"), "{query}");
+        assert!(!body.contains("NCT00000000"), "{query}");
+        assert!(!body.contains("is closed."), "{query}: the trial is open");
+        assert!(!body.contains("is revoked"), "{query}: nobody is revoked");
+    }
+    // The known notices still show, as the server spells the trial.
+    let r = app.post(
+        &app.admin,
+        &format!("/api/v1/trials/{T}/close"),
+        &serde_json::json!({"reason": "done"}),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let body = a.page(&format!("/admin?closed={T}"));
+    assert!(
+        body.contains(&format!("Trial <strong>{T}</strong> is closed.")),
+        "{body}"
+    );
+}
+both_backends!(admin_notices_reflect_nothing);

@@ -149,21 +149,26 @@ pub async fn home(
 ) -> Result<HttpResponse, WebError> {
     session.require(&[Role::Admin])?;
     let (list, trials) = lists(&state, &session).await?;
-    let flash = match flash.into_inner() {
-        Flash {
-            revoked: Some(name),
-            ..
-        } => Some(templates::notice(
+    // Nothing typed into the address comes back: a notice names only a user the server
+    // knows to be revoked or a trial it knows to be closed, as the server spells them.
+    let flash = flash.into_inner();
+    let revoked = flash.revoked.and_then(|name| {
+        list.iter()
+            .find(|u| u.name == name && u.revoked_at.is_some())
+    });
+    let closed = flash
+        .closed
+        .and_then(|id| trials.iter().find(|t| t.id == id && t.status == "closed"));
+    let flash = match (revoked, closed) {
+        (Some(u), _) => Some(templates::notice(
             "ok",
-            html! { "User " strong { (name) } " is revoked: their token no longer works and their sessions are ended." },
+            html! { "User " strong { (u.name) } " is revoked: their token no longer works and their sessions are ended." },
         )),
-        Flash {
-            closed: Some(t), ..
-        } => Some(templates::notice(
+        (None, Some(t)) => Some(templates::notice(
             "ok",
-            html! { "Trial " strong { (t) } " is closed." },
+            html! { "Trial " strong { (t.id) } " is closed." },
         )),
-        _ => None,
+        (None, None) => None,
     };
     let mut fields = Fields::default();
     fields.set("role", "investigator");
