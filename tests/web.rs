@@ -1093,3 +1093,23 @@ fn admin_notices_reflect_nothing(db: TestDb) {
     );
 }
 both_backends!(admin_notices_reflect_nothing);
+
+/// The sign-in page's 429 says when to retry.
+fn signin_rate_limit_says_retry_after(db: TestDb) {
+    let app = TestApp::spawn_with_auth_quota(db, 2);
+    let web = Web::new(&app);
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(web.sign_in("tg_wrong"));
+    }
+    let r = last.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(content_type(&r).starts_with("text/html"));
+    let seconds: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&seconds), "{seconds}");
+}
+both_backends!(signin_rate_limit_says_retry_after);

@@ -146,8 +146,8 @@ pub async fn submit(
         return Err(WebError::Csrf { viewer: None });
     }
     let ip = req.peer_addr().map(|a| a.ip());
-    if ip.is_some_and(|ip| state.auth_limiter.is_blocked(ip)) {
-        return Err(AppError::TooManyRequests.into());
+    if let Some(ip) = ip.filter(|ip| state.auth_limiter.is_blocked(*ip)) {
+        return Err(state.auth_limiter.refusal(ip).into());
     }
     let token = form.value("token").to_string();
     let policy = settings.sessions;
@@ -175,8 +175,8 @@ pub async fn submit(
             Ok(response)
         }
         Err(AppError::Unauthorized) => {
-            if let AppError::TooManyRequests = note_auth_failure(&state, ip).await {
-                return Err(AppError::TooManyRequests.into());
+            if let e @ AppError::TooManyRequests { .. } = note_auth_failure(&state, ip).await {
+                return Err(e.into());
             }
             // A fresh token for the same pre-session, and its cookie kept as long.
             let pre = pre.unwrap_or_default();
