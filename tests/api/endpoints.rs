@@ -735,3 +735,28 @@ fn audit_after_out_of_range(db: TestDb) {
     super::support::assert_problem(r, 400, "malformed_request");
 }
 both_backends!(audit_after_out_of_range);
+
+/// The SQLite database and its WAL files are private to the server's user (0600), like the
+/// seed files and keys beside them.
+#[cfg(unix)]
+#[test]
+fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::sqlite();
+    let path = db.dir().unwrap().join("trialgate.db");
+    assert!(!path.exists());
+    let app = TestApp::spawn(db);
+    // Something written, so the WAL exists while the server runs.
+    app.user("ines", "investigator", &[]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "{}", path.display());
+    let mut checked = 1;
+    for suffix in ["-wal", "-shm"] {
+        let side = path.with_file_name(format!("trialgate.db{suffix}"));
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{}", side.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 1, "WAL mode: the -wal file is there");
+}
