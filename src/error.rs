@@ -43,8 +43,11 @@ pub enum AppError {
     SeedUnavailable(String),
     #[error("the service is temporarily unavailable; retry later")]
     Unavailable,
-    #[error("too many failed authentication attempts; retry later")]
-    TooManyRequests,
+    #[error("too many failed authentication attempts; retry in {retry_after} s")]
+    TooManyRequests {
+        /// Seconds until the address may try again (`Retry-After`).
+        retry_after: u64,
+    },
     /// The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -70,7 +73,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::SeedUnavailable(_) => "seed_unavailable",
             AppError::Unavailable => "service_unavailable",
-            AppError::TooManyRequests => "too_many_requests",
+            AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Internal(_) => "internal",
         }
     }
@@ -91,7 +94,7 @@ impl AppError {
             | AppError::TrialClosed(_) => 409,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::UnsupportedMediaType(_) => 415,
-            AppError::TooManyRequests => 429,
+            AppError::TooManyRequests { .. } => 429,
             AppError::SeedUnavailable(_) | AppError::Unavailable => 503,
             AppError::Internal(_) => 500,
         }
@@ -116,7 +119,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "Unsupported media type",
             AppError::SeedUnavailable(_) => "Seed unavailable",
             AppError::Unavailable => "Service unavailable",
-            AppError::TooManyRequests => "Too many requests",
+            AppError::TooManyRequests { .. } => "Too many requests",
             AppError::Internal(_) => "Internal error",
         }
     }
@@ -126,6 +129,15 @@ impl AppError {
         match self {
             AppError::Internal(_) => "an internal error occurred; it has been logged".into(),
             other => other.to_string(),
+        }
+    }
+
+    /// Whole seconds for a `Retry-After` header, on the refusals that are worth retrying.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyRequests { retry_after } => Some((*retry_after).max(1)),
+            AppError::Unavailable | AppError::SeedUnavailable(_) => Some(1),
+            _ => None,
         }
     }
 

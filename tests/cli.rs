@@ -577,3 +577,26 @@ fn audit_check_against_the_seed(db: TestDb) {
     assert!(stdout(&o).contains("MISMATCH"));
 }
 both_backends!(audit_check_against_the_seed);
+
+/// `user add --site` refuses admins and monitors, naming `sites`; nothing is created.
+fn user_add_refuses_site_limited_admins_and_monitors(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let data = app.data_dir.path().display().to_string();
+    let args = data_args(&app.db, &data);
+    for role in ["admin", "monitor"] {
+        let o = run(&[
+            &["user", "add", "sam", "--role", role, "--site", "SITE01"][..],
+            &args,
+        ]
+        .concat());
+        assert!(!o.status.success(), "{role}");
+        assert!(stdout(&o).is_empty(), "no token printed");
+        assert!(stderr(&o).contains("sites"), "{}", stderr(&o));
+    }
+    // Without a site, the same user is fine.
+    run_expect(
+        &[&["user", "add", "sam", "--role", "monitor"][..], &args].concat(),
+        0,
+    );
+}
+both_backends!(user_add_refuses_site_limited_admins_and_monitors);

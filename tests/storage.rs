@@ -286,6 +286,43 @@ fn sqlite_parent_directory_is_created() {
     assert!(plain.exists());
 }
 
+/// SQLite files are created 0600 (the WAL and shared-memory files take the database file's
+/// mode), and a database file left readable by others is made private when opened.
+#[cfg(unix)]
+#[test]
+fn sqlite_files_are_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trialgate.db");
+    let database = Database::connect(
+        &format!("sqlite://{}", path.display()),
+        PoolOptions::default(),
+    )
+    .unwrap();
+    let mut conn = database.get().unwrap();
+    storage::run_migrations(&mut conn).unwrap();
+    append(&mut conn, SYSTEM_CHAIN, 1);
+    for file in ["trialgate.db", "trialgate.db-wal", "trialgate.db-shm"] {
+        let p = dir.path().join(file);
+        assert!(p.exists(), "{file}");
+        assert_eq!(mode(&p), 0o600, "{file}");
+    }
+    // One-shot connections too, and an older file that others could read.
+    let old = dir.path().join("old.db");
+    std::fs::write(&old, b"").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    storage::establish(old.to_str().unwrap()).unwrap();
+    assert_eq!(mode(&old), 0o600);
+    let fresh = dir.path().join("fresh.db");
+    storage::establish(fresh.to_str().unwrap()).unwrap();
+    assert_eq!(mode(&fresh), 0o600);
+    // A backup is as private as the database.
+    let copy = dir.path().join("backup.db");
+    storage::backup_sqlite(&mut conn, &copy).unwrap();
+    assert_eq!(mode(&copy), 0o600);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Audit chain
 

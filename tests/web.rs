@@ -877,3 +877,268 @@ fn sign_out_and_expiry(db: TestDb) {
     assert_eq!(left, 0);
 }
 both_backends!(sign_out_and_expiry);
+
+/// Login CSRF: a sign-in form token the server did not issue for this browser is refused,
+/// whatever cookie an attacker planted to match it.
+fn signin_needs_a_server_issued_token(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let raw = Client::builder().redirect(Policy::none()).build().unwrap();
+    let planted = |cookie: &str, csrf: &str| {
+        raw.post(app.url("/signin"))
+            .header("Cookie", format!("tg_signin={cookie}"))
+            .form(&[("csrf", csrf), ("token", app.admin.as_str())])
+            .send()
+            .unwrap()
+    };
+    // The attacker's own value in the cookie and in the form, of any shape.
+    for value in ["a".repeat(64), "0123456789abcdef".repeat(4), "x".into()] {
+        let r = planted(&value, &value);
+        assert_eq!(r.status(), 403, "planted {value}");
+        assert!(r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("tg_session=")));
+    }
+    // A token the server issued to another browser, with this browser's own pre-session.
+    let theirs = Web::new(&app);
+    let their_token = hidden(&theirs.page("/signin"), "csrf");
+    let mine = Web::new(&app);
+    mine.page("/signin");
+    let r = mine.post("/signin", &[("csrf", &their_token), ("token", &app.admin)]);
+    assert_eq!(r.status(), 403);
+    assert!(mine.session_cookie().is_none());
+    // A server-issued pair sent from another site's page (Sec-Fetch-Site) is refused too.
+    let w = Web::new(&app);
+    let csrf = hidden(&w.page("/signin"), "csrf");
+    let r = w
+        .client
+        .post(app.url("/signin"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("csrf", csrf.as_str()), ("token", app.admin.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(w.session_cookie().is_none());
+    // The pre-session cookie is HttpOnly and SameSite=Strict; the normal flow works, also
+    // after a wrong token, and from the same origin.
+    let w = Web::new(&app);
+    let r = w.get("/signin");
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("tg_signin="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let csrf = hidden(&r.text().unwrap(), "csrf");
+    let r = w.post("/signin", &[("csrf", &csrf), ("token", "tg_wrong")]);
+    assert_eq!(r.status(), 401);
+    let csrf = hidden(&r.text().unwrap(), "csrf");
+    let r = w
+        .client
+        .post(app.url("/signin"))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&[("csrf", csrf.as_str()), ("token", inv.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(w.session_cookie().is_some());
+    // Nothing is kept in one process: a form from this server signs in at another instance
+    // (same database and data directory), as behind a load balancer.
+    let (second, _handle) = app.second_server();
+    let w = Web::new(&app);
+    let csrf = hidden(&w.page("/signin"), "csrf");
+    let r = w
+        .client
+        .post(format!("{second}/signin"))
+        .form(&[("csrf", csrf.as_str()), ("token", inv.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+}
+both_backends!(signin_needs_a_server_issued_token);
+
+/// The admin form refuses site limits for admins and monitors, at the sites input.
+fn admin_form_refuses_site_limited_admins_and_monitors(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let a = Web::signed_in(&app, &app.admin);
+    let csrf = a.csrf();
+    for role in ["admin", "monitor"] {
+        let r = a.post(
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "sam"),
+                ("role", role),
+                ("sites", "SITE01"),
+            ],
+        );
+        assert_eq!(r.status(), 422, "{role}");
+        let body = r.text().unwrap();
+        assert!(body.contains("id=\"sites-error\""), "{body}");
+        assert!(body.contains(&format!("<option value=\"{role}\" selected>")));
+    }
+    assert!(!a.page("/admin").contains("<td>sam</td>"), "nobody created");
+}
+both_backends!(admin_form_refuses_site_limited_admins_and_monitors);
+
+/// Pager arithmetic never overflows and never links to a negative entry.
+fn audit_log_pager_saturates(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (_, _, mon) = users(&app);
+    let m = Web::signed_in(&app, &mon);
+    for after in [
+        i64::MAX.to_string(),
+        (i64::MAX - 10).to_string(),
+        "-1".into(),
+        i64::MIN.to_string(),
+        "1".into(),
+    ] {
+        let r = m.get(&format!("/trials/{T}/audit?after={after}"));
+        assert_eq!(r.status(), 200, "after={after}");
+        let body = r.text().unwrap();
+        assert!(!body.contains("after=-"), "after={after}: {body}");
+        assert!(!body.contains("Entries -"), "after={after}: {body}");
+        assert!(
+            !body.contains(&i64::MIN.to_string()[1..]),
+            "after={after}: {body}"
+        );
+    }
+    // Past every 64-bit number: the query is refused as a page, not a crash.
+    let r = m.get(&format!("/trials/{T}/audit?after=99999999999999999999"));
+    assert_eq!(r.status(), 400);
+}
+both_backends!(audit_log_pager_saturates);
+
+/// The screening form refuses invalid UTF-8 (percent-encoded or raw) as the API does: a 400
+/// page, nothing recorded.
+fn screening_form_refuses_invalid_utf8(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let mut form = eligible_form("SITE01-0099");
+    form.push(("csrf".into(), s.csrf()));
+    let mut url = reqwest::Url::parse("http://x/").unwrap();
+    url.query_pairs_mut().extend_pairs(form.iter());
+    let encoded = url.query().unwrap().to_string();
+    let bodies: Vec<Vec<u8>> = vec![
+        encoded.replace("SITE01-0099", "SITE01-%FF99").into_bytes(),
+        encoded.replace("SITE01-0099", "SITE01-%C3").into_bytes(),
+        [
+            encoded.replace("SITE01-0099", "SITE01-").as_bytes(),
+            &[0xFF],
+            b"99",
+        ]
+        .concat(),
+        format!("{encoded}&labs.upc_ratio%FF=1").into_bytes(),
+    ];
+    for body in bodies {
+        let r = s
+            .client
+            .post(app.url(&format!("/trials/{T}/screening")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{}", String::from_utf8_lossy(&body));
+        assert!(content_type(&r).starts_with("text/html"));
+        assert!(r.text().unwrap().contains("UTF-8"));
+    }
+    let listed: Value = app
+        .get(&inv, &format!("/api/v1/trials/{T}/screenings"))
+        .json()
+        .unwrap();
+    assert_eq!(listed, serde_json::json!([]), "nothing recorded");
+    // Not a form, or too large a form: refused as pages too.
+    let r = s
+        .client
+        .post(app.url(&format!("/trials/{T}/screening")))
+        .header("Content-Type", "application/json")
+        .body(encoded.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(content_type(&r).starts_with("text/html"));
+    let r = s
+        .client
+        .post(app.url(&format!("/trials/{T}/screening")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("{encoded}&note={}", "x".repeat(70 * 1024)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(content_type(&r).starts_with("text/html"));
+    // Valid UTF-8 beyond ASCII is read as typed.
+    let r = s
+        .client
+        .post(app.url(&format!("/trials/{T}/screening")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(encoded.replace("SITE01-0099", "SITE01-%C3%BC+1"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let listed: Value = app
+        .get(&inv, &format!("/api/v1/trials/{T}/screenings"))
+        .json()
+        .unwrap();
+    assert_eq!(listed[0]["patient_ref"], "SITE01-ü 1");
+}
+both_backends!(screening_form_refuses_invalid_utf8);
+
+/// `/admin` shows only known notices: nothing typed into the query string comes back.
+fn admin_notices_reflect_nothing(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let a = Web::signed_in(&app, &app.admin);
+    for query in [
+        "closed=Call%20555-0100%20to%20re-verify%20your%20account",
+        "revoked=Call%20555-0100%20to%20re-verify%20your%20account",
+        "closed=NCT00000000",
+        "revoked=nobody",
+        "revoked=admin",
+        &format!("closed={T}"),
+    ] {
+        let body = a.page(&format!("/admin?{query}"));
+        assert!(!body.contains("555-0100"), "{query}");
+        assert!(!body.contains("NCT00000000"), "{query}");
+        assert!(!body.contains("is closed."), "{query}: the trial is open");
+        assert!(!body.contains("is revoked"), "{query}: nobody is revoked");
+    }
+    // The known notices still show, as the server spells the trial.
+    let r = app.post(
+        &app.admin,
+        &format!("/api/v1/trials/{T}/close"),
+        &serde_json::json!({"reason": "done"}),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let body = a.page(&format!("/admin?closed={T}"));
+    assert!(
+        body.contains(&format!("Trial <strong>{T}</strong> is closed.")),
+        "{body}"
+    );
+}
+both_backends!(admin_notices_reflect_nothing);
+
+/// The sign-in page's 429 says when to retry.
+fn signin_rate_limit_says_retry_after(db: TestDb) {
+    let app = TestApp::spawn_with_auth_quota(db, 2);
+    let web = Web::new(&app);
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(web.sign_in("tg_wrong"));
+    }
+    let r = last.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(content_type(&r).starts_with("text/html"));
+    let seconds: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&seconds), "{seconds}");
+}
+both_backends!(signin_rate_limit_says_retry_after);

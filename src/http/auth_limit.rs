@@ -39,16 +39,31 @@ impl AuthLimiter {
 
     /// Is this address still cooling off?
     pub fn is_blocked(&self, ip: IpAddr) -> bool {
+        self.blocked_for(ip).is_some()
+    }
+
+    /// How long this address still cools off, if it does.
+    pub fn blocked_for(&self, ip: IpAddr) -> Option<Duration> {
         let Ok(mut blocked) = self.blocked.lock() else {
-            return false;
+            return None;
         };
+        let now = Instant::now();
         match blocked.get(&ip) {
-            Some(until) if *until > Instant::now() => true,
+            Some(until) if *until > now => Some(*until - now),
             Some(_) => {
                 blocked.remove(&ip);
-                false
+                None
             }
-            None => false,
+            None => None,
+        }
+    }
+
+    /// The refusal of a blocked address: 429 with the whole seconds left (at least 1).
+    pub fn refusal(&self, ip: IpAddr) -> crate::error::AppError {
+        let left = self.blocked_for(ip).unwrap_or(self.block_for);
+        let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        crate::error::AppError::TooManyRequests {
+            retry_after: seconds.max(1),
         }
     }
 
@@ -89,6 +104,12 @@ mod tests {
         assert_eq!(limiter.record_failure(a), FailureVerdict::Blocked);
         assert!(limiter.is_blocked(a));
         assert!(!limiter.is_blocked(b));
+        let left = limiter.blocked_for(a).unwrap();
+        assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(58));
+        match limiter.refusal(a) {
+            crate::error::AppError::TooManyRequests { retry_after } => assert_eq!(retry_after, 60),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -60,8 +60,8 @@ pub async fn authenticate(
     ip: Option<std::net::IpAddr>,
     token: Option<String>,
 ) -> Result<User, AppError> {
-    if ip.is_some_and(|ip| state.auth_limiter.is_blocked(ip)) {
-        return Err(AppError::TooManyRequests);
+    if let Some(ip) = ip.filter(|ip| state.auth_limiter.is_blocked(*ip)) {
+        return Err(state.auth_limiter.refusal(ip));
     }
     // No token at all is not a guess: refuse it without counting.
     let token = token.ok_or(AppError::Unauthorized)?;
@@ -96,7 +96,7 @@ pub async fn note_auth_failure(
         tracing::warn!(error = %e, "could not record an authentication failure");
     }
     if blocked {
-        AppError::TooManyRequests
+        state.auth_limiter.refusal(ip)
     } else {
         AppError::Unauthorized
     }

@@ -87,7 +87,7 @@ impl Modify for ProblemResponses {
             ("401", "unauthorized: missing, unknown or revoked token"),
             ("403", "forbidden: role or site"),
             ("422", "validation_failed"),
-            ("429", "too_many_requests: too many failed authentications"),
+            ("429", "too_many_requests: too many failed authentications; Retry-After gives the seconds to wait"),
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {
             let secured = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";

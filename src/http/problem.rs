@@ -63,8 +63,8 @@ impl ResponseError for AppError {
         if matches!(self, AppError::Unauthorized) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        if matches!(self, AppError::Unavailable | AppError::SeedUnavailable(_)) {
-            response.insert_header((header::RETRY_AFTER, "1"));
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         let mut response =
             response.body(serde_json::to_string(&Problem::from_error(self)).unwrap_or_default());

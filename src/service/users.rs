@@ -71,6 +71,21 @@ pub fn validate_new_user(
             errors.push(FieldError::new(format!("sites[{i}]"), "is listed twice"));
         }
     }
+    // Site limits are for the roles that act on patients. An admin manages the whole server;
+    // a monitor's views are trial-wide, which a site-limited user may not open.
+    let refused = match role {
+        _ if sites.is_empty() => None,
+        Some(Role::Admin) => Some("must be empty for an admin: admins are never limited to sites"),
+        Some(Role::Monitor) => Some(
+            "must be empty for a monitor: a site-limited monitor could open none of the \
+             trial-wide views; site-limited monitors come with the sites register in a later \
+             release",
+        ),
+        _ => None,
+    };
+    if let Some(message) = refused {
+        errors.push(FieldError::new("sites", message));
+    }
     match role {
         Some(role) if errors.is_empty() => Ok((role, unique.into_iter().collect())),
         _ => Err(AppError::Validation(errors)),
@@ -223,5 +238,31 @@ pub fn cli_actor() -> User {
         name: format!("cli:{who}"),
         role: Role::Admin,
         sites: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(role: &str, sites: &[&str]) -> Vec<String> {
+        let sites: Vec<String> = sites.iter().map(|s| s.to_string()).collect();
+        match validate_new_user("u", role, &sites) {
+            Ok(_) => Vec::new(),
+            Err(AppError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            Err(other) => vec![other.to_string()],
+        }
+    }
+
+    #[test]
+    fn only_investigators_and_pharmacists_are_site_limited() {
+        assert!(fields("investigator", &["SITE01"]).is_empty());
+        assert!(fields("pharmacist", &["SITE01", "SITE02"]).is_empty());
+        assert_eq!(fields("admin", &["SITE01"]), ["sites"]);
+        assert_eq!(fields("monitor", &["SITE01"]), ["sites"]);
+        assert!(fields("admin", &[]).is_empty());
+        assert!(fields("monitor", &[]).is_empty());
+        // A bad site is still named by its index, once.
+        assert_eq!(fields("monitor", &["SITE/1"]), ["sites[0]", "sites"]);
     }
 }

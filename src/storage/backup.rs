@@ -30,7 +30,12 @@ pub fn backup_sqlite(conn: &mut DbConnection, dest: &Path) -> Result<(), Storage
             "backup path is not valid UTF-8",
         ))
     })?;
-    c.batch_execute(&format!("VACUUM INTO '{}'", dest_text.replace('\'', "''")))?;
+    // Created empty and 0600 first (VACUUM INTO fills an empty file), like the database.
+    super::connection::make_private(dest)?;
+    if let Err(e) = c.batch_execute(&format!("VACUUM INTO '{}'", dest_text.replace('\'', "''"))) {
+        let _ = std::fs::remove_file(dest);
+        return Err(e.into());
+    }
     let mut copy = super::establish(&format!("sqlite://{dest_text}"))?;
     let DbConnection::Sqlite(copy) = &mut copy else {
         return Err(StorageError::Integrity("backup is not SQLite".into()));

@@ -1,5 +1,6 @@
 //! The connection type, the pool, and the two transaction kinds.
 
+use std::path::Path;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -57,12 +58,54 @@ fn configure(conn: &mut DbConnection) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Makes a SQLite database file private (0600) before SQLite opens it. SQLite would create
+/// a new file 0644 (less the umask), so it is created here first, empty (which SQLite takes
+/// as a new database), with mode 0600; a file left readable by others is tightened. SQLite
+/// gives its `-wal` and `-shm` files the database file's mode, so they are private too (any
+/// already there are tightened as well). `:memory:` and `file:` URIs are left to SQLite.
+pub(super) fn make_private(path: &Path) -> Result<(), StorageError> {
+    let text = path.to_string_lossy();
+    if text == ":memory:" || text.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = Path::new(&name);
+            let Ok(meta) = std::fs::metadata(file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            if meta.is_file() && mode & 0o077 != 0 {
+                let private = std::fs::Permissions::from_mode(mode & 0o700);
+                if let Err(error) = std::fs::set_permissions(file, private) {
+                    tracing::warn!(file = %file.display(), %error, "cannot make the SQLite file private (0600)");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn establish_raw(url: &DatabaseUrl) -> Result<DbConnection, StorageError> {
     match url {
         DatabaseUrl::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)?;
             }
+            make_private(path)?;
             let path = path
                 .to_str()
                 .ok_or_else(|| StorageError::InvalidUrl("SQLite path is not valid UTF-8".into()))?;

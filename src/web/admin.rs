@@ -69,7 +69,7 @@ fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
                         label for="sites" { "Sites" }
                         input #sites name="sites" value=(fields.value("sites")) autocomplete="off"
                             aria-invalid=[invalid("sites")] aria-describedby="sites-hint";
-                        p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (monitors need all sites)." }
+                        p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (always for admins and monitors)." }
                         (field_error(errors, "sites"))
                     }
                 }
@@ -149,21 +149,26 @@ pub async fn home(
 ) -> Result<HttpResponse, WebError> {
     session.require(&[Role::Admin])?;
     let (list, trials) = lists(&state, &session).await?;
-    let flash = match flash.into_inner() {
-        Flash {
-            revoked: Some(name),
-            ..
-        } => Some(templates::notice(
+    // Nothing typed into the address comes back: a notice names only a user the server
+    // knows to be revoked or a trial it knows to be closed, as the server spells them.
+    let flash = flash.into_inner();
+    let revoked = flash.revoked.and_then(|name| {
+        list.iter()
+            .find(|u| u.name == name && u.revoked_at.is_some())
+    });
+    let closed = flash
+        .closed
+        .and_then(|id| trials.iter().find(|t| t.id == id && t.status == "closed"));
+    let flash = match (revoked, closed) {
+        (Some(u), _) => Some(templates::notice(
             "ok",
-            html! { "User " strong { (name) } " is revoked: their token no longer works and their sessions are ended." },
+            html! { "User " strong { (u.name) } " is revoked: their token no longer works and their sessions are ended." },
         )),
-        Flash {
-            closed: Some(t), ..
-        } => Some(templates::notice(
+        (None, Some(t)) => Some(templates::notice(
             "ok",
-            html! { "Trial " strong { (t) } " is closed." },
+            html! { "Trial " strong { (t.id) } " is closed." },
         )),
-        _ => None,
+        (None, None) => None,
     };
     let mut fields = Fields::default();
     fields.set("role", "investigator");
@@ -188,9 +193,8 @@ fn sites_of(text: &str) -> Vec<String> {
 pub async fn create_user(
     state: web::Data<AppState>,
     session: WebSession,
-    form: web::Form<Fields>,
+    fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    let fields = form.into_inner();
     super::csrf::check(&session, &fields)?;
     session.require(&[Role::Admin])?;
     let name = fields.value("name").trim().to_string();
@@ -286,7 +290,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<String>,
-    form: web::Form<Fields>,
+    form: Fields,
 ) -> Result<HttpResponse, WebError> {
     super::csrf::check(&session, &form)?;
     session.require(&[Role::Admin])?;
@@ -371,9 +375,8 @@ pub async fn close(
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<String>,
-    form: web::Form<Fields>,
+    fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    let fields = form.into_inner();
     super::csrf::check(&session, &fields)?;
     session.require(&[Role::Admin])?;
     let trial_id = path.into_inner();

@@ -89,7 +89,14 @@ impl ResponseError for WebError {
                     _ => {}
                 }
                 let viewer = viewer.as_deref();
-                templates::respond(self.status_code(), error_page(error, viewer))
+                let mut response =
+                    templates::respond(self.status_code(), error_page(error, viewer));
+                if let Some(seconds) = error.retry_after() {
+                    if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+                        response.headers_mut().insert(header::RETRY_AFTER, value);
+                    }
+                }
+                response
             }
         }
     }

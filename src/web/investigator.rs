@@ -282,9 +282,8 @@ pub async fn submit(
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<String>,
-    form: web::Form<Fields>,
+    fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    let fields = form.into_inner();
     super::csrf::check(&session, &fields)?;
     session.require(&[Role::Investigator])?;
     let trial = state.trials.get(&path).map_err(|e| session.fail(e))?;

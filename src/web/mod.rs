@@ -56,11 +56,6 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
             web::scope("")
                 .app_data(web::Data::new(settings))
                 .app_data(
-                    web::FormConfig::default()
-                        .limit(crate::http::extract::BODY_LIMIT)
-                        .error_handler(|e, _| WebError::bad_request(e.to_string()).into()),
-                )
-                .app_data(
                     web::QueryConfig::default()
                         .error_handler(|e, _| WebError::bad_request(e.to_string()).into()),
                 )

@@ -265,12 +265,17 @@ pub async fn audit_log(
     session.require(&[Role::Monitor])?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
-    let after = query.after.unwrap_or(0).max(0);
-    let (entries, head) = session
+    let asked = query.after.unwrap_or(0);
+    // `after` is clamped to the chain (0 ..= head), so no pager arithmetic can overflow or
+    // link to a negative entry, whatever the address says.
+    let (entries, head, after) = session
         .db(&state, move |c, user| {
+            let head = audit_trail::head(c, &trial, user)?;
+            let after = asked.clamp(0, head.seq.max(0));
             Ok((
                 audit_trail::entries(c, &trial, user, after, AUDIT_PAGE)?,
-                audit_trail::head(c, &trial, user)?,
+                head,
+                after,
             ))
         })
         .await?;
@@ -280,12 +285,16 @@ pub async fn audit_log(
         nav.pager aria-label="Audit log pages" {
             @if after > 0 {
                 a href=(link(0)) { "Oldest" }
-                a href=(link((after - AUDIT_PAGE).max(0))) { "Previous" }
+                a href=(link(after.saturating_sub(AUDIT_PAGE).max(0))) { "Previous" }
             }
-            span { "Entries " (after + 1) "–" (last) " of " (head.seq) }
+            @if entries.is_empty() {
+                span { "No entries after " (after) " of " (head.seq) }
+            } @else {
+                span { "Entries " (after.saturating_add(1)) "–" (last) " of " (head.seq) }
+            }
             @if last < head.seq {
                 a href=(link(last)) { "Next" }
-                a href=(link((head.seq - AUDIT_PAGE).max(0))) { "Newest" }
+                a href=(link(head.seq.saturating_sub(AUDIT_PAGE).max(0))) { "Newest" }
             }
         }
     };

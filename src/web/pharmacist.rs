@@ -136,9 +136,8 @@ pub async fn randomize(
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<(String, String)>,
-    form: web::Form<Fields>,
+    fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    let fields = form.into_inner();
     super::csrf::check(&session, &fields)?;
     session.require(&[Role::Pharmacist])?;
     let (trial_id, screening_id) = path.into_inner();

@@ -1,8 +1,9 @@
 //! Signing in with a user's token, signing out, the start page and the trial list.
 
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -16,7 +17,7 @@ use crate::http::extract::{note_auth_failure, run_db};
 use crate::http::state::AppState;
 use crate::service::{queries, web_sessions};
 
-/// The sign-in form's double-submit cookie (no session exists yet).
+/// The sign-in form's pre-session cookie (no session exists yet); see [`super::csrf`].
 const SIGNIN_COOKIE: &str = "tg_signin";
 
 /// `/`: the user's home page, or the sign-in page.
@@ -45,7 +46,30 @@ fn signin_cookie(value: &str, settings: &WebSettings) -> Cookie<'static> {
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(settings.secure_cookies)
+        .max_age(time::Duration::seconds(super::csrf::SIGNIN_TTL_SECS))
         .finish()
+}
+
+/// The browser's pre-session id, if its cookie has the shape of one.
+fn pre_session(req: &HttpRequest) -> Option<String> {
+    req.cookie(SIGNIN_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| web_sessions::well_formed(v))
+}
+
+/// The form token the server issues for this pre-session, from now on.
+fn issue(state: &AppState, pre_session: &str) -> String {
+    super::csrf::signin_token(&state.checkpoint_key, pre_session, Utc::now().timestamp())
+}
+
+/// A browser that says the POST comes from another site's page — cross-site, or same-site
+/// such as a sibling subdomain, which could also have planted cookies — is refused whatever
+/// it sends (defence in depth; browsers without `Sec-Fetch-Site` rely on the token alone).
+fn from_another_site(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v != "same-origin" && v != "none")
 }
 
 fn signin_page(token: &str, problem: Option<&str>, signed_out: bool) -> Markup {
@@ -80,6 +104,7 @@ fn signin_page(token: &str, problem: Option<&str>, signed_out: bool) -> Markup {
 /// The sign-in form; a signed-in user goes home instead.
 pub async fn form(
     req: HttpRequest,
+    state: web::Data<AppState>,
     session: Option<WebSession>,
     settings: web::Data<WebSettings>,
     query: web::Query<SignInQuery>,
@@ -87,13 +112,16 @@ pub async fn form(
     if let Some(s) = session {
         return Ok(templates::see_other(&s.home()));
     }
-    let token = match req.cookie(SIGNIN_COOKIE) {
-        Some(c) if c.value().len() == 64 => c.value().to_string(),
-        _ => random_hex()?,
+    // Another tab's pre-session is kept (its form stays valid); whatever its value, only a
+    // token the server issues for it is accepted.
+    let pre = match pre_session(&req) {
+        Some(p) => p,
+        None => random_hex()?,
     };
+    let token = issue(&state, &pre);
     let mut response = templates::ok(signin_page(&token, None, query.signed_out.is_some()));
     response
-        .add_cookie(&signin_cookie(&token, &settings))
+        .add_cookie(&signin_cookie(&pre, &settings))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(response)
 }
@@ -103,19 +131,23 @@ pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     settings: web::Data<WebSettings>,
-    form: web::Form<Fields>,
+    form: Fields,
 ) -> Result<HttpResponse, WebError> {
-    let form = form.into_inner();
-    let cookie = req.cookie(SIGNIN_COOKIE).map(|c| c.value().to_string());
-    if !cookie
-        .as_deref()
-        .is_some_and(|c| super::csrf::same(c, form.value("csrf")))
-    {
+    let pre = pre_session(&req);
+    let issued = pre.as_deref().is_some_and(|p| {
+        super::csrf::signin_token_valid(
+            &state.checkpoint_key,
+            p,
+            form.value(super::csrf::FIELD),
+            Utc::now().timestamp(),
+        )
+    });
+    if !issued || from_another_site(&req) {
         return Err(WebError::Csrf { viewer: None });
     }
     let ip = req.peer_addr().map(|a| a.ip());
-    if ip.is_some_and(|ip| state.auth_limiter.is_blocked(ip)) {
-        return Err(AppError::TooManyRequests.into());
+    if let Some(ip) = ip.filter(|ip| state.auth_limiter.is_blocked(*ip)) {
+        return Err(state.auth_limiter.refusal(ip).into());
     }
     let token = form.value("token").to_string();
     let policy = settings.sessions;
@@ -143,18 +175,23 @@ pub async fn submit(
             Ok(response)
         }
         Err(AppError::Unauthorized) => {
-            if let AppError::TooManyRequests = note_auth_failure(&state, ip).await {
-                return Err(AppError::TooManyRequests.into());
+            if let e @ AppError::TooManyRequests { .. } = note_auth_failure(&state, ip).await {
+                return Err(e.into());
             }
-            let token = cookie.unwrap_or_default();
-            Ok(templates::respond(
+            // A fresh token for the same pre-session, and its cookie kept as long.
+            let pre = pre.unwrap_or_default();
+            let mut response = templates::respond(
                 StatusCode::UNAUTHORIZED,
                 signin_page(
-                    &token,
+                    &issue(&state, &pre),
                     Some("This token is not valid or has been revoked. Check it and try again."),
                     false,
                 ),
-            ))
+            );
+            response
+                .add_cookie(&signin_cookie(&pre, &settings))
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(response)
         }
         Err(e) => Err(e.into()),
     }
@@ -164,7 +201,7 @@ pub async fn submit(
 pub async fn sign_out(
     state: web::Data<AppState>,
     session: WebSession,
-    form: web::Form<Fields>,
+    form: Fields,
 ) -> Result<HttpResponse, WebError> {
     super::csrf::check(&session, &form)?;
     let id = session.id().to_string();

@@ -183,13 +183,28 @@ fn authentication_failures(db: TestDb) {
 }
 both_backends!(authentication_failures);
 
+/// A user written straight into the database, as an older release could create it.
+fn legacy_user(app: &TestApp, name: &str, role: &str, sites: &[&str]) -> String {
+    use trialgate::service::users::{generate_token, token_hash};
+    use trialgate::storage::repo::users;
+    let token = generate_token().unwrap();
+    let sites: Vec<String> = sites.iter().map(|s| s.to_string()).collect();
+    let at = chrono::Utc::now().naive_utc();
+    let mut conn = app.db.connection();
+    users::insert(&mut conn, name, role, &sites, at).unwrap();
+    users::insert_token(&mut conn, &token_hash(&token), name, at).unwrap();
+    token
+}
+
 fn site_limits(db: TestDb) {
     let app = TestApp::spawn(db);
     let inv = app.user("ines", "investigator", &[]);
     let pharm = app.user("paul", "pharmacist", &[]);
     let inv1 = app.user("ines1", "investigator", &["SITE01"]);
     let pharm1 = app.user("paul1", "pharmacist", &["SITE01"]);
-    let mon1 = app.user("mona1", "monitor", &["SITE01"]);
+    // Site-limited monitors can no longer be created; one created before that is still held
+    // to its sites.
+    let mon1 = legacy_user(&app, "mona1", "monitor", &["SITE01"]);
 
     let mine = enroll(&app, &inv1, &pharm1, "SITE01-0001", "SITE01");
     let theirs = enroll(&app, &inv, &pharm, "SITE02-0001", "SITE02");

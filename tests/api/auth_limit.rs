@@ -39,3 +39,28 @@ fn wrong_tokens_are_audited_then_blocked(db: TestDb) {
     assert!(v.valid);
 }
 both_backends!(wrong_tokens_are_audited_then_blocked);
+
+/// Every 429 says in `Retry-After` (whole seconds) when the address may try again.
+fn too_many_requests_says_retry_after(db: TestDb) {
+    let app = TestApp::spawn_with_auth_quota(db, 2);
+    let guess = "tg_0000000000000000000000000000000000000000000000000000000000000000";
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| app.get(guess, "/api/v1/trials").status().as_u16())
+        .collect();
+    assert_eq!(statuses, [401, 401, 429]);
+    // The request that tripped the block, and one refused while blocked.
+    for r in [
+        app.get(guess, "/api/v1/trials"),
+        app.get(&app.admin, "/api/v1/trials"),
+    ] {
+        assert_eq!(r.status(), 429);
+        let seconds: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&seconds), "{seconds}");
+        assert_eq!(r.json::<Value>().unwrap()["code"], "too_many_requests");
+    }
+}
+both_backends!(too_many_requests_says_retry_after);

@@ -692,3 +692,88 @@ fn stratified_by_sex_needs_sex(db: TestDb) {
     assert_eq!(a["arm"], schedule_arms(&app, &protocol, "sex=female", 1)[0]);
 }
 both_backends!(stratified_by_sex_needs_sex);
+
+/// Admins cannot be limited to sites; monitors cannot yet (a site-limited monitor could open
+/// no trial-wide view), and the refusal says why. Nothing is created either way.
+fn admins_and_monitors_are_not_site_limited(db: TestDb) {
+    let app = TestApp::spawn(db);
+    for (name, role, why) in [
+        ("adam", "admin", "admin"),
+        ("mona", "monitor", "later release"),
+    ] {
+        let r = app.post(
+            &app.admin,
+            "/api/v1/users",
+            &json!({"name": name, "role": role, "sites": ["SITE01"]}),
+        );
+        let p = super::support::assert_problem(r, 422, "validation_failed");
+        assert_eq!(error_fields(&p), ["sites"], "{p}");
+        let message = p["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{role}: {message}");
+        // Without sites they are fine.
+        app.user(name, role, &[]);
+    }
+    let mut conn = app.db.connection();
+    let created: Vec<Value> = trialgate::storage::read_audit(&mut conn, "_system", 0, 1000)
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "user.created")
+        .map(|e| serde_json::from_str::<Value>(&e.record).unwrap()["data"].clone())
+        .collect();
+    assert!(
+        created.iter().all(|d| d["sites"] == json!([])),
+        "{created:?}"
+    );
+}
+both_backends!(admins_and_monitors_are_not_site_limited);
+
+/// `after` beyond the chain head is refused naming `after`; nothing overflows.
+fn audit_after_out_of_range(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let mon = app.user("mona", "monitor", &[]);
+    let (head, _) = audit_head(&app, &mon);
+    assert_eq!(
+        get_json(&app, &mon, &format!("{T}/audit?after={head}")),
+        json!([])
+    );
+    for after in [
+        (head + 1).to_string(),
+        i64::MAX.to_string(),
+        (i64::MAX - 1).to_string(),
+        "-1".into(),
+        i64::MIN.to_string(),
+    ] {
+        let r = app.get(&mon, &format!("{T}/audit?after={after}&limit=1000"));
+        let p = super::support::assert_problem(r, 422, "validation_failed");
+        assert_eq!(error_fields(&p), ["after"], "after={after}: {p}");
+    }
+    // Not a 64-bit number at all: a malformed query string, as for every integer parameter.
+    let r = app.get(&mon, &format!("{T}/audit?after=9223372036854775808"));
+    super::support::assert_problem(r, 400, "malformed_request");
+}
+both_backends!(audit_after_out_of_range);
+
+/// The SQLite database and its WAL files are private to the server's user (0600), like the
+/// seed files and keys beside them.
+#[cfg(unix)]
+#[test]
+fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::sqlite();
+    let path = db.dir().unwrap().join("trialgate.db");
+    assert!(!path.exists());
+    let app = TestApp::spawn(db);
+    // Something written, so the WAL exists while the server runs.
+    app.user("ines", "investigator", &[]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "{}", path.display());
+    let mut checked = 1;
+    for suffix in ["-wal", "-shm"] {
+        let side = path.with_file_name(format!("trialgate.db{suffix}"));
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{}", side.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 1, "WAL mode: the -wal file is there");
+}

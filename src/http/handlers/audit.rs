@@ -14,7 +14,7 @@ use crate::views::{AuditEntryView, AuditHead, AuditVerification};
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// Entries with a larger seq (default 0).
+    /// Entries with a larger seq (default 0); 0 up to the chain head's seq.
     pub after: Option<i64>,
     /// At most 1000 (default 100).
     pub limit: Option<i64>,
@@ -35,7 +35,17 @@ pub async fn entries(
     let t = trial(&state, &path)?;
     let q = query.into_inner();
     let out = run_db(&state, move |c| {
-        audit_trail::entries(c, &t, &user.0, q.after.unwrap_or(0), q.limit.unwrap_or(100))
+        let after = q.after.unwrap_or(0);
+        // A position in the chain: past its head it names no entry (and invites a client's
+        // paging arithmetic to overflow), so it is refused rather than answered with [].
+        let last = audit_trail::head(c, &t, &user.0)?.seq;
+        if after > last {
+            return Err(AppError::field(
+                "after",
+                format!("must be 0–{last} (the chain head's seq)"),
+            ));
+        }
+        audit_trail::entries(c, &t, &user.0, after, q.limit.unwrap_or(100))
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))
