@@ -715,7 +715,9 @@ fn web_verification_reports_a_tampered_table(db: TestDb) {
     );
     assert_eq!(r.status(), 201);
     let m = Web::signed_in(&app, &mon);
-    assert!(m.page(&format!("/trials/{T}/audit/verify")).contains("Valid."));
+    assert!(m
+        .page(&format!("/trials/{T}/audit/verify"))
+        .contains("Valid."));
     let mut conn = app.db.connection();
     common::drop_table_triggers(&mut conn);
     common::execute(&mut conn, "DELETE FROM subjects").unwrap();
