@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::patient_ref::PatientRef;
+use super::patient_ref::{PatientRef, MAX_REF_LEN};
 use crate::protocol::Protocol;
 
 /// A refusal of one input field, e.g. `labs.hemoglobin.unit`.
@@ -380,9 +380,6 @@ pub struct RawUlnMeasure {
     pub uln: f64,
     pub unit: String,
 }
-
-/// Longest accepted `patient_ref` (canonical form) and `site`.
-pub const MAX_REF_LEN: usize = 64;
 
 impl RawScreening {
     /// Shape check: JSON syntax errors and wrong types/unknown fields, named by their path.

@@ -23,7 +23,8 @@ use regex::{Regex, RegexBuilder};
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
-use super::input::MAX_REF_LEN;
+/// Longest accepted `patient_ref` (canonical form) and `site`.
+pub const MAX_REF_LEN: usize = 64;
 use crate::text::{describe_char, is_invisible};
 
 /// The pattern of a protocol that does not set `patient_ref_pattern`.
