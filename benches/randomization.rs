@@ -6,8 +6,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use trialgate::randomization::simulation::simulate;
 use trialgate::randomization::{Design, Schedule, Seed};
-use trialgate::simulation::simulate;
 
 const TRIAL: &str = "NCT06987370";
 

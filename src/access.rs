@@ -2,7 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+/// Why a user may not do something: the message says what was missing. The edges map it to
+/// their "forbidden" answer (403 in the API).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AccessDenied(pub String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -51,11 +55,11 @@ pub struct User {
 
 impl User {
     /// Refuses unless the user has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+    pub fn require(&self, roles: &[Role]) -> Result<(), AccessDenied> {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!(
+            Err(AccessDenied(format!(
                 "role {} may not do this (needs {})",
                 self.role.as_str(),
                 roles
@@ -76,11 +80,11 @@ impl User {
     }
 
     /// Refuses access to another site's patient.
-    pub fn require_site(&self, site: &str) -> Result<(), AppError> {
+    pub fn require_site(&self, site: &str) -> Result<(), AccessDenied> {
         if self.may_access_site(site) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!(
+            Err(AccessDenied(format!(
                 "user {} is not authorised for site {site}",
                 self.name
             )))
@@ -88,9 +92,9 @@ impl User {
     }
 
     /// Trial-wide views (audit, balance, export, checkpoint) need a user without site limits.
-    pub fn require_all_sites(&self) -> Result<(), AppError> {
+    pub fn require_all_sites(&self) -> Result<(), AccessDenied> {
         if self.is_site_limited() {
-            Err(AppError::Forbidden(
+            Err(AccessDenied(
                 "trial-wide views need a user without site limits".into(),
             ))
         } else {

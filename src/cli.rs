@@ -46,14 +46,14 @@ pub struct DataArgs {
 
 impl DataArgs {
     fn url(&self) -> String {
-        crate::server::database_url(&self.data_dir, self.database_url.as_deref())
+        crate::service::setup::database_url(&self.data_dir, self.database_url.as_deref())
     }
 
     /// One migrated connection (creating the data directory for SQLite). Commands use a
     /// single connection, not a pool: no background threads may outlive `main`, where a pool's
     /// connection threads racing libpq's exit-time cleanup could crash a finished command.
     fn open(&self) -> Result<crate::storage::DbConnection, String> {
-        crate::server::prepare_data_dir(&self.data_dir).map_err(|e| e.to_string())?;
+        crate::service::setup::prepare_data_dir(&self.data_dir).map_err(|e| e.to_string())?;
         let mut conn = crate::storage::establish(&self.url()).map_err(|e| e.to_string())?;
         crate::storage::run_migrations(&mut conn).map_err(|e| e.to_string())?;
         Ok(conn)
@@ -112,29 +112,34 @@ pub enum AuditCommand {
     },
 }
 
+/// `trialgate serve`: started by the binary's entry point through [`run`]'s `serve`
+/// argument, so this edge never depends on the start-up code above it.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TRIALGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Protocol files of the trials to serve (repeatable); default: NCT06987370.
+    #[arg(long = "protocol")]
+    pub protocols: Vec<PathBuf>,
+    /// Database connections in the pool.
+    #[arg(long, default_value_t = 16)]
+    pub pool_size: u32,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Mark the web pages' cookies Secure: set it when users reach the server over https
+    /// (behind a TLS-terminating proxy).
+    #[arg(long, env = "TRIALGATE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (API and web pages).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "TRIALGATE_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-        #[command(flatten)]
-        data: DataArgs,
-        /// Protocol files of the trials to serve (repeatable); default: NCT06987370.
-        #[arg(long = "protocol")]
-        protocols: Vec<PathBuf>,
-        /// Database connections in the pool.
-        #[arg(long, default_value_t = 16)]
-        pool_size: u32,
-        /// HTTP worker threads (default: one per core).
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Mark the web pages' cookies Secure: set it when users reach the server over https
-        /// (behind a TLS-terminating proxy).
-        #[arg(long, env = "TRIALGATE_SECURE_COOKIES")]
-        secure_cookies: bool,
-    },
+    Serve(ServeArgs),
     /// Copy the SQLite database online to a new file (PostgreSQL: use pg_dump).
     Backup {
         /// Destination file; never overwritten.
@@ -187,7 +192,11 @@ pub enum Command {
 }
 
 /// Runs a parsed command; errors are printed by the caller.
-pub fn run(cli: Cli) -> Result<ExitCode, String> {
+/// Runs a command; `serve` is handed to the caller's `serve` (the start-up code).
+pub fn run(
+    cli: Cli,
+    serve: impl FnOnce(ServeArgs) -> Result<ExitCode, String>,
+) -> Result<ExitCode, String> {
     match cli.command {
         Command::Schedule {
             seed_file,
@@ -205,14 +214,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve {
-            bind,
-            data,
-            protocols,
-            pool_size,
-            workers,
-            secure_cookies,
-        } => serve(bind, data, protocols, pool_size, workers, secure_cookies),
+        Command::Serve(args) => {
+            init_logging();
+            serve(args)
+        }
         Command::Backup { to, data } => {
             let mut conn = data.open()?;
             crate::storage::backup_sqlite(&mut conn, &to).map_err(|e| e.to_string())?;
@@ -368,30 +373,30 @@ fn verified_checkpoint(
     trial: &str,
     public_key: Option<&str>,
     data_dir: &Path,
-) -> Result<crate::checkpoint::Checkpoint, String> {
+) -> Result<crate::audit::checkpoint::Checkpoint, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let c: crate::checkpoint::Checkpoint =
+    let c: crate::audit::checkpoint::Checkpoint =
         serde_json::from_str(&text).map_err(|e| format!("not a checkpoint: {e}"))?;
     if c.trial != trial {
         return Err(format!("it is for trial {}, not {trial}", c.trial));
     }
-    let signer = crate::checkpoint::verify_signature(&c).map_err(|e| e.to_string())?;
+    let signer = crate::audit::checkpoint::verify_signature(&c).map_err(|e| e.to_string())?;
     let pinned = match public_key {
         Some(k) => k.trim().to_string(),
-        None => std::fs::read_to_string(crate::checkpoint::public_key_path(data_dir))
+        None => std::fs::read_to_string(crate::audit::checkpoint::public_key_path(data_dir))
             .map_err(|e| {
                 format!("no pinned key (--public-key or checkpoint.pub in the data dir): {e}")
             })?
             .trim()
             .to_string(),
     };
-    if crate::checkpoint::public_key_base64(&signer) != pinned {
+    if crate::audit::checkpoint::public_key_base64(&signer) != pinned {
         return Err("it is signed by a key other than the pinned one".into());
     }
     Ok(c)
 }
 
-fn init_logging() {
+pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -415,52 +420,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn serve(
-    bind: String,
-    data: DataArgs,
-    protocol_files: Vec<PathBuf>,
-    pool_size: u32,
-    workers: Option<usize>,
-    secure_cookies: bool,
-) -> Result<ExitCode, String> {
-    init_logging();
-    let mut protocols = Vec::new();
-    for file in &protocol_files {
-        protocols.push(load_protocol(Some(file))?);
-    }
-    let mut settings = crate::server::Settings::new(bind, data.data_dir.clone());
-    settings.database_url = data.database_url.clone();
-    settings.protocols = protocols;
-    settings.pool_size = pool_size;
-    settings.workers = workers;
-    settings.web.secure_cookies = secure_cookies;
-    let runtime = actix_web::rt::System::new();
-    runtime.block_on(async move {
-        let app = crate::server::Application::build(settings.clone()).map_err(|e| e.to_string())?;
-        for t in app.trials.iter() {
-            match &t.seed {
-                Some(seed) => tracing::info!(trial = %t.protocol.id, commitment = %seed.commitment(), "trial ready"),
-                None => tracing::error!(trial = %t.protocol.id, "trial NOT randomizing: seed unavailable"),
-            }
-        }
-        tracing::info!(
-            data_dir = %settings.data_dir.display(),
-            database = %redact_url(&crate::server::database_url(&settings.data_dir, settings.database_url.as_deref())),
-            "trialgate listening on http://{}:{}",
-            settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
-            app.port()
-        );
-        tracing::info!(
-            "web pages: open http://{}:{}/ in a browser and sign in with a user's token (the first admin's is in {})",
-            settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
-            app.port(),
-            settings.data_dir.join("admin.token").display()
-        );
-        app.run_until_stopped().await.map_err(|e| e.to_string())
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
 fn simulate(
     protocol: Option<&Path>,
     trials: u64,
@@ -475,7 +434,7 @@ fn simulate(
     if trials == 0 {
         return Err("--trials must be at least 1".into());
     }
-    let report = crate::simulation::simulate(
+    let report = crate::randomization::simulation::simulate(
         protocol.design(),
         &protocol.id,
         u64::from(protocol.cap),
@@ -496,7 +455,7 @@ fn simulate(
 }
 
 /// The report as a statistician reads it.
-fn simulation_text(r: &crate::simulation::SimulationReport, p: &Protocol) -> String {
+fn simulation_text(r: &crate::randomization::simulation::SimulationReport, p: &Protocol) -> String {
     use std::fmt::Write as _;
     let ratio = p
         .arms
@@ -543,7 +502,7 @@ fn simulation_text(r: &crate::simulation::SimulationReport, p: &Protocol) -> Str
         .collect();
     levels.sort_unstable();
     levels.dedup();
-    let find = |d: &[crate::simulation::ImbalanceCount], level| {
+    let find = |d: &[crate::randomization::simulation::ImbalanceCount], level| {
         d.iter()
             .find(|c| c.imbalance == level)
             .map_or(0, |c| c.trials)

@@ -161,3 +161,9 @@ impl From<diesel::result::Error> for AppError {
         crate::storage::StorageError::from(e).into()
     }
 }
+
+impl From<crate::access::AccessDenied> for AppError {
+    fn from(denied: crate::access::AccessDenied) -> Self {
+        AppError::Forbidden(denied.0)
+    }
+}

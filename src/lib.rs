@@ -1,13 +1,19 @@
 //! trialgate: eligibility gating, seeded permuted-block randomization and a tamper-evident
 //! audit trail for randomized clinical trials.
 //!
-//! The domain modules ([`protocol`], [`eligibility`], [`randomization`], [`simulation`],
-//! [`text`]) know nothing of HTTP or SQL. [`audit`] is the pure hash-chain format and verifier;
-//! [`storage`] is the database layer (SQLite or PostgreSQL through one diesel connection type).
+//! Layers, each using only those below it:
+//! - startup: [`server`] (and `main`);
+//! - edges: [`http`], [`web`], [`cli`];
+//! - use cases: [`service`] (with the views clients see);
+//! - [`storage`]: the database (SQLite or PostgreSQL through one diesel connection type),
+//!   knowing domain types only;
+//! - domain: [`protocol`], [`eligibility`], [`randomization`] (with simulation), [`audit`]
+//!   (with checkpoint signing), [`access`], [`text`] — nothing of HTTP or SQL.
+//!
+//! `tests/layering.rs` fails when a `use crate::…` runs against this order.
 
 pub mod access;
 pub mod audit;
-pub mod checkpoint;
 pub mod cli;
 pub mod eligibility;
 pub mod error;
@@ -16,8 +22,6 @@ pub mod protocol;
 pub mod randomization;
 pub mod server;
 pub mod service;
-pub mod simulation;
 pub mod storage;
 pub mod text;
-pub mod views;
 pub mod web;

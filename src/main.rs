@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = trialgate::cli::Cli::parse();
-    match trialgate::cli::run(cli) {
+    match trialgate::cli::run(cli, trialgate::server::serve) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("trialgate: {message}");

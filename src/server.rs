@@ -15,6 +15,24 @@ use crate::service::setup::{self, Initialised};
 use crate::service::Trials;
 use crate::storage::{Database, PoolOptions};
 
+/// Any route that matches nothing: the web pages' HTML 404 for a browser asking for a page
+/// outside the API, the API's problem body otherwise. (Startup composes the two edges, so
+/// neither needs the other for this.)
+async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && !req.path().starts_with("/api/") {
+        return crate::web::not_found_page();
+    }
+    match crate::http::not_found().await {
+        Ok(response) => response,
+        Err(error) => actix_web::ResponseError::error_response(&error),
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -58,14 +76,6 @@ impl Settings {
     }
 }
 
-/// The database URL in force: the one given, or SQLite in the data directory.
-pub fn database_url(data_dir: &Path, given: Option<&str>) -> String {
-    match given {
-        Some(url) => url.to_string(),
-        None => format!("sqlite://{}", data_dir.join("trialgate.db").display()),
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("data directory {path}: {source}")]
@@ -87,25 +97,17 @@ pub enum StartError {
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
-    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    Checkpoint(#[from] crate::audit::checkpoint::CheckpointError),
 }
 
-/// Creates the data directory, readable by its owner only.
+pub use crate::service::setup::database_url;
+
+/// Creates the data directory (0700) if needed.
 pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
-    let err = |source| StartError::DataDir {
+    setup::prepare_data_dir(dir).map_err(|source| StartError::DataDir {
         path: dir.display().to_string(),
         source,
-    };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(dir).map_err(err)?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
-        }
-    }
-    Ok(())
+    })
 }
 
 /// Opens the database, migrates it and initialises the given protocols' trials.
@@ -113,7 +115,7 @@ pub fn open_and_prepare(
     settings: &Settings,
 ) -> Result<(Database, Trials, Option<PathBuf>), StartError> {
     prepare_data_dir(&settings.data_dir)?;
-    let url = database_url(&settings.data_dir, settings.database_url.as_deref());
+    let url = setup::database_url(&settings.data_dir, settings.database_url.as_deref());
     let db = Database::connect(
         &url,
         PoolOptions {
@@ -160,11 +162,11 @@ impl Application {
         if let Some(path) = &admin_token {
             tracing::info!(token_file = %path.display(), "first admin created; its token is in this file (mode 0600)");
         }
-        let checkpoint_key = crate::checkpoint::load_or_create_key(&settings.data_dir)?;
+        let checkpoint_key = crate::audit::checkpoint::load_or_create_key(&settings.data_dir)?;
         tracing::info!(
-            public_key = %crate::checkpoint::public_key_base64(&checkpoint_key.verifying_key()),
-            key_id = %crate::checkpoint::key_id(&checkpoint_key.verifying_key()),
-            file = %crate::checkpoint::public_key_path(&settings.data_dir).display(),
+            public_key = %crate::audit::checkpoint::public_key_base64(&checkpoint_key.verifying_key()),
+            key_id = %crate::audit::checkpoint::key_id(&checkpoint_key.verifying_key()),
+            file = %crate::audit::checkpoint::public_key_path(&settings.data_dir).display(),
             "audit checkpoints are signed with this Ed25519 key; monitors pin it"
         );
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
@@ -190,38 +192,11 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(crate::http::problem_bodies())
-                .wrap_fn(|req, srv| {
-                    use actix_web::dev::Service;
-                    let (start, method, route) = crate::http::observe(&req);
-                    let metrics = req
-                        .app_data::<web::Data<AppState>>()
-                        .map(|s| s.metrics.clone());
-                    let fut = srv.call(req);
-                    async move {
-                        let res = fut.await?;
-                        let status = res.status().as_u16();
-                        let elapsed = start.elapsed();
-                        if let Some(m) = metrics {
-                            m.requests
-                                .with_label_values(&[&method, &route, &status.to_string()])
-                                .inc();
-                            m.latency
-                                .with_label_values(&[&method, &route])
-                                .observe(elapsed.as_secs_f64());
-                            if status >= 400 {
-                                if let Some(code) = res.response().extensions().get::<ProblemCode>() {
-                                    m.refusals.with_label_values(&[code.0]).inc();
-                                }
-                            }
-                        }
-                        tracing::info!(%method, %route, status, micros = elapsed.as_micros() as u64, "request");
-                        Ok(res)
-                    }
-                })
+                .wrap(middleware::from_fn(crate::http::observe::observe_request))
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .configure(crate::http::configure)
                 .configure(crate::web::configure(&pages))
-                .default_service(web::to(crate::http::not_found))
+                .default_service(web::to(not_found))
         })
         .listen(listener)
         .map_err(|source| StartError::Bind {
@@ -253,6 +228,41 @@ impl Application {
     }
 }
 
-/// The problem code of an error response, for the refusal metric.
-#[derive(Clone, Copy)]
-pub struct ProblemCode(pub &'static str);
+/// `trialgate serve`: the command line to a running server, until it stops.
+pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, String> {
+    let mut protocols = Vec::new();
+    for file in &args.protocols {
+        protocols.push(crate::cli::load_protocol(Some(file))?);
+    }
+    let mut settings = Settings::new(args.bind, args.data.data_dir.clone());
+    settings.database_url = args.data.database_url.clone();
+    settings.protocols = protocols;
+    settings.pool_size = args.pool_size;
+    settings.workers = args.workers;
+    settings.web.secure_cookies = args.secure_cookies;
+    let runtime = actix_web::rt::System::new();
+    runtime.block_on(async move {
+        let app = Application::build(settings.clone()).map_err(|e| e.to_string())?;
+        for t in app.trials.iter() {
+            match &t.seed {
+                Some(seed) => tracing::info!(trial = %t.protocol.id, commitment = %seed.commitment(), "trial ready"),
+                None => tracing::error!(trial = %t.protocol.id, "trial NOT randomizing: seed unavailable"),
+            }
+        }
+        tracing::info!(
+            data_dir = %settings.data_dir.display(),
+            database = %crate::cli::redact_url(&setup::database_url(&settings.data_dir, settings.database_url.as_deref())),
+            "trialgate listening on http://{}:{}",
+            settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
+            app.port()
+        );
+        tracing::info!(
+            "web pages: open http://{}:{}/ in a browser and sign in with a user's token (the first admin's is in {})",
+            settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
+            app.port(),
+            settings.data_dir.join("admin.token").display()
+        );
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
-use trialgate::checkpoint::{verify_signature, Checkpoint};
+use trialgate::audit::checkpoint::{verify_signature, Checkpoint};
 use trialgate::protocol::{Protocol, DEFAULT_PROTOCOL_TOML};
 use trialgate::randomization::Seed;
 

@@ -1,7 +1,7 @@
 //! The simulation against exact values.
 //!
 //! Exact operating characteristics are computed here by code that shares nothing with
-//! `trialgate::simulation` (its guess, imbalance and determinism tracker are re-derived):
+//! `trialgate::randomization::simulation` (its guess, imbalance and determinism tracker are re-derived):
 //!
 //! - fixed block sizes: enumeration of the distinct arrangements of one block (all equally
 //!   likely), blocks being independent;
@@ -15,8 +15,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use trialgate::randomization::simulation::{simulate, DeterminismTracker, SimulationReport};
 use trialgate::randomization::{Design, Seed};
-use trialgate::simulation::{simulate, DeterminismTracker, SimulationReport};
 
 const TRIAL: &str = "NCT06987370";
 const PATIENTS: u64 = 90;

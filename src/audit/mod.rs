@@ -11,6 +11,7 @@
 //! * [`ChainVerifier`] / [`verify`] check stored entries in `seq` order, one pass, constant
 //!   memory.
 
+pub mod checkpoint;
 pub mod rows;
 mod verify;
 

@@ -3,7 +3,8 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::input::{ScreeningInput, UlnLab};
+use super::input::ScreeningInput;
+use crate::protocol::UlnLab;
 use crate::protocol::{Protocol, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

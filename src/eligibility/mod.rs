@@ -3,14 +3,11 @@
 
 mod evaluate;
 mod input;
-mod patient_ref;
 
 pub use evaluate::{evaluate, CriterionResult, CriterionStatus, Evaluation, Outcome};
-pub use input::{
-    Attestation, CountLab, Dipstick, FieldError, InputError, RawScreening, ScreeningInput, Sex,
-    UlnLab, UlnValue,
-};
-pub use patient_ref::{
-    PatientRef, PatientRefError, PatientRefPattern, DEFAULT_PATIENT_REF_PATTERN, MAX_PATTERN_LEN,
-    MAX_REF_LEN,
+pub use input::{FieldError, InputError, RawScreening, ScreeningInput, Sex, UlnValue};
+// The protocol's vocabulary, as screening input uses it.
+pub use crate::protocol::{
+    Attestation, CountLab, Dipstick, PatientRef, PatientRefError, PatientRefPattern, UlnLab,
+    DEFAULT_PATIENT_REF_PATTERN, MAX_PATTERN_LEN, MAX_REF_LEN,
 };

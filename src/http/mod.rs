@@ -4,6 +4,7 @@ pub mod auth_limit;
 pub mod extract;
 pub mod handlers;
 pub mod metrics;
+pub mod observe;
 pub mod problem;
 pub mod state;
 
@@ -174,17 +175,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     );
 }
 
-/// Any route that matches nothing: a problem body, or the HTML 404 page for a browser
-/// asking for a page outside the API.
-pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    if wants_html && !req.path().starts_with("/api/") {
-        return Ok(crate::web::not_found_page());
-    }
+/// Any route that matches nothing, as the API answers it: a problem body.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound("no such resource".into()))
 }
 

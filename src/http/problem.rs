@@ -5,6 +5,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::eligibility::FieldError;
+
+/// The problem code of an error response, kept in its extensions for the refusal metric.
+#[derive(Clone, Copy)]
+pub struct ProblemCode(pub &'static str);
 use crate::error::AppError;
 
 /// `application/problem+json` body (RFC 9457) with trialgate's stable `code`.
@@ -69,9 +73,7 @@ impl ResponseError for AppError {
         let mut response =
             response.body(serde_json::to_string(&Problem::from_error(self)).unwrap_or_default());
         // Read by the metrics middleware to count refusals by code.
-        response
-            .extensions_mut()
-            .insert(crate::server::ProblemCode(self.code()));
+        response.extensions_mut().insert(ProblemCode(self.code()));
         response
     }
 }

@@ -2,6 +2,7 @@
 
 mod schedule;
 mod seed;
+pub mod simulation;
 
 pub use schedule::{
     allocation_at, stream_key, uniform, Block, BlockGenerator, Design, DesignError, Schedule,

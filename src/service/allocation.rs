@@ -9,8 +9,8 @@ use crate::access::{Role, User};
 use crate::eligibility::RawScreening;
 use crate::error::AppError;
 use crate::randomization::{allocation_at, stratum_key};
+use crate::service::views::Allocation;
 use crate::storage::{self, repo, DbConnection};
-use crate::views::Allocation;
 
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;

@@ -5,12 +5,12 @@ use serde_json::json;
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Role, User};
 use crate::error::AppError;
+use crate::service::views::{AuditEntryView, AuditHead, AuditVerification, TrialDetail};
 use crate::storage::{self, repo, DbConnection};
-use crate::views::{AuditEntryView, AuditHead, AuditVerification, TrialDetail};
 
 fn require_monitor(user: &User) -> Result<(), AppError> {
     user.require(&[Role::Monitor])?;
-    user.require_all_sites()
+    Ok(user.require_all_sites()?)
 }
 
 pub fn entries(
@@ -64,11 +64,11 @@ pub fn checkpoint(
     trial: &TrialRuntime,
     user: &User,
     key: &ed25519_dalek::SigningKey,
-) -> Result<crate::checkpoint::Checkpoint, AppError> {
+) -> Result<crate::audit::checkpoint::Checkpoint, AppError> {
     require_monitor(user)?;
     let head = storage::audit_head(conn, &trial.protocol.id)?;
     let at = format_time(now());
-    Ok(crate::checkpoint::sign(
+    Ok(crate::audit::checkpoint::sign(
         key,
         &trial.protocol.id,
         head.seq,

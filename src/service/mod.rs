@@ -11,6 +11,7 @@ pub mod queries;
 pub mod screening;
 pub mod setup;
 pub mod users;
+pub mod views;
 pub mod web_sessions;
 
 use std::collections::BTreeMap;

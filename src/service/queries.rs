@@ -8,11 +8,11 @@ use crate::access::{Role, User};
 use crate::eligibility::Evaluation;
 use crate::error::AppError;
 use crate::randomization::{Schedule, Seed};
-use crate::storage::{self, models, repo, DbConnection};
-use crate::views::{
+use crate::service::views::{
     Allocation, ArmCount, ArmView, Balance, BlockBalance, CriterionCount, CriterionView,
     EnrollmentFlow, ScreeningView, StratumBalance, TrialDetail, TrialSummary,
 };
+use crate::storage::{self, models, repo, DbConnection};
 
 /// Largest page of a list.
 pub const MAX_LIMIT: i64 = 1000;

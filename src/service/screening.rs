@@ -6,8 +6,8 @@ use super::{format_time, now, TrialRuntime};
 use crate::access::{Role, User};
 use crate::eligibility::{evaluate, Evaluation, FieldError, InputError, RawScreening};
 use crate::error::AppError;
+use crate::service::views::ScreeningView;
 use crate::storage::{self, repo, DbConnection};
-use crate::views::ScreeningView;
 
 /// Parses and evaluates a screening request without touching the database.
 pub fn evaluate_request(

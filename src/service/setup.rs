@@ -25,6 +25,28 @@ pub fn system_actor() -> User {
     }
 }
 
+/// The database URL in force: the one given, or SQLite in the data directory.
+pub fn database_url(data_dir: &Path, given: Option<&str>) -> String {
+    match given {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}", data_dir.join("trialgate.db").display()),
+    }
+}
+
+/// Creates the data directory, readable by its owner only.
+pub fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
 /// Where a trial's seed file lives.
 pub fn seed_path(data_dir: &Path, trial_id: &str) -> PathBuf {
     data_dir.join("seeds").join(format!("{trial_id}.seed"))

@@ -9,8 +9,8 @@ use super::now;
 use crate::access::{Role, User};
 use crate::eligibility::FieldError;
 use crate::error::AppError;
+use crate::service::views::{CreatedUser, RevokedUser, UserSummary};
 use crate::storage::{self, repo, DbConnection};
-use crate::views::{CreatedUser, RevokedUser, UserSummary};
 
 /// The chain of events that belong to no trial.
 pub const SYSTEM_CHAIN: &str = "_system";

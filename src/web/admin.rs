@@ -13,8 +13,8 @@ use crate::access::Role;
 use crate::eligibility::FieldError;
 use crate::error::AppError;
 use crate::http::state::AppState;
+use crate::service::views::{TrialSummary, UserSummary};
 use crate::service::{audit_trail, queries, users};
-use crate::views::{TrialSummary, UserSummary};
 
 #[derive(Debug, Deserialize)]
 pub struct Flash {

@@ -17,8 +17,8 @@ use crate::eligibility::{Attestation, FieldError};
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
+use crate::service::views::ScreeningView;
 use crate::service::{screening, TrialRuntime};
-use crate::views::ScreeningView;
 
 /// The values and errors a form is drawn with.
 struct Draw<'a> {

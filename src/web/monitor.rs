@@ -13,8 +13,8 @@ use crate::access::Role;
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::service::exports::{self, ExportFormat};
+use crate::service::views::{AuditHead, Balance, EnrollmentFlow, TrialDetail};
 use crate::service::{audit_trail, queries, TrialRuntime};
-use crate::views::{AuditHead, Balance, EnrollmentFlow, TrialDetail};
 
 /// Audit entries per page of the log browser.
 const AUDIT_PAGE: i64 = 50;

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::service::allocation;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
-use crate::views::Allocation;
+use crate::service::views::Allocation;
 
 /// The form field carrying the idempotency key.
 const KEY_FIELD: &str = "idempotency_key";

@@ -75,7 +75,7 @@ impl WebSession {
 
     /// Refuses, as a page, unless the user has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), WebError> {
-        self.user.require(roles).map_err(|e| self.fail(e))
+        self.user.require(roles).map_err(|e| self.fail(e.into()))
     }
 
     /// A use-case error as a page that still knows who is signed in.

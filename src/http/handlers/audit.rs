@@ -9,7 +9,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::audit_trail;
 use crate::service::exports::{self, ExportFormat};
-use crate::views::{AuditEntryView, AuditHead, AuditVerification};
+use crate::service::views::{AuditEntryView, AuditHead, AuditVerification};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +70,7 @@ pub async fn head(
 /// The head signed with the server's Ed25519 key (see the monitor guide).
 #[utoipa::path(get, tag = "monitoring",
     params(("trial" = String, Path)),
-    responses((status = 200, body = crate::checkpoint::Checkpoint), (status = 403, body = Problem)),
+    responses((status = 200, body = crate::audit::checkpoint::Checkpoint), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 #[get("/trials/{trial}/audit/checkpoint")]
 pub async fn checkpoint(

@@ -8,7 +8,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
 use crate::service::screening;
-use crate::views::ScreeningView;
+use crate::service::views::ScreeningView;
 
 /// Screen a patient: every criterion evaluated, the outcome and the missing inputs.
 #[utoipa::path(post, tag = "screenings",

@@ -7,8 +7,8 @@ use crate::error::AppError;
 use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
+use crate::service::views::{Allocation, Balance};
 use crate::service::{allocation, queries};
-use crate::views::{Allocation, Balance};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

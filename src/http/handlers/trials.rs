@@ -6,8 +6,8 @@ use crate::error::AppError;
 use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
+use crate::service::views::{TrialDetail, TrialSummary};
 use crate::service::{audit_trail, queries};
-use crate::views::{TrialDetail, TrialSummary};
 
 /// All trials this server serves.
 #[utoipa::path(get, tag = "trials",

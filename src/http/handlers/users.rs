@@ -7,7 +7,7 @@ use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::users;
-use crate::views::{CreatedUser, RevokedUser};
+use crate::service::views::{CreatedUser, RevokedUser};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -9,13 +9,18 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::eligibility::{
-    Attestation, CountLab, Dipstick, PatientRefPattern, UlnLab, DEFAULT_PATIENT_REF_PATTERN,
-};
+mod patient_ref;
+mod vocabulary;
+
 use crate::randomization::{Design, DesignError};
+pub use patient_ref::{
+    PatientRef, PatientRefError, PatientRefPattern, DEFAULT_PATIENT_REF_PATTERN, MAX_PATTERN_LEN,
+    MAX_REF_LEN,
+};
+pub use vocabulary::{Attestation, CountLab, Dipstick, UlnLab};
 
 /// The default trial, compiled into the binary.
-pub const DEFAULT_PROTOCOL_TOML: &str = include_str!("../protocols/NCT06987370.toml");
+pub const DEFAULT_PROTOCOL_TOML: &str = include_str!("../../protocols/NCT06987370.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
