@@ -7,7 +7,9 @@ use super::input::ScreeningInput;
 use crate::protocol::UlnLab;
 use crate::protocol::{Protocol, Rule};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A screening's outcome: every criterion passed, at least one failed, or none failed but
+/// some lack inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Eligible,
@@ -25,7 +27,8 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How one criterion was decided; `missing` when its inputs are absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CriterionStatus {
     Pass,
@@ -33,10 +36,13 @@ pub enum CriterionStatus {
     Missing,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One criterion of the protocol as evaluated for this patient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CriterionResult {
+    /// The protocol's criterion id, e.g. `age`.
     pub id: String,
     pub status: CriterionStatus,
+    /// The values compared and the threshold, for a person to read.
     pub detail: String,
 }
 

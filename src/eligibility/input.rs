@@ -12,9 +12,14 @@ use crate::protocol::Protocol;
 use crate::protocol::{Attestation, CountLab, Dipstick, PatientRef, UlnLab, MAX_REF_LEN};
 
 /// A refusal of one input field, e.g. `labs.hemoglobin.unit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The field's path in the request, dot-separated, e.g. `labs.hemoglobin.unit`; empty when
+    /// the refusal concerns the whole body.
+    #[schema(example = "labs.hemoglobin.unit")]
     pub field: String,
+    /// What is wrong with it, for a person to read.
+    #[schema(example = "\"mg/L\" is not an accepted unit; use g/L or g/dL")]
     pub message: String,
 }
 
@@ -44,7 +49,8 @@ pub enum InputError {
     Invalid(Vec<FieldError>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The patient's sex, for stratification by sex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Female,
@@ -143,84 +149,164 @@ impl ScreeningInput {
 // ---------------------------------------------------------------------------------------
 // The request exactly as a client sends it. Shapes only; meaning is checked in `validate`.
 
-/// The screening request of api.md, before validation. Unknown fields are refused.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// The screening request of api.md, before validation. Unknown fields are refused (422).
+/// Only `patient_ref`, `site` and `birth_date` are required; an absent input makes the
+/// criteria that need it `missing`. Values are checked after the shape: every invalid field
+/// is reported at once, each named by its path (`labs.hemoglobin.unit`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "patient_ref": "SITE01-0007", "site": "SITE01",
+    "birth_date": "1961-03-02", "sex": "female", "screening_date": "2026-11-20",
+    "liver_metastasis": false,
+    "attestations": {
+        "bone_met_soft_tissue": true, "informed_consent": true,
+        "acute_infection_or_serious_disease": false, "neuro_psych_history": false,
+        "investigator_finds_suitable": true
+    },
+    "labs": {
+        "hemoglobin": {"value": 112, "unit": "g/L"},
+        "anc": {"value": 2.1, "unit": "10^9/L"},
+        "platelets": {"value": 180, "unit": "10^9/L"},
+        "alt": {"value": 35, "uln": 40, "unit": "U/L"},
+        "ast": {"value": 30, "uln": 40, "unit": "U/L"},
+        "bilirubin": {"value": 12, "uln": 21, "unit": "umol/L"},
+        "alp": {"value": 150, "uln": 125, "unit": "U/L"},
+        "creatinine": {"value": 80, "uln": 97, "unit": "umol/L"},
+        "creatinine_clearance_24h": {"value": 62, "unit": "mL/min"},
+        "urine_protein_dipstick": "1+",
+        "urine_protein_24h": {"value": 1.2, "unit": "g/24h"},
+        "upc_ratio": 1.4
+    }
+}))]
 pub struct RawScreening {
+    /// The patient's reference at the site, canonicalised (Unicode NFKC, upper case, trimmed)
+    /// and then matched against the protocol's `patient_ref_pattern` (default
+    /// `^[A-Z0-9][A-Z0-9._/-]{0,63}$`). Required.
     #[serde(default)]
+    #[schema(value_type = String, required = true, example = "SITE01-0007")]
     pub patient_ref: Option<String>,
+    /// The site code: 1–64 letters, digits, `-`, `_` or `.`. Required.
     #[serde(default)]
+    #[schema(value_type = String, required = true, example = "SITE01")]
     pub site: Option<String>,
+    /// `YYYY-MM-DD`, not after the screening date. Required.
     #[serde(default)]
+    #[schema(value_type = String, format = Date, required = true, example = "1961-03-02")]
     pub birth_date: Option<String>,
+    /// `female`, `male` or `other`; needed when the trial stratifies by sex.
     #[serde(default)]
+    #[schema(value_type = Option<Sex>)]
     pub sex: Option<String>,
+    /// `YYYY-MM-DD`; default today (UTC). More than one day ahead is refused.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-11-20")]
     pub screening_date: Option<String>,
+    /// Whether the patient has liver metastases: chooses the liver-enzyme thresholds (and
+    /// stratifies when the trial stratifies by it). Absent: a liver criterion decided under
+    /// both thresholds passes or fails, otherwise it is `missing`.
     #[serde(default)]
     pub liver_metastasis: Option<bool>,
+    /// The investigator's yes/no attestations.
     #[serde(default)]
     pub attestations: Option<RawAttestations>,
+    /// Laboratory values, each with its unit.
     #[serde(default)]
     pub labs: Option<RawLabs>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// Yes/no statements the investigator attests to; an absent one leaves its criterion
+/// `missing`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAttestations {
+    /// Bone metastases with a soft-tissue component.
     #[serde(default)]
     pub bone_met_soft_tissue: Option<bool>,
+    /// Written informed consent obtained.
     #[serde(default)]
     pub informed_consent: Option<bool>,
+    /// An acute infection or another serious disease (true excludes).
     #[serde(default)]
     pub acute_infection_or_serious_disease: Option<bool>,
+    /// A history of neurological or psychiatric disorders (true excludes).
     #[serde(default)]
     pub neuro_psych_history: Option<bool>,
+    /// The investigator finds the patient suitable for the trial.
     #[serde(default)]
     pub investigator_finds_suitable: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// Laboratory values. Counts take one of their accepted units and are converted exactly;
+/// liver and kidney values are judged against the site's upper limit of normal (`uln`),
+/// given in the same unit as the value. Values must not be negative.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLabs {
+    /// Hemoglobin; unit `g/L` or `g/dL`.
     #[serde(default)]
     pub hemoglobin: Option<RawMeasure>,
+    /// Absolute neutrophil count; unit `10^9/L` or `10^3/uL`.
     #[serde(default)]
     pub anc: Option<RawMeasure>,
+    /// Platelets; unit `10^9/L` or `10^3/uL`.
     #[serde(default)]
     pub platelets: Option<RawMeasure>,
+    /// ALT with the site's ULN; any unit, the same for value and uln.
     #[serde(default)]
     pub alt: Option<RawUlnMeasure>,
+    /// AST with the site's ULN; any unit, the same for value and uln.
     #[serde(default)]
     pub ast: Option<RawUlnMeasure>,
+    /// Total bilirubin with the site's ULN; any unit, the same for value and uln.
     #[serde(default)]
     pub bilirubin: Option<RawUlnMeasure>,
+    /// Alkaline phosphatase with the site's ULN; any unit, the same for value and uln.
     #[serde(default)]
     pub alp: Option<RawUlnMeasure>,
+    /// Serum creatinine with the site's ULN; any unit, the same for value and uln.
     #[serde(default)]
     pub creatinine: Option<RawUlnMeasure>,
+    /// 24-hour creatinine clearance; unit `mL/min`.
     #[serde(default)]
     pub creatinine_clearance_24h: Option<RawMeasure>,
+    /// Urine protein dipstick grade: `negative`, `trace`, `1+`, `2+`, `3+` or `4+`.
     #[serde(default)]
+    #[schema(value_type = Option<Dipstick>)]
     pub urine_protein_dipstick: Option<String>,
+    /// 24-hour urine protein; unit `g/24h` or `mg/24h`.
     #[serde(default)]
     pub urine_protein_24h: Option<RawMeasure>,
+    /// Urine protein/creatinine ratio (dimensionless, not negative).
     #[serde(default)]
+    #[schema(minimum = 0.0)]
     pub upc_ratio: Option<f64>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A value with its unit; which units are accepted depends on the lab (see each lab).
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMeasure {
+    /// Not negative.
+    #[schema(minimum = 0.0, example = 112)]
     pub value: f64,
+    /// One of the lab's accepted units, spelled exactly, e.g. `g/L`.
+    #[schema(example = "g/L")]
     pub unit: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A value and the site's upper limit of normal, in the same unit.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUlnMeasure {
+    /// Not negative.
+    #[schema(minimum = 0.0, example = 35)]
     pub value: f64,
+    /// The site's upper limit of normal; greater than 0.
+    #[schema(exclusive_minimum = 0.0, example = 40)]
     pub uln: f64,
+    /// The unit of value and uln (1–32 characters), e.g. `U/L` or `umol/L`.
+    #[schema(min_length = 1, max_length = 32, example = "U/L")]
     pub unit: String,
 }
 

@@ -6,6 +6,7 @@ pub mod handlers;
 pub mod metrics;
 pub mod observe;
 pub mod problem;
+pub mod schemas;
 pub mod state;
 
 use std::time::Instant;
@@ -119,12 +120,20 @@ impl Modify for ProblemResponses {
                                 .into()
                         });
                 }
-                // Error bodies declared with `body = Problem` are problem+json, not json.
+                // Error bodies declared with `body = Problem` are problem+json, not json (the
+                // 503 of /healthz is a plain JSON body).
+                let problem_ref = utoipa::openapi::RefOr::Ref(Ref::from_schema_name("Problem"));
                 for (status, response) in op.responses.responses.iter_mut() {
                     if status.as_str() >= "400" {
                         if let utoipa::openapi::RefOr::T(r) = response {
-                            if let Some(c) = r.content.shift_remove("application/json") {
-                                r.content.insert("application/problem+json".to_string(), c);
+                            let is_problem = r
+                                .content
+                                .get("application/json")
+                                .is_some_and(|c| c.schema.as_ref() == Some(&problem_ref));
+                            if is_problem {
+                                if let Some(c) = r.content.shift_remove("application/json") {
+                                    r.content.insert("application/problem+json".to_string(), c);
+                                }
                             }
                         }
                     }

@@ -24,7 +24,6 @@ pub struct Problem {
     pub code: String,
     /// Field errors (422 `validation_failed` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
     pub errors: Option<Vec<FieldError>>,
     /// The existing subject (409 `already_randomized` only).
     #[serde(skip_serializing_if = "Option::is_none")]

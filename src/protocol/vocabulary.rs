@@ -115,7 +115,9 @@ impl Attestation {
 }
 
 /// Urine protein dipstick grades, in increasing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Dipstick {
     #[serde(rename = "negative")]
     Negative,

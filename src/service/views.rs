@@ -66,9 +66,8 @@ pub struct ScreeningView {
     pub trial: String,
     pub patient_ref: String,
     pub site: String,
-    #[schema(value_type = String)]
     pub outcome: Outcome,
-    #[schema(value_type = Vec<Object>)]
+    /// Every criterion of the protocol, in protocol order.
     pub criteria: Vec<CriterionResult>,
     pub missing: Vec<String>,
     pub screening_date: String,

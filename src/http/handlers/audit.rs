@@ -6,6 +6,7 @@ use crate::access::Role;
 use crate::error::AppError;
 use crate::http::extract::{run_db, AuthUser};
 use crate::http::problem::Problem;
+use crate::http::schemas::{FhirBundle, TrialExport};
 use crate::http::state::AppState;
 use crate::service::audit_trail;
 use crate::service::exports::{self, ExportFormat};
@@ -21,7 +22,7 @@ pub struct AuditQuery {
 }
 
 /// Audit entries in order.
-#[utoipa::path(get, tag = "monitoring",
+#[utoipa::path(get, operation_id = "listAuditEntries", tag = "monitoring",
     params(("trial" = String, Path), AuditQuery),
     responses((status = 200, body = [AuditEntryView]), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -52,7 +53,7 @@ pub async fn entries(
 }
 
 /// The chain head: record it to detect later truncation or rewrite.
-#[utoipa::path(get, tag = "monitoring",
+#[utoipa::path(get, operation_id = "getAuditHead", tag = "monitoring",
     params(("trial" = String, Path)),
     responses((status = 200, body = AuditHead), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -68,7 +69,7 @@ pub async fn head(
 }
 
 /// The head signed with the server's Ed25519 key (see the monitor guide).
-#[utoipa::path(get, tag = "monitoring",
+#[utoipa::path(get, operation_id = "getAuditCheckpoint", tag = "monitoring",
     params(("trial" = String, Path)),
     responses((status = 200, body = crate::audit::checkpoint::Checkpoint), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -88,7 +89,7 @@ pub async fn checkpoint(
 }
 
 /// Recomputes every hash of the chain.
-#[utoipa::path(get, tag = "monitoring",
+#[utoipa::path(get, operation_id = "verifyAudit", tag = "monitoring",
     params(("trial" = String, Path)),
     responses((status = 200, body = AuditVerification), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -111,10 +112,10 @@ pub struct ExportQuery {
 }
 
 /// Subjects as CSV, everything as JSON, or a FHIR R4 Bundle.
-#[utoipa::path(get, tag = "monitoring",
+#[utoipa::path(get, operation_id = "exportTrial", tag = "monitoring",
     params(("trial" = String, Path), ExportQuery),
     responses((status = 200, description = "The export",
-        content((String = "text/csv"), (Object = "application/json"), (Object = "application/fhir+json"))),
+        content((String = "text/csv"), (TrialExport = "application/json"), (FhirBundle = "application/fhir+json"))),
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 #[get("/trials/{trial}/export")]

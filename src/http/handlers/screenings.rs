@@ -11,9 +11,9 @@ use crate::service::screening;
 use crate::service::views::ScreeningView;
 
 /// Screen a patient: every criterion evaluated, the outcome and the missing inputs.
-#[utoipa::path(post, tag = "screenings",
+#[utoipa::path(post, operation_id = "createScreening", tag = "screenings",
     params(("trial" = String, Path)),
-    request_body(content = Object, description = "Screening request (api.md)", content_type = "application/json"),
+    request_body(content = crate::eligibility::RawScreening, description = "Screening request (api.md)", content_type = "application/json"),
     responses((status = 201, body = ScreeningView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem, description = "trial_closed"),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
@@ -36,7 +36,7 @@ pub async fn create(
 }
 
 /// One screening.
-#[utoipa::path(get, tag = "screenings",
+#[utoipa::path(get, operation_id = "getScreening", tag = "screenings",
     params(("trial" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = ScreeningView), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -67,7 +67,7 @@ pub struct ListQuery {
 
 /// Each patient's latest screening, newest first: `?outcome=eligible&randomized=false` is
 /// the queue awaiting randomization. Site-limited users see their sites only.
-#[utoipa::path(get, tag = "screenings",
+#[utoipa::path(get, operation_id = "listScreenings", tag = "screenings",
     params(("trial" = String, Path), ListQuery),
     responses((status = 200, body = [ScreeningView]), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]

@@ -18,7 +18,7 @@ pub struct RandomizationRequest {
 
 /// Randomize an eligible patient. With an `Idempotency-Key`, a replay returns the same
 /// Allocation (header `Idempotent-Replayed: true`), never a second one.
-#[utoipa::path(post, tag = "subjects",
+#[utoipa::path(post, operation_id = "randomize", tag = "subjects",
     params(("trial" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "≤ 128 characters; replays return the same allocation")),
     request_body = RandomizationRequest,
@@ -73,7 +73,7 @@ pub async fn randomize(
 }
 
 /// Allocations in sequence order (site-limited users: their sites).
-#[utoipa::path(get, tag = "subjects",
+#[utoipa::path(get, operation_id = "listSubjects", tag = "subjects",
     params(("trial" = String, Path)),
     responses((status = 200, body = [Allocation]), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -89,7 +89,7 @@ pub async fn list(
 }
 
 /// One allocation.
-#[utoipa::path(get, tag = "subjects",
+#[utoipa::path(get, operation_id = "getSubject", tag = "subjects",
     params(("trial" = String, Path), ("subject_id" = String, Path)),
     responses((status = 200, body = Allocation), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -115,7 +115,7 @@ pub struct WithdrawalRequest {
 }
 
 /// Withdraw a subject; it stays randomized (intention to treat) and counts toward the cap.
-#[utoipa::path(post, tag = "subjects",
+#[utoipa::path(post, operation_id = "withdrawSubject", tag = "subjects",
     params(("trial" = String, Path), ("subject_id" = String, Path)),
     request_body = WithdrawalRequest,
     responses((status = 200, body = Allocation), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -140,7 +140,7 @@ pub async fn withdraw(
 }
 
 /// Counts per arm overall and per stratum, and every block's fill (monitors).
-#[utoipa::path(get, tag = "monitoring",
+#[utoipa::path(get, operation_id = "getBalance", tag = "monitoring",
     params(("trial" = String, Path)),
     responses((status = 200, body = Balance), (status = 403, body = Problem)),
     security(("bearer" = [])))]

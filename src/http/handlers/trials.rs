@@ -10,7 +10,7 @@ use crate::service::views::{TrialDetail, TrialSummary};
 use crate::service::{audit_trail, queries};
 
 /// All trials this server serves.
-#[utoipa::path(get, tag = "trials",
+#[utoipa::path(get, operation_id = "listTrials", tag = "trials",
     responses((status = 200, body = [TrialSummary]), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 #[get("/trials")]
@@ -21,7 +21,7 @@ pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpRes
 }
 
 /// The protocol, status, enrollment and seed commitment (block sizes for monitors/admins).
-#[utoipa::path(get, tag = "trials",
+#[utoipa::path(get, operation_id = "getTrial", tag = "trials",
     params(("trial" = String, Path, description = "Trial id, e.g. NCT06987370")),
     responses((status = 200, body = TrialDetail), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -45,7 +45,7 @@ pub struct CloseRequest {
 }
 
 /// Close the trial: stops enrollment; with `reveal_seed` the seed goes into the audit trail.
-#[utoipa::path(post, tag = "trials",
+#[utoipa::path(post, operation_id = "closeTrial", tag = "trials",
     params(("trial" = String, Path)),
     request_body = CloseRequest,
     responses((status = 200, body = TrialDetail), (status = 403, body = Problem),

@@ -21,7 +21,7 @@ pub struct NewUserRequest {
 }
 
 /// Create a user; the token is in this response only.
-#[utoipa::path(post, tag = "users",
+#[utoipa::path(post, operation_id = "createUser", tag = "users",
     request_body = NewUserRequest,
     responses((status = 201, body = CreatedUser), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -49,7 +49,7 @@ pub async fn create(
 }
 
 /// Revoke every token of a user.
-#[utoipa::path(delete, tag = "users",
+#[utoipa::path(delete, operation_id = "revokeUser", tag = "users",
     params(("name" = String, Path)),
     responses((status = 200, body = RevokedUser), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
