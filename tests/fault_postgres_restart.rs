@@ -10,7 +10,7 @@
 
 #[path = "common/mod.rs"]
 mod common;
-#[path = "faults/harness.rs"]
+#[path = "faults/harness/mod.rs"]
 mod harness;
 
 use std::process::Command;
