@@ -97,19 +97,31 @@ struct SubjectBlocks(BTreeMap<String, (u64, u32)>);
 
 impl SubjectBlocks {
     fn compute(p: &crate::protocol::Protocol, seed: &Seed, subjects: &[models::Subject]) -> Self {
-        let mut strata: BTreeMap<&str, Vec<ScheduledAllocation>> = BTreeMap::new();
+        // One schedule per stratum, as long as its furthest position.
+        let mut lengths: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in subjects {
+            if let Ok(position) = usize::try_from(s.stratum_position) {
+                let len = lengths.entry(s.stratum_key.as_str()).or_default();
+                *len = (*len).max(position + 1);
+            }
+        }
+        let strata: BTreeMap<&str, Vec<ScheduledAllocation>> = lengths
+            .into_iter()
+            .map(|(key, len)| {
+                (
+                    key,
+                    Schedule::new(seed, &p.id, key, p.design())
+                        .take(len)
+                        .collect(),
+                )
+            })
+            .collect();
         let mut out = BTreeMap::new();
         for s in subjects {
-            let Ok(position) = usize::try_from(s.stratum_position) else {
-                continue;
-            };
-            let schedule = strata.entry(s.stratum_key.as_str()).or_default();
-            if schedule.len() <= position {
-                *schedule = Schedule::new(seed, &p.id, &s.stratum_key, p.design())
-                    .take(position + 1)
-                    .collect();
-            }
-            if let Some(due) = schedule.get(position) {
+            let due = usize::try_from(s.stratum_position)
+                .ok()
+                .and_then(|i| strata.get(s.stratum_key.as_str())?.get(i));
+            if let Some(due) = due {
                 out.insert(s.id.clone(), (due.block_index, due.block_size));
             }
         }
