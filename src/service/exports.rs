@@ -55,6 +55,16 @@ pub fn export(
 ) -> Result<Vec<u8>, AppError> {
     user.require(&[Role::Monitor])?;
     user.require_all_sites()?;
+    // One snapshot: subjects, screenings, balance and audit head agree with each other.
+    storage::read_transaction(conn, |c| export_snapshot(c, trial, user, format))
+}
+
+fn export_snapshot(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    format: ExportFormat,
+) -> Result<Vec<u8>, AppError> {
     let trial_id = &trial.protocol.id;
     let subjects = repo::subjects::list(conn, trial_id)?;
     let revealed = revealed_seed(conn, trial_id)?;
@@ -67,9 +77,13 @@ pub fn export(
             let detail = trial_detail(conn, trial, user)?;
             let head = storage::audit_head(conn, trial_id)?;
             let mut screenings = Vec::new();
-            let latest = repo::screenings::latest_per_patient(conn, trial_id)?;
+            let latest: std::collections::HashSet<String> =
+                repo::screenings::latest_per_patient(conn, trial_id)?
+                    .into_iter()
+                    .map(|l| l.id)
+                    .collect();
             for row in repo::screenings::list_all(conn, trial_id)? {
-                let is_latest = latest.iter().any(|l| l.id == row.id);
+                let is_latest = latest.contains(&row.id);
                 screenings.push(screening_view(row, is_latest, None)?);
             }
             let doc = json!({

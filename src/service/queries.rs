@@ -9,7 +9,7 @@ use crate::eligibility::Evaluation;
 use crate::error::AppError;
 use crate::randomization::{Schedule, Seed};
 use crate::service::views::{
-    Allocation, ArmCount, ArmView, Balance, BlockBalance, CriterionCount, CriterionView,
+    Allocation, ArmCount, ArmView, AuditHead, Balance, BlockBalance, CriterionCount, CriterionView,
     EnrollmentFlow, ScreeningView, StratumBalance, TrialDetail, TrialSummary,
 };
 use crate::storage::{self, models, repo, DbConnection};
@@ -228,6 +228,35 @@ pub fn balance(
     let subjects = repo::subjects::list(conn, &p.id)?;
     let revealed = revealed_seed(conn, &p.id)?;
     Ok(balance_of(p, &subjects, revealed.as_ref()))
+}
+
+/// Everything a monitor's dashboard shows, read in one snapshot so its parts agree.
+pub struct Dashboard {
+    pub detail: TrialDetail,
+    pub balance: Balance,
+    pub flow: EnrollmentFlow,
+    /// Arms in sequence order.
+    pub sequence: Vec<String>,
+    pub head: AuditHead,
+}
+
+pub fn dashboard(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+) -> Result<Dashboard, AppError> {
+    storage::read_transaction(conn, |c| {
+        Ok(Dashboard {
+            detail: trial_detail(c, trial, user)?,
+            balance: balance(c, trial, user)?,
+            flow: flow(c, trial, user)?,
+            sequence: list_subjects(c, trial, user)?
+                .into_iter()
+                .map(|a| a.arm)
+                .collect(),
+            head: super::audit_trail::head(c, trial, user)?,
+        })
+    })
 }
 
 /// The flow of patients from screening to randomization and withdrawal (monitors).

@@ -13,7 +13,7 @@ use crate::access::Role;
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::service::exports::{self, ExportFormat};
-use crate::service::views::{AuditHead, Balance, EnrollmentFlow, TrialDetail};
+use crate::service::views::{AuditHead, Balance, EnrollmentFlow};
 use crate::service::{audit_trail, queries, TrialRuntime};
 
 /// Audit entries per page of the log browser.
@@ -163,14 +163,6 @@ fn exports_section(trial_id: &str) -> Markup {
     }
 }
 
-struct Dashboard {
-    detail: TrialDetail,
-    balance: Balance,
-    flow: EnrollmentFlow,
-    sequence: Vec<String>,
-    head: AuditHead,
-}
-
 /// Everything a monitor looks at, on one page.
 pub async fn dashboard(
     state: web::Data<AppState>,
@@ -182,18 +174,7 @@ pub async fn dashboard(
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let t = trial.clone();
     let d = session
-        .db(&state, move |c, user| {
-            Ok(Dashboard {
-                detail: queries::trial_detail(c, &t, user)?,
-                balance: queries::balance(c, &t, user)?,
-                flow: queries::flow(c, &t, user)?,
-                sequence: queries::list_subjects(c, &t, user)?
-                    .into_iter()
-                    .map(|a| a.arm)
-                    .collect(),
-                head: audit_trail::head(c, &t, user)?,
-            })
-        })
+        .db(&state, move |c, user| queries::dashboard(c, &t, user))
         .await?;
     let arms: Vec<(&str, &str)> = trial
         .protocol
