@@ -195,7 +195,7 @@ pub async fn create_user(
     session: WebSession,
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    super::csrf::check(&session, &fields)?;
+    session.check_csrf(&fields)?;
     session.require(&[Role::Admin])?;
     let name = fields.value("name").trim().to_string();
     let role = fields.value("role").to_string();
@@ -292,7 +292,7 @@ pub async fn revoke(
     path: web::Path<String>,
     form: Fields,
 ) -> Result<HttpResponse, WebError> {
-    super::csrf::check(&session, &form)?;
+    session.check_csrf(&form)?;
     session.require(&[Role::Admin])?;
     let name = path.into_inner();
     let n = name.clone();
@@ -377,7 +377,7 @@ pub async fn close(
     path: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    super::csrf::check(&session, &fields)?;
+    session.check_csrf(&fields)?;
     session.require(&[Role::Admin])?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;

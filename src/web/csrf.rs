@@ -20,10 +20,6 @@ use ed25519_dalek::SigningKey;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::error::WebError;
-use super::form::Fields;
-use super::session::WebSession;
-
 /// The hidden field every form carries.
 pub const FIELD: &str = "csrf";
 
@@ -40,20 +36,12 @@ pub fn token_for(session_id: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Refuses a POST whose form lacks the session's token (compared in constant time).
-pub fn check(session: &WebSession, form: &Fields) -> Result<(), WebError> {
-    let sent = form.value(FIELD);
-    let ok = hex::decode(sent)
+/// Is `sent` the CSRF token of this session? (Compared in constant time.)
+pub fn token_matches(session_id: &str, sent: &str) -> bool {
+    hex::decode(sent)
         .ok()
-        .zip(mac(session.id()))
-        .is_some_and(|(bytes, m)| m.verify_slice(&bytes).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(WebError::Csrf {
-            viewer: Some(Box::new(session.clone())),
-        })
-    }
+        .zip(mac(session_id))
+        .is_some_and(|(bytes, m)| m.verify_slice(&bytes).is_ok())
 }
 
 /// How long a sign-in form stays valid, in seconds.

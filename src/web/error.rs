@@ -6,8 +6,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use maud::html;
 
-use super::session::{self, WebSession};
 use super::templates;
+use super::viewer::{self, Viewer};
 use crate::error::AppError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,12 +17,12 @@ pub enum WebError {
     SignIn,
     /// A form POST without this session's CSRF token.
     #[error("the form's security token is missing or wrong")]
-    Csrf { viewer: Option<Box<WebSession>> },
+    Csrf { viewer: Option<Box<Viewer>> },
     /// A use case refused or failed.
     #[error("{error}")]
     Page {
         error: AppError,
-        viewer: Option<Box<WebSession>>,
+        viewer: Option<Box<Viewer>>,
     },
 }
 
@@ -67,7 +67,7 @@ impl ResponseError for WebError {
         match self {
             WebError::SignIn => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/signin"))
-                .cookie(session::removal_cookie())
+                .cookie(viewer::removal_cookie())
                 .finish(),
             WebError::Csrf { viewer } => {
                 let viewer = viewer.as_deref();
@@ -102,11 +102,11 @@ impl ResponseError for WebError {
     }
 }
 
-fn home(viewer: Option<&WebSession>) -> String {
-    viewer.map_or_else(|| "/".to_string(), WebSession::home)
+fn home(viewer: Option<&Viewer>) -> String {
+    viewer.map_or_else(|| "/".to_string(), Viewer::home)
 }
 
-fn error_page(error: &AppError, viewer: Option<&WebSession>) -> maud::Markup {
+fn error_page(error: &AppError, viewer: Option<&Viewer>) -> maud::Markup {
     let body = html! {
         @match error {
             AppError::Forbidden(detail) => {

@@ -284,7 +284,7 @@ pub async fn submit(
     path: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    super::csrf::check(&session, &fields)?;
+    session.check_csrf(&fields)?;
     session.require(&[Role::Investigator])?;
     let trial = state.trials.get(&path).map_err(|e| session.fail(e))?;
     let redraw = |status: StatusCode, errors: &[FieldError], problem: Option<&str>| {

@@ -20,6 +20,7 @@ mod screening_form;
 mod session;
 mod signin;
 mod templates;
+mod viewer;
 
 use actix_web::{middleware, web};
 

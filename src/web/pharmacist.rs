@@ -138,7 +138,7 @@ pub async fn randomize(
     path: web::Path<(String, String)>,
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
-    super::csrf::check(&session, &fields)?;
+    session.check_csrf(&fields)?;
     session.require(&[Role::Pharmacist])?;
     let (trial_id, screening_id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;

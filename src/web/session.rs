@@ -16,8 +16,8 @@ use crate::http::state::AppState;
 use crate::service::web_sessions;
 use crate::storage::DbConnection;
 
-/// The session cookie: the random session id, HttpOnly, SameSite=Strict, Path=/.
-pub const COOKIE: &str = "tg_session";
+use super::viewer::Viewer;
+pub use super::viewer::{home_of, removal_cookie, COOKIE};
 
 /// The cookie that opens a session.
 pub fn session_cookie(id: &str, settings: &WebSettings) -> Cookie<'static> {
@@ -32,25 +32,19 @@ pub fn session_cookie(id: &str, settings: &WebSettings) -> Cookie<'static> {
         .finish()
 }
 
-/// A cookie that deletes the session cookie.
-pub fn removal_cookie() -> Cookie<'static> {
-    let mut c = Cookie::build(COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .finish();
-    c.make_removal();
-    c
-}
-
-/// A signed-in user, with what the pages need to show them.
+/// A signed-in user: who they are as pages show them ([`Viewer`], also through `Deref`)
+/// and the session id behind it.
 #[derive(Debug, Clone)]
 pub struct WebSession {
-    pub user: User,
+    viewer: Viewer,
     id: String,
-    csrf: String,
-    /// The trial every page is about when the server serves exactly one.
-    only_trial: Option<String>,
+}
+
+impl std::ops::Deref for WebSession {
+    type Target = Viewer;
+    fn deref(&self) -> &Viewer {
+        &self.viewer
+    }
 }
 
 impl WebSession {
@@ -59,18 +53,20 @@ impl WebSession {
         &self.id
     }
 
-    /// The CSRF token every form of this session carries.
-    pub fn csrf(&self) -> &str {
-        &self.csrf
+    /// Who is looking, for the page shell and error pages.
+    pub fn viewer(&self) -> &Viewer {
+        &self.viewer
     }
 
-    pub fn only_trial(&self) -> Option<&str> {
-        self.only_trial.as_deref()
-    }
-
-    /// The user's home page.
-    pub fn home(&self) -> String {
-        home_of(self.user.role, self.only_trial())
+    /// Refuses a POST whose form lacks this session's CSRF token (compared in constant time).
+    pub fn check_csrf(&self, form: &super::form::Fields) -> Result<(), WebError> {
+        if super::csrf::token_matches(&self.id, form.value(super::csrf::FIELD)) {
+            Ok(())
+        } else {
+            Err(WebError::Csrf {
+                viewer: Some(Box::new(self.viewer.clone())),
+            })
+        }
     }
 
     /// Refuses, as a page, unless the user has one of `roles`.
@@ -82,7 +78,7 @@ impl WebSession {
     pub fn fail(&self, error: AppError) -> WebError {
         WebError::Page {
             error,
-            viewer: Some(Box::new(self.clone())),
+            viewer: Some(Box::new(self.viewer.clone())),
         }
     }
 
@@ -99,20 +95,6 @@ impl WebSession {
     }
 }
 
-/// Where a role starts: its main page of the trial, or the trial list when there are several.
-pub fn home_of(role: Role, trial: Option<&str>) -> String {
-    let page = match role {
-        Role::Admin => return "/admin".into(),
-        Role::Investigator => "screening",
-        Role::Pharmacist => "queue",
-        Role::Monitor => "dashboard",
-    };
-    match trial {
-        Some(t) => format!("/trials/{t}/{page}"),
-        None => "/trials".into(),
-    }
-}
-
 pub(super) fn only_trial(state: &AppState) -> Option<String> {
     let mut ids = state.trials.0.keys();
     match (ids.next(), ids.next()) {
@@ -124,10 +106,12 @@ pub(super) fn only_trial(state: &AppState) -> Option<String> {
 impl WebSession {
     pub(super) fn new(user: User, id: String, state: &AppState) -> Self {
         WebSession {
-            user,
-            csrf: super::csrf::token_for(&id),
+            viewer: Viewer {
+                user,
+                csrf: super::csrf::token_for(&id),
+                only_trial: only_trial(state),
+            },
             id,
-            only_trial: only_trial(state),
         }
     }
 }

@@ -203,7 +203,7 @@ pub async fn sign_out(
     session: WebSession,
     form: Fields,
 ) -> Result<HttpResponse, WebError> {
-    super::csrf::check(&session, &form)?;
+    session.check_csrf(&form)?;
     let id = session.id().to_string();
     session
         .db(&state, move |c, _| web_sessions::sign_out(c, &id))

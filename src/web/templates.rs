@@ -5,7 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 use maud::{html, Markup, DOCTYPE};
 
-use super::session::WebSession;
+use super::viewer::Viewer;
 use crate::access::Role;
 use crate::eligibility::{CriterionStatus, Outcome};
 
@@ -29,7 +29,7 @@ pub fn see_other(location: &str) -> HttpResponse {
 }
 
 /// The hidden CSRF field of every form.
-pub fn csrf_field(s: &WebSession) -> Markup {
+pub fn csrf_field(s: &Viewer) -> Markup {
     html! { input type="hidden" name=(super::csrf::FIELD) value=(s.csrf()); }
 }
 
@@ -58,8 +58,8 @@ fn nav_links(role: Role, trial: Option<&str>) -> Vec<(String, &'static str)> {
 }
 
 /// The whole page: header with the user and sign-out, navigation for the role, the body.
-pub fn page(title: &str, viewer: Option<&WebSession>, trial: Option<&str>, body: Markup) -> Markup {
-    let trial = trial.or_else(|| viewer.and_then(WebSession::only_trial));
+pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Markup) -> Markup {
+    let trial = trial.or_else(|| viewer.and_then(Viewer::only_trial));
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::Child;
 
 use crate::pg::drop_pg_database;
-use crate::server::stop_child;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// What to undo at exit, whatever happened: the child server, temp files, scratch databases.
 #[derive(Default)]
@@ -29,4 +30,27 @@ impl Drop for Cleanup {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// Asks the child to stop (SIGTERM through `kill`, so the server shuts down gracefully), waits
+/// up to 15 s, then kills it.
+pub(crate) fn stop_child(child: &mut Child) {
+    let asked = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if asked {
+        let until = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

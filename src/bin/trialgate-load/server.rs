@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cleanup::Cleanup;
@@ -129,29 +129,6 @@ pub(crate) fn spawn_server(
             .map_or("default".to_string(), |p| p.to_string())
     );
     Ok((base, admin, trial, Some(pid), desc))
-}
-
-/// Asks the child to stop (SIGTERM through `kill`, so the server shuts down gracefully), waits
-/// up to 15 s, then kills it.
-pub(crate) fn stop_child(child: &mut Child) {
-    let asked = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if asked {
-        let until = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn tail(path: &Path) -> String {
