@@ -26,7 +26,9 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
 {
     let db = state.db.clone();
+    let span = tracing::Span::current();
     web::block(move || {
+        let _entered = span.enter();
         let mut conn = db.get()?;
         f(&mut conn)
     })

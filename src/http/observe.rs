@@ -5,6 +5,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 
+use tracing::Instrument;
+
 use super::problem::ProblemCode;
 use super::state::AppState;
 
@@ -18,7 +20,18 @@ pub async fn observe_request(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
-    let res = next.call(req).await?;
+    // Every log line of the request — the use case's included (run_db carries the span onto
+    // the blocking pool) — names this id; the response returns it for support tickets.
+    let request_id = uuid::Uuid::now_v7().simple().to_string();
+    let span = tracing::info_span!("request", id = %request_id, %method, %route);
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    let _entered = span.enter();
     let status = res.status().as_u16();
     let elapsed = start.elapsed();
     if let Some(m) = metrics {

@@ -25,6 +25,7 @@ pub struct Randomized {
 /// Randomizes the patient of `screening_id`. One transaction checks every rule, takes the
 /// stratum's next position, computes the arm from the seed, inserts the subject and writes
 /// its audit entry; the chain-head lock serialises it against every other write of the trial.
+#[tracing::instrument(name = "randomize", skip_all, fields(trial = %trial.protocol.id, user = %user.name, screening = %screening_id))]
 pub fn randomize(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
@@ -185,6 +186,7 @@ fn request_fingerprint(trial_id: &str, screening_id: &str) -> String {
     hex::encode(h.finalize())
 }
 
+#[tracing::instrument(name = "withdraw", skip_all, fields(trial = %trial.protocol.id, user = %user.name, subject = %subject_id))]
 pub fn withdraw(
     conn: &mut DbConnection,
     trial: &TrialRuntime,

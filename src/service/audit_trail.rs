@@ -77,6 +77,7 @@ pub fn checkpoint(
     ))
 }
 
+#[tracing::instrument(name = "audit_verify", skip_all, fields(trial = %trial.protocol.id, user = %user.name))]
 pub fn verify(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
@@ -103,6 +104,7 @@ pub fn verify_chain(
 }
 
 /// Stops enrollment; with `reveal_seed`, writes the seed into the audit trail.
+#[tracing::instrument(name = "close_trial", skip_all, fields(trial = %trial.protocol.id, user = %user.name))]
 pub fn close(
     conn: &mut DbConnection,
     trial: &TrialRuntime,

@@ -47,6 +47,7 @@ impl ExportFormat {
     }
 }
 
+#[tracing::instrument(name = "export", skip_all, fields(trial = %trial.protocol.id, user = %user.name, ?format))]
 pub fn export(
     conn: &mut DbConnection,
     trial: &TrialRuntime,

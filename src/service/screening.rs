@@ -42,6 +42,7 @@ pub fn evaluate_request(
     Ok((raw, input, evaluation))
 }
 
+#[tracing::instrument(name = "screen", skip_all, fields(trial = %trial.protocol.id, user = %user.name))]
 pub fn record(
     conn: &mut DbConnection,
     trial: &TrialRuntime,

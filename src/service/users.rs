@@ -93,6 +93,7 @@ pub fn validate_new_user(
 }
 
 /// Creates a user with a first token. `actor` is the admin (or `cli`) doing it.
+#[tracing::instrument(name = "create_user", skip_all, fields(actor = %actor.name))]
 pub fn create(
     conn: &mut DbConnection,
     actor: &User,
@@ -132,6 +133,7 @@ pub fn create(
 }
 
 /// Revokes every token of a user.
+#[tracing::instrument(name = "revoke_user", skip_all, fields(actor = %actor.name, name = %name))]
 pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<RevokedUser, AppError> {
     actor.require(&[Role::Admin])?;
     let at = now();

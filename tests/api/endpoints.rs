@@ -777,3 +777,24 @@ fn sqlite_files_are_private() {
     }
     assert!(checked > 1, "WAL mode: the -wal file is there");
 }
+
+/// Every response names its request: the id every log line of that request carries.
+fn responses_carry_a_request_id(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let r = app.get(&app.admin, "/api/v1/trials");
+            assert_eq!(r.status(), 200);
+            let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+            id
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+    // Refusals too.
+    let r = app.get("not-a-token", "/api/v1/trials");
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("x-request-id"));
+}
+both_backends!(responses_carry_a_request_id);
