@@ -44,6 +44,59 @@ impl Role {
     }
 }
 
+/// What a use case needs, declared once and checked by the use case itself, so the API and
+/// the web pages refuse alike. Edges may check the same permission earlier (before reading a
+/// body, or to open a page), never a different rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Trial list and trial detail.
+    ReadTrials,
+    /// Screen a patient (record a screening).
+    Screen,
+    /// Read screenings and allocations of one's sites.
+    ReadPatients,
+    /// Randomize an eligible patient.
+    Randomize,
+    /// Withdraw a randomized subject.
+    Withdraw,
+    /// Trial-wide monitoring: balance, flow, audit trail, checkpoints, verification, exports.
+    Monitor,
+    /// Close a trial (and reveal its seed).
+    CloseTrial,
+    /// Create, list and revoke users.
+    ManageUsers,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Permission::ReadTrials,
+        Permission::Screen,
+        Permission::ReadPatients,
+        Permission::Randomize,
+        Permission::Withdraw,
+        Permission::Monitor,
+        Permission::CloseTrial,
+        Permission::ManageUsers,
+    ];
+
+    /// The roles that hold it.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Permission::ReadTrials => &Role::ALL,
+            Permission::Screen | Permission::Withdraw => &[Role::Investigator],
+            Permission::ReadPatients => &[Role::Investigator, Role::Pharmacist, Role::Monitor],
+            Permission::Randomize => &[Role::Pharmacist],
+            Permission::Monitor => &[Role::Monitor],
+            Permission::CloseTrial | Permission::ManageUsers => &[Role::Admin],
+        }
+    }
+
+    /// Whether it needs a user without site limits (trial-wide views).
+    pub fn trial_wide(self) -> bool {
+        matches!(self, Permission::Monitor)
+    }
+}
+
 /// An authenticated user: a name, one role and, optionally, the sites they are limited to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
@@ -69,6 +122,16 @@ impl User {
                     .join(" or ")
             )))
         }
+    }
+
+    /// Refuses unless the user holds `permission` (its role, and no site limit where the
+    /// permission is trial-wide).
+    pub fn require_permission(&self, permission: Permission) -> Result<(), AccessDenied> {
+        self.require(permission.roles())?;
+        if permission.trial_wide() {
+            self.require_all_sites()?;
+        }
+        Ok(())
     }
 
     pub fn is_site_limited(&self) -> bool {

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use super::screening::ensure_open;
 use super::{format_time, now, TrialRuntime};
-use crate::access::{Role, User};
+use crate::access::{Permission, User};
 use crate::eligibility::RawScreening;
 use crate::error::AppError;
 use crate::randomization::{allocation_at, stratum_key};
@@ -33,7 +33,7 @@ pub fn randomize(
     screening_id: &str,
     idempotency_key: Option<&str>,
 ) -> Result<Randomized, AppError> {
-    user.require(&[Role::Pharmacist])?;
+    user.require_permission(Permission::Randomize)?;
     if let Some(key) = idempotency_key {
         if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !key.is_ascii() {
             return Err(AppError::field(
@@ -194,7 +194,7 @@ pub fn withdraw(
     subject_id: &str,
     reason: &str,
 ) -> Result<Allocation, AppError> {
-    user.require(&[Role::Investigator])?;
+    user.require_permission(Permission::Withdraw)?;
     let reason = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS)
         .map_err(|message| AppError::field("reason", message))?;
     let reason = reason.as_str();

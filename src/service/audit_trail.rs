@@ -3,14 +3,13 @@
 use serde_json::json;
 
 use super::{format_time, now, TrialRuntime};
-use crate::access::{Role, User};
+use crate::access::{Permission, User};
 use crate::error::AppError;
 use crate::service::views::{AuditEntryView, AuditHead, AuditVerification, TrialDetail};
 use crate::storage::{self, repo, DbConnection};
 
 fn require_monitor(user: &User) -> Result<(), AppError> {
-    user.require(&[Role::Monitor])?;
-    Ok(user.require_all_sites()?)
+    Ok(user.require_permission(Permission::Monitor)?)
 }
 
 pub fn entries(
@@ -112,7 +111,7 @@ pub fn close(
     reason: &str,
     reveal_seed: bool,
 ) -> Result<TrialDetail, AppError> {
-    user.require(&[Role::Admin])?;
+    user.require_permission(Permission::CloseTrial)?;
     let reason = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS)
         .map_err(|message| AppError::field("reason", message))?;
     let reason = reason.as_str();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::csv_cell;
 use super::queries::{balance_of, revealed_seed, screening_view, trial_detail};
 use super::{format_time, TrialRuntime};
-use crate::access::{Role, User};
+use crate::access::{Permission, User};
 use crate::error::AppError;
 use crate::randomization::{Schedule, ScheduledAllocation, Seed};
 use crate::storage::{self, models, repo, DbConnection};
@@ -54,8 +54,7 @@ pub fn export(
     user: &User,
     format: ExportFormat,
 ) -> Result<Vec<u8>, AppError> {
-    user.require(&[Role::Monitor])?;
-    user.require_all_sites()?;
+    user.require_permission(Permission::Monitor)?;
     // One snapshot: subjects, screenings, balance and audit head agree with each other.
     storage::read_transaction(conn, |c| export_snapshot(c, trial, user, format))
 }

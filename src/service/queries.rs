@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::allocation::allocation_view;
 use super::{format_time, TrialRuntime, Trials};
-use crate::access::{Role, User};
+use crate::access::{Permission, User};
 use crate::eligibility::Evaluation;
 use crate::error::AppError;
 use crate::randomization::{Schedule, Seed};
@@ -86,8 +86,6 @@ pub fn trial_detail(
     })
 }
 
-const SCREENING_READERS: [Role; 3] = [Role::Investigator, Role::Pharmacist, Role::Monitor];
-
 pub fn screening_view(
     row: models::Screening,
     latest: bool,
@@ -117,7 +115,7 @@ pub fn get_screening(
     user: &User,
     id: &str,
 ) -> Result<ScreeningView, AppError> {
-    user.require(&SCREENING_READERS)?;
+    user.require_permission(Permission::ReadPatients)?;
     let trial_id = &trial.protocol.id;
     let row = repo::screenings::get(conn, trial_id, id)?
         .ok_or_else(|| AppError::NotFound(format!("no screening {id:?}")))?;
@@ -145,7 +143,7 @@ pub fn list_screenings(
     user: &User,
     filter: &ScreeningFilter,
 ) -> Result<Vec<ScreeningView>, AppError> {
-    user.require(&SCREENING_READERS)?;
+    user.require_permission(Permission::ReadPatients)?;
     if let Some(o) = &filter.outcome {
         if !["eligible", "ineligible", "incomplete"].contains(&o.as_str()) {
             return Err(AppError::field(
@@ -196,7 +194,7 @@ pub fn list_subjects(
     trial: &TrialRuntime,
     user: &User,
 ) -> Result<Vec<Allocation>, AppError> {
-    user.require(&SCREENING_READERS)?;
+    user.require_permission(Permission::ReadPatients)?;
     Ok(repo::subjects::list(conn, &trial.protocol.id)?
         .iter()
         .filter(|s| user.may_access_site(&s.site))
@@ -210,7 +208,7 @@ pub fn get_subject(
     user: &User,
     subject_id: &str,
 ) -> Result<Allocation, AppError> {
-    user.require(&SCREENING_READERS)?;
+    user.require_permission(Permission::ReadPatients)?;
     let s = repo::subjects::get(conn, &trial.protocol.id, subject_id)?
         .ok_or_else(|| AppError::NotFound(format!("no subject {subject_id:?}")))?;
     user.require_site(&s.site)?;
@@ -222,8 +220,7 @@ pub fn balance(
     trial: &TrialRuntime,
     user: &User,
 ) -> Result<Balance, AppError> {
-    user.require(&[Role::Monitor])?;
-    user.require_all_sites()?;
+    user.require_permission(Permission::Monitor)?;
     let p = &trial.protocol;
     let subjects = repo::subjects::list(conn, &p.id)?;
     let revealed = revealed_seed(conn, &p.id)?;
@@ -273,8 +270,7 @@ pub fn flow(
 ) -> Result<EnrollmentFlow, AppError> {
     use crate::eligibility::{CriterionStatus, Outcome};
 
-    user.require(&[Role::Monitor])?;
-    user.require_all_sites()?;
+    user.require_permission(Permission::Monitor)?;
     let p = &trial.protocol;
     let latest = repo::screenings::latest_per_patient(conn, &p.id)?;
     let subjects = repo::subjects::list(conn, &p.id)?;

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{format_time, now, TrialRuntime};
-use crate::access::{Role, User};
+use crate::access::{Permission, User};
 use crate::eligibility::{evaluate, Evaluation, FieldError, InputError, RawScreening};
 use crate::error::AppError;
 use crate::service::views::ScreeningView;
@@ -49,7 +49,7 @@ pub fn record(
     user: &User,
     body: &[u8],
 ) -> Result<ScreeningView, AppError> {
-    user.require(&[Role::Investigator])?;
+    user.require_permission(Permission::Screen)?;
     let at = now();
     let (raw, input, evaluation) = evaluate_request(trial, body, at.date())?;
     user.require_site(&input.site)?;

@@ -6,7 +6,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::now;
-use crate::access::{Role, User};
+use crate::access::{Permission, Role, User};
 use crate::eligibility::FieldError;
 use crate::error::AppError;
 use crate::service::views::{CreatedUser, RevokedUser, UserSummary};
@@ -101,7 +101,7 @@ pub fn create(
     role: &str,
     sites: &[String],
 ) -> Result<CreatedUser, AppError> {
-    actor.require(&[Role::Admin])?;
+    actor.require_permission(Permission::ManageUsers)?;
     let (role, sites) = validate_new_user(name, role, sites)?;
     let token = generate_token()?;
     let hash = token_hash(&token);
@@ -135,7 +135,7 @@ pub fn create(
 /// Revokes every token of a user.
 #[tracing::instrument(name = "revoke_user", skip_all, fields(actor = %actor.name, name = %name))]
 pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<RevokedUser, AppError> {
-    actor.require(&[Role::Admin])?;
+    actor.require_permission(Permission::ManageUsers)?;
     let at = now();
     storage::write_transaction(conn, |c| {
         storage::lock_chain_head(c, SYSTEM_CHAIN)?;
@@ -178,7 +178,7 @@ pub fn active_user(conn: &mut DbConnection, name: &str) -> Result<User, AppError
 
 /// Every user, for the admin's user list (never a token).
 pub fn list(conn: &mut DbConnection, actor: &User) -> Result<Vec<UserSummary>, AppError> {
-    actor.require(&[Role::Admin])?;
+    actor.require_permission(Permission::ManageUsers)?;
     repo::users::list(conn)?
         .into_iter()
         .map(|row| {

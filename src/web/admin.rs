@@ -9,7 +9,7 @@ use super::error::WebError;
 use super::form::Fields;
 use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
-use crate::access::Role;
+use crate::access::{Permission, Role};
 use crate::eligibility::FieldError;
 use crate::error::AppError;
 use crate::http::state::AppState;
@@ -147,7 +147,7 @@ pub async fn home(
     session: WebSession,
     flash: web::Query<Flash>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Admin])?;
+    session.require(Permission::ManageUsers)?;
     let (list, trials) = lists(&state, &session).await?;
     // Nothing typed into the address comes back: a notice names only a user the server
     // knows to be revoked or a trial it knows to be closed, as the server spells them.
@@ -196,7 +196,7 @@ pub async fn create_user(
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&fields)?;
-    session.require(&[Role::Admin])?;
+    session.require(Permission::ManageUsers)?;
     let name = fields.value("name").trim().to_string();
     let role = fields.value("role").to_string();
     let sites = sites_of(fields.value("sites"));
@@ -264,7 +264,7 @@ pub async fn confirm_revoke(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Admin])?;
+    session.require(Permission::ManageUsers)?;
     let name = path.into_inner();
     let body = html! {
         h1 { "Revoke " (name) "?" }
@@ -293,7 +293,7 @@ pub async fn revoke(
     form: Fields,
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&form)?;
-    session.require(&[Role::Admin])?;
+    session.require(Permission::ManageUsers)?;
     let name = path.into_inner();
     let n = name.clone();
     session
@@ -358,7 +358,7 @@ pub async fn close_form(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Admin])?;
+    session.require(Permission::ManageUsers)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     Ok(templates::ok(close_form_page(
@@ -378,7 +378,7 @@ pub async fn close(
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&fields)?;
-    session.require(&[Role::Admin])?;
+    session.require(Permission::ManageUsers)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let reason = fields.value("reason").to_string();

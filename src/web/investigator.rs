@@ -12,7 +12,7 @@ use super::form::Fields;
 use super::screening_form::{self as sf, CountInput, UlnInput};
 use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
-use crate::access::Role;
+use crate::access::{Permission, Role};
 use crate::eligibility::{Attestation, FieldError};
 use crate::error::AppError;
 use crate::http::state::AppState;
@@ -264,7 +264,7 @@ pub async fn new_screening(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Investigator])?;
+    session.require(Permission::Screen)?;
     let trial = state.trials.get(&path).map_err(|e| session.fail(e))?;
     let fields = sf::initial(crate::service::now().date(), &session.user.sites);
     Ok(templates::ok(screening_form(
@@ -285,7 +285,7 @@ pub async fn submit(
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&fields)?;
-    session.require(&[Role::Investigator])?;
+    session.require(Permission::Screen)?;
     let trial = state.trials.get(&path).map_err(|e| session.fail(e))?;
     let redraw = |status: StatusCode, errors: &[FieldError], problem: Option<&str>| {
         templates::respond(

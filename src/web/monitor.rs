@@ -9,7 +9,7 @@ use super::charts;
 use super::error::WebError;
 use super::session::WebSession;
 use super::templates::{self, page};
-use crate::access::Role;
+use crate::access::Permission;
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::service::exports::{self, ExportFormat};
@@ -169,7 +169,7 @@ pub async fn dashboard(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Monitor])?;
+    session.require(Permission::Monitor)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let t = trial.clone();
@@ -243,7 +243,7 @@ pub async fn audit_log(
     path: web::Path<String>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Monitor])?;
+    session.require(Permission::Monitor)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let asked = query.after.unwrap_or(0);
@@ -325,7 +325,7 @@ pub async fn verify(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Monitor])?;
+    session.require(Permission::Monitor)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let v = session
@@ -361,7 +361,7 @@ pub async fn export(
     session: WebSession,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Monitor])?;
+    session.require(Permission::Monitor)?;
     let (trial_id, format) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let format = ExportFormat::parse(&format).ok_or_else(|| {

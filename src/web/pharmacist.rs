@@ -11,7 +11,7 @@ use super::error::WebError;
 use super::form::Fields;
 use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
-use crate::access::Role;
+use crate::access::{Permission, Role};
 use crate::eligibility::Outcome;
 use crate::error::AppError;
 use crate::http::state::AppState;
@@ -28,7 +28,7 @@ pub async fn queue(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Pharmacist])?;
+    session.require(Permission::Randomize)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let filter = ScreeningFilter {
@@ -79,7 +79,7 @@ pub async fn confirm(
     session: WebSession,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(&[Role::Pharmacist])?;
+    session.require(Permission::Randomize)?;
     let (trial_id, screening_id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let id = screening_id.clone();
@@ -139,7 +139,7 @@ pub async fn randomize(
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&fields)?;
-    session.require(&[Role::Pharmacist])?;
+    session.require(Permission::Randomize)?;
     let (trial_id, screening_id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let key = fields.value(KEY_FIELD).to_string();

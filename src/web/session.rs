@@ -9,7 +9,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::WebError;
 use super::WebSettings;
-use crate::access::{Role, User};
+use crate::access::{Permission, User};
 use crate::error::AppError;
 use crate::http::extract::run_db;
 use crate::http::state::AppState;
@@ -69,9 +69,11 @@ impl WebSession {
         }
     }
 
-    /// Refuses, as a page, unless the user has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), WebError> {
-        self.user.require(roles).map_err(|e| self.fail(e.into()))
+    /// Refuses, as a page, unless the user holds `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), WebError> {
+        self.user
+            .require_permission(permission)
+            .map_err(|e| self.fail(e.into()))
     }
 
     /// A use-case error as a page that still knows who is signed in.

@@ -3,6 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use trialgate::access::Permission;
 
 use super::support::{
     assert_problem, enroll, get_json, randomized, screen, screen_eligible, send, T, TRIAL,
@@ -19,32 +20,99 @@ const ADMIN: &[&str] = &["admin"];
 
 /// api.md's endpoint table. `{screening}`, `{fresh}` (an eligible, unrandomized screening),
 /// `{subject}` and `{victim}` are filled in per role; the closing of the trial comes last.
-const MATRIX: &[(&str, &str, &[&str])] = &[
-    ("GET", "/api/v1/trials", ANY),
-    ("GET", "{T}", ANY),
-    ("POST", "{T}/screenings", INVESTIGATOR),
-    ("GET", "{T}/screenings/{screening}", READERS),
+const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
+    ("GET", "/api/v1/trials", ANY, Permission::ReadTrials),
+    ("GET", "{T}", ANY, Permission::ReadTrials),
+    ("POST", "{T}/screenings", INVESTIGATOR, Permission::Screen),
+    (
+        "GET",
+        "{T}/screenings/{screening}",
+        READERS,
+        Permission::ReadPatients,
+    ),
     (
         "GET",
         "{T}/screenings?outcome=eligible&randomized=false",
         READERS,
+        Permission::ReadPatients,
     ),
-    ("POST", "{T}/randomizations", PHARMACIST),
-    ("GET", "{T}/subjects", READERS),
-    ("GET", "{T}/subjects/{subject}", READERS),
-    ("POST", "{T}/subjects/{subject}/withdrawal", INVESTIGATOR),
-    ("GET", "{T}/balance", MONITOR),
-    ("GET", "{T}/audit?after=0&limit=10", MONITOR),
-    ("GET", "{T}/audit/head", MONITOR),
-    ("GET", "{T}/audit/checkpoint", MONITOR),
-    ("GET", "{T}/audit/verify", MONITOR),
-    ("GET", "{T}/export?format=csv", MONITOR),
-    ("GET", "{T}/export?format=json", MONITOR),
-    ("GET", "{T}/export?format=fhir", MONITOR),
-    ("POST", "/api/v1/users", ADMIN),
-    ("DELETE", "/api/v1/users/{victim}", ADMIN),
-    ("POST", "{T}/close", ADMIN),
+    (
+        "POST",
+        "{T}/randomizations",
+        PHARMACIST,
+        Permission::Randomize,
+    ),
+    ("GET", "{T}/subjects", READERS, Permission::ReadPatients),
+    (
+        "GET",
+        "{T}/subjects/{subject}",
+        READERS,
+        Permission::ReadPatients,
+    ),
+    (
+        "POST",
+        "{T}/subjects/{subject}/withdrawal",
+        INVESTIGATOR,
+        Permission::Withdraw,
+    ),
+    ("GET", "{T}/balance", MONITOR, Permission::Monitor),
+    (
+        "GET",
+        "{T}/audit?after=0&limit=10",
+        MONITOR,
+        Permission::Monitor,
+    ),
+    ("GET", "{T}/audit/head", MONITOR, Permission::Monitor),
+    ("GET", "{T}/audit/checkpoint", MONITOR, Permission::Monitor),
+    ("GET", "{T}/audit/verify", MONITOR, Permission::Monitor),
+    ("GET", "{T}/export?format=csv", MONITOR, Permission::Monitor),
+    (
+        "GET",
+        "{T}/export?format=json",
+        MONITOR,
+        Permission::Monitor,
+    ),
+    (
+        "GET",
+        "{T}/export?format=fhir",
+        MONITOR,
+        Permission::Monitor,
+    ),
+    ("POST", "/api/v1/users", ADMIN, Permission::ManageUsers),
+    (
+        "DELETE",
+        "/api/v1/users/{victim}",
+        ADMIN,
+        Permission::ManageUsers,
+    ),
+    ("POST", "{T}/close", ADMIN, Permission::CloseTrial),
 ];
+
+/// The use cases declare their permission once (`access::Permission`); the contract's
+/// roles per endpoint must be exactly the roles that permission names.
+#[test]
+fn declared_permissions_match_the_contract() {
+    for (method, path, allowed, permission) in MATRIX {
+        let declared: Vec<&str> = permission.roles().iter().map(|r| r.as_str()).collect();
+        let mut want = allowed.to_vec();
+        let mut got = declared.clone();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(
+            got, want,
+            "{method} {path}: {permission:?} declares {declared:?}"
+        );
+        let trial_wide = allowed == &MONITOR;
+        assert_eq!(permission.trial_wide(), trial_wide, "{method} {path}");
+    }
+    // Every permission is used by some endpoint of the contract.
+    for p in Permission::ALL {
+        assert!(
+            MATRIX.iter().any(|(_, _, _, q)| *q == p),
+            "{p:?} has no endpoint"
+        );
+    }
+}
 
 /// What the ids of the matrix stand for.
 struct Ids {
@@ -104,7 +172,7 @@ fn role_matrix(db: TestDb) {
         victim: "victim".into(),
     };
 
-    for (method, template, allowed) in MATRIX {
+    for (method, template, allowed, _) in MATRIX {
         let path = fill(template, &ids);
         for (role, token) in &tokens {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
@@ -150,7 +218,7 @@ fn authentication_failures(db: TestDb) {
         subject: "x".into(),
         victim: "victim".into(),
     };
-    for (method, template, _) in MATRIX {
+    for (method, template, _, _) in MATRIX {
         let path = fill(template, &ids);
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let body = body_for(&path, &ids, "nobody");
@@ -479,7 +547,7 @@ fn matrix_covers_the_route_table() {
         .collect();
     let matrix: BTreeSet<(String, String)> = MATRIX
         .iter()
-        .map(|(method, template, _)| {
+        .map(|(method, template, _, _)| {
             let path = template.split('?').next().unwrap_or(template);
             let path = path
                 .replace("{T}", "/api/v1/trials/{trial}")

@@ -2,7 +2,7 @@ use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 
 use super::trial;
-use crate::access::Role;
+use crate::access::Permission;
 use crate::error::AppError;
 use crate::http::extract::{run_db, AuthUser};
 use crate::http::problem::Problem;
@@ -126,7 +126,7 @@ pub async fn export(
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
     let t = trial(&state, &path)?;
-    user.0.require(&[Role::Monitor])?;
+    user.0.require_permission(Permission::Monitor)?;
     let format = ExportFormat::parse(&query.format)
         .ok_or_else(|| AppError::field("format", "must be csv, json or fhir"))?;
     let trial_id = t.protocol.id.clone();

@@ -2,7 +2,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::trial;
-use crate::access::Role;
+use crate::access::Permission;
 use crate::error::AppError;
 use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
@@ -36,7 +36,7 @@ pub async fn randomize(
     body: JsonBytes,
 ) -> Result<HttpResponse, AppError> {
     let t = trial(&state, &path)?;
-    user.0.require(&[Role::Pharmacist])?;
+    user.0.require_permission(Permission::Randomize)?;
     let request: RandomizationRequest = parse_json(&body.0)?;
     let key = match req.headers().get("Idempotency-Key") {
         None => None,
@@ -130,7 +130,7 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, AppError> {
     let (trial_id, subject_id) = path.into_inner();
     let t = trial(&state, &trial_id)?;
-    user.0.require(&[Role::Investigator])?;
+    user.0.require_permission(Permission::Withdraw)?;
     let request: WithdrawalRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
         allocation::withdraw(c, &t, &user.0, &subject_id, &request.reason)

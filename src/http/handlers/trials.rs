@@ -60,7 +60,8 @@ pub async fn close(
     body: JsonBytes,
 ) -> Result<HttpResponse, AppError> {
     let t = trial(&state, &path)?;
-    user.0.require(&[crate::access::Role::Admin])?;
+    user.0
+        .require_permission(crate::access::Permission::CloseTrial)?;
     let req: CloseRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
         audit_trail::close(c, &t, &user.0, &req.reason, req.reveal_seed)

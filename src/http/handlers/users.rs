@@ -1,7 +1,7 @@
 use actix_web::{delete, post, web, HttpResponse};
 use serde::Deserialize;
 
-use crate::access::Role;
+use crate::access::Permission;
 use crate::error::AppError;
 use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
@@ -31,7 +31,7 @@ pub async fn create(
     user: AuthUser,
     body: JsonBytes,
 ) -> Result<HttpResponse, AppError> {
-    user.0.require(&[Role::Admin])?;
+    user.0.require_permission(Permission::ManageUsers)?;
     let req: NewUserRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
         users::create(
