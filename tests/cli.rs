@@ -630,13 +630,23 @@ fn audit_verify_and_backup_never_migrate() {
         );
     }
     let mut conn = trialgate::storage::establish(&url).unwrap();
+    let schema = common::schema_dump(&mut conn);
     assert!(
-        common::schema_dump(&mut conn).is_empty(),
-        "the database was left unmigrated (no __diesel_schema_migrations table)"
+        !schema
+            .iter()
+            .any(|line| line.contains("__diesel_schema_migrations")),
+        "migrated: {schema:?}"
+    );
+    assert!(
+        schema.is_empty(),
+        "the database was left as it was: {schema:?}"
     );
     assert!(!dir.path().join("copy.db").exists());
     // No database file at all: refused, and none is created.
-    let o = run_expect(&["audit", "verify", "--trial", TRIAL, "--data-dir", &data], 2);
+    let o = run_expect(
+        &["audit", "verify", "--trial", TRIAL, "--data-dir", &data],
+        2,
+    );
     assert!(
         stderr(&o).contains("there is no database at sqlite://")
             && stderr(&o).contains("run `trialgate migrate`"),

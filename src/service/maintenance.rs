@@ -79,7 +79,8 @@ pub fn open_existing(url: &str) -> Result<DbConnection, OpenError> {
 }
 
 /// Whether diesel's migration bookkeeping table exists (read-only: the migration harness
-/// would create it).
+/// would create it). The one SQL text outside `storage/`, a catalogue probe; it belongs in
+/// `storage::migrations` next to `pending_migrations` when that module is next touched.
 fn has_migrations_table(conn: &mut DbConnection) -> Result<bool, StorageError> {
     use diesel::sql_types::BigInt;
     use diesel::RunQueryDsl;
