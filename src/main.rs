@@ -6,8 +6,8 @@ fn main() -> ExitCode {
     let cli = trialgate::cli::Cli::parse();
     match trialgate::cli::run(cli, trialgate::server::serve) {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("trialgate: {message}");
+        Err(error) => {
+            eprintln!("trialgate: {error}");
             ExitCode::from(2)
         }
     }

@@ -11,6 +11,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use crate::http::metrics::Metrics;
 use crate::http::state::AppState;
 use crate::protocol::Protocol;
+use crate::service::data_dir::DataDir;
 use crate::service::setup::{self, Initialised};
 use crate::service::Trials;
 use crate::storage::{Database, PoolOptions};
@@ -52,6 +53,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The data directory's layout.
+    pub fn data_dir(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
+    }
+
+    /// The database URL in force: the one given, or SQLite in the data directory.
+    pub fn url(&self) -> String {
+        self.data_dir().database_url(self.database_url.as_deref())
+    }
+
     fn auth_limiter(&self) -> crate::http::auth_limit::AuthLimiter {
         match std::num::NonZeroU32::new(self.auth_failures_per_minute) {
             Some(n) => crate::http::auth_limit::AuthLimiter::new(n, Duration::from_secs(60)),
@@ -104,10 +115,12 @@ pub use crate::service::setup::database_url;
 
 /// Creates the data directory (0700) if needed.
 pub fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
-    setup::prepare_data_dir(dir).map_err(|source| StartError::DataDir {
-        path: dir.display().to_string(),
-        source,
-    })
+    DataDir::from(dir)
+        .prepare()
+        .map_err(|source| StartError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })
 }
 
 /// Opens the database, migrates it and initialises the given protocols' trials.
@@ -115,7 +128,8 @@ pub fn open_and_prepare(
     settings: &Settings,
 ) -> Result<(Database, Trials, Option<PathBuf>), StartError> {
     prepare_data_dir(&settings.data_dir)?;
-    let url = setup::database_url(&settings.data_dir, settings.database_url.as_deref());
+    let data_dir = settings.data_dir();
+    let url = settings.url();
     let db = Database::connect(
         &url,
         PoolOptions {
@@ -138,7 +152,7 @@ pub fn open_and_prepare(
         match setup::initialise_trial(&mut conn, protocol, &settings.data_dir)? {
             Initialised::New { generated_seed } => tracing::info!(
                 trial = %protocol.id,
-                seed_file = %setup::seed_path(&settings.data_dir, &protocol.id).display(),
+                seed_file = %data_dir.seed_file(&protocol.id).display(),
                 generated_seed,
                 "trial initialised; back up the seed file and keep it secret"
             ),
@@ -162,11 +176,15 @@ impl Application {
         if let Some(path) = &admin_token {
             tracing::info!(token_file = %path.display(), "first admin created; its token is in this file (mode 0600)");
         }
-        let checkpoint_key = crate::audit::checkpoint::load_or_create_key(&settings.data_dir)?;
+        let data_dir = settings.data_dir();
+        let checkpoint_key = crate::audit::checkpoint::load_or_create_key_files(
+            &data_dir.checkpoint_key_file(),
+            &data_dir.checkpoint_public_key_file(),
+        )?;
         tracing::info!(
             public_key = %crate::audit::checkpoint::public_key_base64(&checkpoint_key.verifying_key()),
             key_id = %crate::audit::checkpoint::key_id(&checkpoint_key.verifying_key()),
-            file = %crate::audit::checkpoint::public_key_path(&settings.data_dir).display(),
+            file = %data_dir.checkpoint_public_key_file().display(),
             "audit checkpoints are signed with this Ed25519 key; monitors pin it"
         );
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
@@ -229,7 +247,7 @@ impl Application {
 }
 
 /// `trialgate serve`: the command line to a running server, until it stops.
-pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, String> {
+pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, crate::cli::CliError> {
     let mut protocols = Vec::new();
     for file in &args.protocols {
         protocols.push(crate::cli::load_protocol(Some(file))?);
@@ -242,7 +260,8 @@ pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, Stri
     settings.web.secure_cookies = args.secure_cookies;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
-        let app = Application::build(settings.clone()).map_err(|e| e.to_string())?;
+        let app = Application::build(settings.clone())
+            .map_err(|e| crate::cli::CliError::Serve(Box::new(e)))?;
         for t in app.trials.iter() {
             match &t.seed {
                 Some(seed) => tracing::info!(trial = %t.protocol.id, commitment = %seed.commitment(), "trial ready"),
@@ -251,7 +270,7 @@ pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, Stri
         }
         tracing::info!(
             data_dir = %settings.data_dir.display(),
-            database = %crate::cli::redact_url(&setup::database_url(&settings.data_dir, settings.database_url.as_deref())),
+            database = %crate::cli::redact_url(&settings.url()),
             "trialgate listening on http://{}:{}",
             settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
             app.port()
@@ -260,9 +279,9 @@ pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, Stri
             "web pages: open http://{}:{}/ in a browser and sign in with a user's token (the first admin's is in {})",
             settings.bind.rsplit_once(':').map_or(settings.bind.as_str(), |(h, _)| h),
             app.port(),
-            settings.data_dir.join("admin.token").display()
+            settings.data_dir().admin_token_file().display()
         );
-        app.run_until_stopped().await.map_err(|e| e.to_string())
+        app.run_until_stopped().await.map_err(crate::cli::CliError::from)
     })?;
     Ok(std::process::ExitCode::SUCCESS)
 }

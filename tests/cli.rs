@@ -600,3 +600,58 @@ fn user_add_refuses_site_limited_admins_and_monitors(db: TestDb) {
     );
 }
 both_backends!(user_add_refuses_site_limited_admins_and_monitors);
+
+/// The commands that only read or copy never migrate: on a database without trialgate's
+/// schema they refuse, name the fix, and leave the database as it was.
+#[test]
+fn audit_verify_and_backup_never_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let file = dir.path().join("fresh.db");
+    let url = format!("sqlite://{}", file.display());
+    // A fresh SQLite file: the database exists, trialgate's schema does not.
+    drop(trialgate::storage::establish(&url).unwrap());
+    let seed = vector_seed_file(dir.path());
+    let backup = dir.path().join("copy.db").display().to_string();
+    for args in [
+        vec!["audit", "verify", "--trial", TRIAL],
+        vec!["audit", "check", "--trial", TRIAL, "--seed-file", &seed],
+        vec!["backup", "--to", &backup],
+    ] {
+        let o = run_expect(
+            &[&args[..], &["--database-url", &url, "--data-dir", &data]].concat(),
+            2,
+        );
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("the database at {url} has no trialgate schema"))
+                && err.contains("run `trialgate migrate`"),
+            "{args:?}: {err}"
+        );
+    }
+    let mut conn = trialgate::storage::establish(&url).unwrap();
+    let schema = common::schema_dump(&mut conn);
+    assert!(
+        !schema
+            .iter()
+            .any(|line| line.contains("__diesel_schema_migrations")),
+        "migrated: {schema:?}"
+    );
+    assert!(
+        schema.is_empty(),
+        "the database was left as it was: {schema:?}"
+    );
+    assert!(!dir.path().join("copy.db").exists());
+    // No database file at all: refused, and none is created.
+    let o = run_expect(
+        &["audit", "verify", "--trial", TRIAL, "--data-dir", &data],
+        2,
+    );
+    assert!(
+        stderr(&o).contains("there is no database at sqlite://")
+            && stderr(&o).contains("run `trialgate migrate`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("data").exists());
+}

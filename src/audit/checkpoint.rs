@@ -116,7 +116,16 @@ pub fn public_key_path(data_dir: &Path) -> PathBuf {
 /// Loads the server's signing key from the data directory, creating it (0600) and
 /// `checkpoint.pub` beside it on first use.
 pub fn load_or_create_key(data_dir: &Path) -> Result<SigningKey, CheckpointError> {
-    let path = key_path(data_dir);
+    load_or_create_key_files(&key_path(data_dir), &public_key_path(data_dir))
+}
+
+/// Loads the signing key from `key_file`, creating it (0600) on first use, and writes its
+/// public key to `public_key_file`. The caller owns the data directory's layout.
+pub fn load_or_create_key_files(
+    key_file: &Path,
+    public_key_file: &Path,
+) -> Result<SigningKey, CheckpointError> {
+    let path = key_file.to_path_buf();
     let io = |source| CheckpointError::Io {
         path: path.display().to_string(),
         source,
@@ -129,7 +138,7 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<SigningKey, CheckpointError
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| CheckpointError::BadKeyFile(path.display().to_string()))?;
             let key = SigningKey::from_bytes(&bytes);
-            write_public_key(data_dir, &key)?;
+            write_public_key(public_key_file, &key)?;
             Ok(key)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -141,12 +150,12 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<SigningKey, CheckpointError
                     file.write_all(format!("{}\n", BASE64.encode(bytes)).as_bytes())
                         .and_then(|()| file.sync_all())
                         .map_err(io)?;
-                    write_public_key(data_dir, &key)?;
+                    write_public_key(public_key_file, &key)?;
                     Ok(key)
                 }
                 // Another process created it first: use that one.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    load_or_create_key(data_dir)
+                    load_or_create_key_files(key_file, public_key_file)
                 }
                 Err(e) => Err(io(e)),
             }
@@ -156,13 +165,12 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<SigningKey, CheckpointError
 }
 
 /// `checkpoint.pub`: the public key in base64, for monitors to pin.
-fn write_public_key(data_dir: &Path, key: &SigningKey) -> Result<(), CheckpointError> {
-    let path = public_key_path(data_dir);
+fn write_public_key(path: &Path, key: &SigningKey) -> Result<(), CheckpointError> {
     let text = format!("{}\n", public_key_base64(&key.verifying_key()));
-    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text.as_str()) {
         return Ok(());
     }
-    std::fs::write(&path, text).map_err(|source| CheckpointError::Io {
+    std::fs::write(path, text).map_err(|source| CheckpointError::Io {
         path: path.display().to_string(),
         source,
     })

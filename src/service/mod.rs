@@ -6,7 +6,9 @@
 pub mod allocation;
 pub mod audit_trail;
 pub mod csv_cell;
+pub mod data_dir;
 pub mod exports;
+pub mod maintenance;
 pub mod queries;
 pub mod screening;
 pub mod setup;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::data_dir::DataDir;
 use super::users::SYSTEM_CHAIN;
 use super::{now, TrialRuntime, Trials};
 use crate::access::{Role, User};
@@ -27,29 +28,17 @@ pub fn system_actor() -> User {
 
 /// The database URL in force: the one given, or SQLite in the data directory.
 pub fn database_url(data_dir: &Path, given: Option<&str>) -> String {
-    match given {
-        Some(url) => url.to_string(),
-        None => format!("sqlite://{}", data_dir.join("trialgate.db").display()),
-    }
+    DataDir::from(data_dir).database_url(given)
 }
 
 /// Creates the data directory, readable by its owner only.
 pub fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(dir)?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-    }
-    Ok(())
+    DataDir::from(dir).prepare()
 }
 
 /// Where a trial's seed file lives.
 pub fn seed_path(data_dir: &Path, trial_id: &str) -> PathBuf {
-    data_dir.join("seeds").join(format!("{trial_id}.seed"))
+    DataDir::from(data_dir).seed_file(trial_id)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -102,7 +91,7 @@ pub fn initialise_trial(
     protocol: &Protocol,
     data_dir: &Path,
 ) -> Result<Initialised, SetupError> {
-    let path = seed_path(data_dir, &protocol.id);
+    let path = DataDir::from(data_dir).seed_file(&protocol.id);
     storage::write_transaction(conn, |c| {
         storage::lock_chain_head(c, SYSTEM_CHAIN)?;
         if let Some(row) = repo::trials::get(c, &protocol.id)? {
@@ -179,7 +168,7 @@ pub fn load_trials(conn: &mut DbConnection, data_dir: &Path) -> Result<Trials, S
     for row in repo::trials::list(conn)? {
         let protocol = Protocol::from_canonical_json(&row.protocol_json, &row.id)
             .map_err(|e| AppError::Internal(format!("stored protocol of {}: {e}", row.id)))?;
-        let path = seed_path(data_dir, &row.id);
+        let path = DataDir::from(data_dir).seed_file(&row.id);
         let (seed, seed_problem) = match Seed::read_file(&path) {
             Ok(seed) if seed.commitment() == row.seed_commitment => (Some(seed), None),
             Ok(seed) => (
@@ -226,7 +215,7 @@ pub fn bootstrap_admin(
         Err(AppError::Validation(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let path = data_dir.join("admin.token");
+    let path = DataDir::from(data_dir).admin_token_file();
     let io = |source| SetupError::Io {
         path: path.display().to_string(),
         source,

@@ -118,7 +118,8 @@ pub(crate) fn spawn_server(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let admin = read_trimmed(&data_dir.join("admin.token"))?;
+    let admin =
+        read_trimmed(&trialgate::service::data_dir::DataDir::new(&data_dir).admin_token_file())?;
     let desc = format!(
         "spawned {} ({}, workers {}, pool {})",
         bin.display(),

@@ -1,0 +1,40 @@
+//! [`CliError`]: why a command failed. `main` prints it as `trialgate: {error}` and exits 2.
+
+use crate::audit::checkpoint::CheckpointError;
+use crate::error::AppError;
+use crate::protocol::ProtocolError;
+use crate::randomization::SeedError;
+use crate::service::maintenance::OpenError;
+use crate::storage::StorageError;
+
+/// A failed command; its Display is exactly what the user sees after `trialgate: `.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The database could not be opened (data directory, URL, connection, migrations, or a
+    /// schema missing where the command never migrates).
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    /// A use case refused or failed.
+    #[error("{0}")]
+    App(#[from] AppError),
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    /// A seed file could not be read or parsed.
+    #[error("{0}")]
+    Seed(#[from] SeedError),
+    /// `simulate --seed` is not a seed.
+    #[error("--seed: {0}")]
+    SimulationSeed(#[source] SeedError),
+    #[error("--trials must be at least 1")]
+    NoTrials,
+    #[error("{0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// Writing the output (other than a closed pipe) or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The server could not start (its error comes from the start-up code above this edge).
+    #[error("{0}")]
+    Serve(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

@@ -1,0 +1,254 @@
+//! The `trialgate` command line: argument definitions, dispatch to one file per command
+//! (`schedule`, `simulate`, `user`, `audit`, `backup`, `migrate`, `serve`), and the helpers they
+//! share. Use cases live in the service layer; this edge parses, calls and prints.
+
+mod audit;
+mod backup;
+mod error;
+mod migrate;
+mod schedule;
+mod serve;
+mod simulate;
+mod user;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::protocol::Protocol;
+use crate::service::data_dir::DataDir;
+use crate::storage::DbConnection;
+
+pub use error::CliError;
+pub use schedule::write_schedule;
+pub use serve::ServeArgs;
+pub use simulate::DEFAULT_SIMULATION_SEED;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trialgate",
+    version,
+    about = "Randomization and enrollment server for clinical trials"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleFormat {
+    Text,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// Where the data lives: shared by every command that touches the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Data directory: SQLite file, seed files, admin token.
+    #[arg(long, env = "TRIALGATE_DATA_DIR", default_value = "./trialgate-data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…` (default: SQLite in the data directory).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    pub fn dir(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
+    }
+
+    /// The database URL in force: `--database-url`, or SQLite in the data directory.
+    pub fn url(&self) -> String {
+        self.dir().database_url(self.database_url.as_deref())
+    }
+
+    /// One connection, migrated first (creating the data directory for SQLite): for the
+    /// commands that set up or write (`migrate`, `user add`, `user revoke`).
+    fn open_migrated(&self) -> Result<DbConnection, CliError> {
+        Ok(crate::service::maintenance::open_migrated(
+            &self.dir(),
+            &self.url(),
+        )?)
+    }
+
+    /// One connection to an existing, migrated database, which is never migrated: for the
+    /// commands that only read or copy (`audit verify`, `audit check`, `backup`).
+    fn open_existing(&self) -> Result<DbConnection, CliError> {
+        Ok(crate::service::maintenance::open_existing(&self.url())?)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print its token (shown once).
+    Add {
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Limit the user to these sites (repeatable); none: all sites.
+        #[arg(long = "site")]
+        sites: Vec<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Revoke every token of a user.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every hash of a chain; exit 0 when valid, 1 when not.
+    Verify {
+        /// Trial id, or `_system` for the chain of user events.
+        #[arg(long)]
+        trial: String,
+        /// A head hash recorded earlier: the chain must still contain it.
+        #[arg(long)]
+        expect_head: Option<String>,
+        /// A signed checkpoint saved earlier (JSON of GET /audit/checkpoint): its signature
+        /// must verify with the pinned key and the chain must still contain its head.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The pinned checkpoint public key (base64); default: checkpoint.pub in the data dir.
+        #[arg(long)]
+        public_key: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Check every allocation against the schedule recomputed from the seed file.
+    Check {
+        #[arg(long)]
+        trial: String,
+        #[arg(long)]
+        seed_file: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (API and web pages).
+    Serve(ServeArgs),
+    /// Copy the SQLite database online to a new file (PostgreSQL: use pg_dump).
+    Backup {
+        /// Destination file; never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Manage users and tokens.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Verify the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Report the design's operating characteristics from simulated trials.
+    Simulate {
+        #[arg(long)]
+        protocol: Option<PathBuf>,
+        /// Number of simulated trials.
+        #[arg(long, default_value_t = 10_000)]
+        trials: u64,
+        /// Simulation seed (64 hex characters); a fixed default makes runs reproducible.
+        #[arg(long)]
+        seed: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Print the allocation schedule of one stratum for a seed file.
+    Schedule {
+        /// Seed file: 64 hex characters.
+        #[arg(long)]
+        seed_file: PathBuf,
+        /// Protocol file (TOML); the built-in NCT06987370 protocol when absent.
+        #[arg(long)]
+        protocol: Option<PathBuf>,
+        /// Stratum key, e.g. `site=SITE01` (empty: the unstratified stream).
+        #[arg(long, default_value = "")]
+        stratum: String,
+        /// Number of allocations to print.
+        #[arg(short = 'n', default_value_t = 90)]
+        n: u64,
+        #[arg(long, value_enum, default_value_t = ScheduleFormat::Text)]
+        format: ScheduleFormat,
+    },
+}
+
+/// Runs a parsed command; errors are printed by the caller (`trialgate: {error}`, exit 2).
+/// `serve` is handed to the caller's `serve` (the start-up code), so this edge never depends
+/// on the start-up code above it.
+pub fn run(
+    cli: Cli,
+    serve: impl FnOnce(ServeArgs) -> Result<ExitCode, CliError>,
+) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Schedule {
+            seed_file,
+            protocol,
+            stratum,
+            n,
+            format,
+        } => schedule::run(&seed_file, protocol.as_deref(), &stratum, n, format),
+        Command::Serve(args) => serve::run(args, serve),
+        Command::Backup { to, data } => backup::run(&to, &data),
+        Command::Migrate { data } => migrate::run(&data),
+        Command::User(command) => user::run(command),
+        Command::Audit(command) => audit::run(command),
+        Command::Simulate {
+            protocol,
+            trials,
+            seed,
+            format,
+        } => simulate::run(protocol.as_deref(), trials, seed.as_deref(), format),
+    }
+}
+
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&io::stderr()))
+        .with_writer(io::stderr)
+        .try_init();
+}
+
+/// A database URL without its password, for logs.
+pub use crate::service::maintenance::redact_url;
+
+/// The protocol of `--protocol FILE`, or the built-in default trial.
+pub fn load_protocol(path: Option<&Path>) -> Result<Protocol, CliError> {
+    Ok(match path {
+        Some(p) => Protocol::from_file(p),
+        None => Protocol::default_trial(),
+    }?)
+}
+
+/// `trialgate … | head` closes our stdout early; that is not an error worth reporting.
+fn ignore_broken_pipe(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
