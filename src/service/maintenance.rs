@@ -62,7 +62,7 @@ pub fn open_existing(url: &str) -> Result<DbConnection, OpenError> {
         }
     }
     let mut conn = storage::establish(url)?;
-    if !has_migrations_table(&mut conn)? {
+    if !storage::has_migrations_table(&mut conn)? {
         return Err(OpenError::NoSchema {
             url: redact_url(url),
         });
@@ -76,34 +76,6 @@ pub fn open_existing(url: &str) -> Result<DbConnection, OpenError> {
         });
     }
     Ok(conn)
-}
-
-/// Whether diesel's migration bookkeeping table exists (read-only: the migration harness
-/// would create it). The one SQL text outside `storage/`, a catalogue probe; it belongs in
-/// `storage::migrations` next to `pending_migrations` when that module is next touched.
-fn has_migrations_table(conn: &mut DbConnection) -> Result<bool, StorageError> {
-    use diesel::sql_types::BigInt;
-    use diesel::RunQueryDsl;
-
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let count = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(
-            "SELECT count(*) AS n FROM sqlite_master \
-             WHERE type = 'table' AND name = '__diesel_schema_migrations'",
-        )
-        .get_result::<Count>(c),
-        DbConnection::Postgres(c) => diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_catalog.pg_tables \
-             WHERE tablename = '__diesel_schema_migrations' \
-             AND schemaname = ANY (current_schemas(false))",
-        )
-        .get_result::<Count>(c),
-    }?;
-    Ok(count.n > 0)
 }
 
 /// `trialgate backup`: a consistent online copy of the SQLite database to a new file.

@@ -103,3 +103,30 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<Vec<String>, Sto
         |c| c.revert_all_migrations(POSTGRES_MIGRATIONS).map(versions),
     )
 }
+
+/// Whether diesel's migration bookkeeping table exists, read-only (asking the migration
+/// harness would create it): commands that must not migrate check this first.
+pub fn has_migrations_table(conn: &mut DbConnection) -> Result<bool, StorageError> {
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let count = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT count(*) AS n FROM sqlite_master \
+             WHERE type = 'table' AND name = '__diesel_schema_migrations'",
+        )
+        .get_result::<Count>(c),
+        DbConnection::Postgres(c) => diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_catalog.pg_tables \
+             WHERE tablename = '__diesel_schema_migrations' \
+             AND schemaname = ANY (current_schemas(false))",
+        )
+        .get_result::<Count>(c),
+    }?;
+    Ok(count.n > 0)
+}

@@ -37,8 +37,8 @@ pub use connection::{
 };
 pub use error::{constraints, StorageError};
 pub use migrations::{
-    pending_migrations, revert_all_migrations, revert_last_migration, run_migrations,
-    MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS,
+    has_migrations_table, pending_migrations, revert_all_migrations, revert_last_migration,
+    run_migrations, MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS,
 };
 pub use url::{Backend, DatabaseUrl};
 
