@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod patient_ref;
+mod status;
 mod vocabulary;
 
 use crate::randomization::{Design, DesignError};
@@ -17,6 +18,7 @@ pub use patient_ref::{
     PatientRef, PatientRefError, PatientRefPattern, DEFAULT_PATIENT_REF_PATTERN, MAX_PATTERN_LEN,
     MAX_REF_LEN,
 };
+pub use status::{SubjectStatus, TrialStatus};
 pub use vocabulary::{Attestation, CountLab, Dipstick, UlnLab};
 
 /// The default trial, compiled into the binary.
