@@ -396,7 +396,7 @@ fn is_code(s: &str) -> bool {
 
 impl RawProtocol {
     fn check(self) -> Result<Protocol, String> {
-        if !is_code(&self.id) || self.id == "_system" {
+        if !is_code(&self.id) || self.id == crate::audit::SYSTEM_CHAIN {
             return Err(format!(
                 "id {:?} must be 1–64 letters, digits, '-', '_' or '.' (and not _system)",
                 self.id
