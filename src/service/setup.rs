@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{now, TrialRuntime, Trials};
-use crate::access::{Role, User, SYSTEM_ROLE};
+use crate::access::{User, SYSTEM_ROLE};
 use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::error::AppError;
 use crate::protocol::{Protocol, TrialStatus};
@@ -220,13 +220,12 @@ pub fn bootstrap_admin(
     if repo::users::count(conn)? > 0 {
         return Ok(None);
     }
-    let created =
-        match super::users::create(conn, &system_actor(), "admin", Role::Admin.as_str(), &[]) {
-            Ok(created) => created,
-            // Another server process created it first.
-            Err(AppError::Validation(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
+    let created = match super::users::create(conn, &system_actor(), "admin", "admin", &[]) {
+        Ok(created) => created,
+        // Another server process created it first.
+        Err(AppError::Validation(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     let path = data_dir.join("admin.token");
     let io = |source| SetupError::Io {
         path: path.display().to_string(),
