@@ -17,6 +17,10 @@ pub enum Role {
     Monitor,
 }
 
+/// The role trialgate itself acts with and is recorded with in the audit trail (initialising a
+/// trial, creating the first admin): one spelling, `admin`, for every entry it writes.
+pub const SYSTEM_ROLE: Role = Role::Admin;
+
 impl Role {
     pub const ALL: [Role; 4] = [
         Role::Admin,
@@ -94,6 +98,13 @@ impl Permission {
     /// Whether it needs a user without site limits (trial-wide views).
     pub fn trial_wide(self) -> bool {
         matches!(self, Permission::Monitor)
+    }
+}
+
+/// The stored text, as [`Role::as_str`] gives it.
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -422,7 +422,7 @@ fn chain_of_five(db: &TestDb) -> Vec<trialgate::storage::models::AuditEntry> {
                 &format!("user{n}"),
                 "investigator",
                 // Not a row-bearing action: these tests tamper with the chain alone.
-                "test.entry",
+                trialgate::audit::Action::UserRevoked,
                 json!({ "n": n }),
             )?;
         }

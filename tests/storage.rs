@@ -15,7 +15,10 @@ use diesel::sql_types::{BigInt, Text};
 use serde_json::json;
 
 use common::{drop_audit_triggers, execute, schema_dump, TestDb};
-use trialgate::audit::{self, Defect, GENESIS_HASH, SYSTEM_CHAIN};
+use trialgate::access::Role;
+use trialgate::audit::{self, Action, Defect, GENESIS_HASH, SYSTEM_CHAIN};
+use trialgate::eligibility::Outcome;
+use trialgate::protocol::{SubjectStatus, TrialStatus};
 use trialgate::storage::models::{
     AuditEntry, NewAuditEntry, NewScreening, NewSubject, NewToken, NewTrial, NewUser, Screening,
     Subject, Token, Trial, User,
@@ -38,7 +41,7 @@ fn append(conn: &mut DbConnection, chain: &str, i: i64) -> AuditEntry {
             now(),
             "tester",
             "admin",
-            "test.event",
+            Action::UserRevoked,
             json!({ "i": i }),
         )
     })
@@ -395,7 +398,7 @@ fn parallel_appends_form_a_gapless_chain(db: TestDb) {
                             now(),
                             &format!("user{t}"),
                             "pharmacist",
-                            "test.parallel",
+                            Action::UserRevoked,
                             json!({ "thread": t, "i": i }),
                         )
                     })?;
@@ -440,7 +443,15 @@ fn audit_api_behaviour(db: TestDb) {
 
     // Unknown chain, duplicate chain.
     let unknown = write_transaction(&mut conn, |c| {
-        append_audit(c, chain, now(), "a", "admin", "x", json!(null))
+        append_audit(
+            c,
+            chain,
+            now(),
+            "a",
+            "admin",
+            Action::UserRevoked,
+            json!(null),
+        )
     })
     .unwrap_err();
     assert!(matches!(unknown, StorageError::UnknownChain(ref c) if c == chain));
@@ -472,7 +483,7 @@ fn audit_api_behaviour(db: TestDb) {
             at,
             "alice",
             "admin",
-            "trial.initialized",
+            Action::TrialInitialized,
             json!({"seed_commitment": "ab", "protocol_digest": "cd"}),
         )
     })
@@ -499,7 +510,15 @@ fn audit_api_behaviour(db: TestDb) {
     // A failed transaction leaves no trace.
     let head = audit_head(&mut conn, chain).unwrap();
     let failed: Result<(), StorageError> = write_transaction(&mut conn, |c| {
-        append_audit(c, chain, now(), "a", "admin", "x", json!(null))?;
+        append_audit(
+            c,
+            chain,
+            now(),
+            "a",
+            "admin",
+            Action::UserRevoked,
+            json!(null),
+        )?;
         Err(StorageError::Integrity("caller gave up".into()))
     });
     assert!(failed.is_err());
@@ -728,7 +747,7 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         protocol_digest: "d",
         algorithm: "trialgate/v1",
         seed_commitment: "c",
-        status: "open",
+        status: TrialStatus::Open,
         cap: 90,
         created_at: t,
         closed_at: None,
@@ -742,7 +761,7 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         diesel::insert_into(trialgate::storage::schema::users::table)
             .values(NewUser {
                 name: "phil",
-                role: "pharmacist",
+                role: Role::Pharmacist,
                 sites: r#"["SITE01"]"#,
                 created_at: t,
             })
@@ -770,7 +789,7 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         .select(User::as_select())
         .first(&mut *conn)
         .unwrap();
-    assert_eq!((user.role.as_str(), user.revoked_at), ("pharmacist", None));
+    assert_eq!((user.role, user.revoked_at), (Role::Pharmacist, None));
     let token: Token = trialgate::storage::schema::tokens::table
         .select(Token::as_select())
         .first(&mut *conn)
@@ -782,7 +801,7 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         trial_id: "NCT06987370",
         patient_ref: "SITE01-0007",
         site: "SITE01",
-        outcome: "eligible",
+        outcome: Outcome::Eligible,
         input_json: "{}",
         result_json: "{}",
         screening_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
@@ -812,7 +831,7 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         arm: "SFRT_SCART",
         randomized_at: t,
         randomized_by: "phil",
-        status: "on_study",
+        status: SubjectStatus::OnStudy,
         withdrawn_at: None,
         withdrawn_by: None,
         withdrawal_reason: None,
@@ -938,12 +957,16 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         },
     );
     assert!(matches!(fk, StorageError::Database(_)), "{fk:?}");
-    let check = conflict(
-        &mut conn,
-        NewSubject {
-            status: "lost",
-            ..other.clone()
-        },
+    // (A status outside the CHECK cannot be written through the typed row struct.)
+    let check = StorageError::from(
+        diesel::sql_query(
+            "INSERT INTO subjects (id, trial_id, sequence, screening_id, patient_ref, site, \
+             stratum_key, stratum_position, arm, randomized_at, randomized_by, status, audit_seq) \
+             VALUES ('sub-2', 'NCT06987370', 2, 'scr-1', 'SITE01-0008', 'SITE01', '', 1, \
+             'SFRT_SCART', '2026-11-20 08:30:00', 'phil', 'lost', 2)",
+        )
+        .execute(&mut *conn)
+        .unwrap_err(),
     );
     assert!(matches!(check, StorageError::Database(_)), "{check:?}");
     diesel::insert_into(subjects::table)
@@ -953,6 +976,161 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
 }
 
 both_backends!(rows_round_trip_and_constraints_hold);
+
+/// Every variant of the TEXT-stored enums reads back as written; a value outside them is
+/// refused by the CHECK constraints and, written past them, reads back as an error.
+fn stored_enums_round_trip_and_unknown_text_is_an_error(db: TestDb) {
+    let database = db.migrated();
+    let mut conn = database.get().unwrap();
+    let t = now();
+    for (i, role) in Role::ALL.into_iter().enumerate() {
+        storage::repo::users::insert(&mut conn, &format!("user{i}"), role, &[], t).unwrap();
+    }
+    let roles: Vec<Role> = storage::repo::users::list(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.role)
+        .collect();
+    assert_eq!(roles.len(), Role::ALL.len());
+    assert!(Role::ALL.iter().all(|r| roles.contains(r)), "{roles:?}");
+
+    for status in TrialStatus::ALL {
+        let id = format!("T-{}", status.as_str());
+        diesel::insert_into(trials::table)
+            .values(NewTrial {
+                id: &id,
+                title: "t",
+                protocol_json: "{}",
+                protocol_digest: "d",
+                algorithm: "trialgate/v1",
+                seed_commitment: "c",
+                status,
+                cap: 10,
+                created_at: t,
+                closed_at: None,
+                close_reason: None,
+            })
+            .execute(&mut *conn)
+            .unwrap();
+        let loaded = storage::repo::trials::get(&mut conn, &id).unwrap().unwrap();
+        assert_eq!(loaded.status, status);
+        // Filtering on the typed column binds the same text.
+        let n: i64 = trials::table
+            .filter(trials::status.eq(status))
+            .count()
+            .get_result(&mut *conn)
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    for (i, outcome) in Outcome::ALL.into_iter().enumerate() {
+        let id = format!("scr-{i}");
+        diesel::insert_into(trialgate::storage::schema::screenings::table)
+            .values(NewScreening {
+                id: &id,
+                trial_id: "T-open",
+                patient_ref: &format!("SITE01-000{i}"),
+                site: "SITE01",
+                outcome,
+                input_json: "{}",
+                result_json: "{}",
+                screening_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+                screened_at: t,
+                screened_by: "ivy",
+                audit_seq: i as i64 + 1,
+            })
+            .execute(&mut *conn)
+            .unwrap();
+        let loaded: Screening = trialgate::storage::schema::screenings::table
+            .find(&id)
+            .select(Screening::as_select())
+            .first(&mut *conn)
+            .unwrap();
+        assert_eq!(loaded.outcome, outcome);
+    }
+
+    for (i, status) in SubjectStatus::ALL.into_iter().enumerate() {
+        let id = format!("sub-{i}");
+        let withdrawn = status == SubjectStatus::Withdrawn;
+        diesel::insert_into(subjects::table)
+            .values(NewSubject {
+                id: &id,
+                trial_id: "T-open",
+                sequence: i as i64 + 1,
+                screening_id: "scr-0",
+                patient_ref: &format!("SITE01-001{i}"),
+                site: "SITE01",
+                stratum_key: "",
+                stratum_position: i as i64,
+                arm: "A",
+                randomized_at: t,
+                randomized_by: "phil",
+                status,
+                withdrawn_at: withdrawn.then_some(t),
+                withdrawn_by: withdrawn.then_some("phil"),
+                withdrawal_reason: withdrawn.then_some("moved away"),
+                audit_seq: 10 + i as i64,
+                idempotency_key: None,
+                request_fingerprint: None,
+            })
+            .execute(&mut *conn)
+            .unwrap();
+        let loaded = storage::repo::subjects::get(&mut conn, "T-open", &id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded.status, status);
+    }
+
+    // The CHECK constraints refuse text no variant names…
+    let bad_user = "INSERT INTO users (name, role, sites, created_at) \
+                    VALUES ('root', 'root', '[]', '2026-11-20 08:30:00')";
+    let bad_trial = "INSERT INTO trials (id, title, protocol_json, protocol_digest, algorithm, \
+                     seed_commitment, status, cap, created_at) VALUES ('T-paused', 't', '{}', \
+                     'd', 'trialgate/v1', 'c', 'paused', 10, '2026-11-20 08:30:00')";
+    for sql in [bad_user, bad_trial] {
+        assert!(
+            diesel::sql_query(sql).execute(&mut *conn).is_err(),
+            "{sql} was accepted"
+        );
+    }
+    // …and when someone writes it anyway (past the CHECKs), reading it is an error, not a panic.
+    use diesel::connection::SimpleConnection;
+    match &mut *conn {
+        DbConnection::Sqlite(c) => c
+            .batch_execute("PRAGMA ignore_check_constraints = ON")
+            .unwrap(),
+        DbConnection::Postgres(c) => c
+            .batch_execute(
+                "ALTER TABLE users DROP CONSTRAINT users_role_check;
+                 ALTER TABLE trials DROP CONSTRAINT trials_status_check;",
+            )
+            .unwrap(),
+    }
+    for sql in [bad_user, bad_trial] {
+        diesel::sql_query(sql).execute(&mut *conn).unwrap();
+    }
+    let users = storage::repo::users::list(&mut conn);
+    let err = users.expect_err("an unknown role was read back");
+    assert!(
+        format!("{err:?}").contains("unknown role \\\"root\\\""),
+        "{err:?}"
+    );
+    let trial = storage::repo::trials::get(&mut conn, "T-paused");
+    let err = trial.expect_err("an unknown trial status was read back");
+    assert!(
+        format!("{err:?}").contains("unknown trial status \\\"paused\\\""),
+        "{err:?}"
+    );
+    // The rows that are valid still read.
+    assert_eq!(
+        storage::repo::trials::get(&mut conn, "T-open")
+            .unwrap()
+            .map(|t| t.status),
+        Some(TrialStatus::Open)
+    );
+}
+
+both_backends!(stored_enums_round_trip_and_unknown_text_is_an_error);
 
 // ---------------------------------------------------------------------------------------------
 // Scale (ignored by default): `cargo test --release --test storage -- --ignored --nocapture`

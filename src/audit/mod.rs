@@ -11,6 +11,7 @@
 //! * [`ChainVerifier`] / [`verify`] check stored entries in `seq` order, one pass, constant
 //!   memory.
 
+mod action;
 pub mod checkpoint;
 pub mod rows;
 mod verify;
@@ -19,6 +20,7 @@ use chrono::{NaiveDateTime, Timelike};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use action::Action;
 pub use verify::{verify, AsStoredEntry, ChainVerifier, Defect, StoredEntry, Verification};
 
 /// `prev_hash` of the first entry of every chain, and the head hash of an empty chain.

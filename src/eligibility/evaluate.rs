@@ -18,12 +18,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Eligible, Outcome::Ineligible, Outcome::Incomplete];
+
+    /// The stored and serialised text.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Eligible => "eligible",
             Outcome::Ineligible => "ineligible",
             Outcome::Incomplete => "incomplete",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+}
+
+/// The stored text, as [`Outcome::as_str`] gives it.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod patient_ref;
+mod status;
 mod vocabulary;
 
 use crate::randomization::{Design, DesignError};
@@ -17,6 +18,7 @@ pub use patient_ref::{
     PatientRef, PatientRefError, PatientRefPattern, DEFAULT_PATIENT_REF_PATTERN, MAX_PATTERN_LEN,
     MAX_REF_LEN,
 };
+pub use status::{SubjectStatus, TrialStatus};
 pub use vocabulary::{Attestation, CountLab, Dipstick, UlnLab};
 
 /// The default trial, compiled into the binary.
@@ -394,7 +396,7 @@ fn is_code(s: &str) -> bool {
 
 impl RawProtocol {
     fn check(self) -> Result<Protocol, String> {
-        if !is_code(&self.id) || self.id == "_system" {
+        if !is_code(&self.id) || self.id == crate::audit::SYSTEM_CHAIN {
             return Err(format!(
                 "id {:?} must be 1–64 letters, digits, '-', '_' or '.' (and not _system)",
                 self.id

@@ -6,8 +6,10 @@ use sha2::{Digest, Sha256};
 use super::screening::ensure_open;
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
-use crate::eligibility::RawScreening;
+use crate::audit::Action;
+use crate::eligibility::{Outcome, RawScreening};
 use crate::error::AppError;
+use crate::protocol::SubjectStatus;
 use crate::randomization::{allocation_at, stratum_key};
 use crate::service::views::Allocation;
 use crate::storage::{self, repo, DbConnection};
@@ -74,10 +76,11 @@ pub fn randomize(
         if latest.as_deref() != Some(screening.id.as_str()) {
             return Err(AppError::StaleScreening(screening.id));
         }
-        if screening.outcome != "eligible" {
+        if screening.outcome != Outcome::Eligible {
             return Err(AppError::NotEligible(format!(
                 "screening {} is {}, not eligible",
-                screening.id, screening.outcome
+                screening.id,
+                screening.outcome.as_str()
             )));
         }
         ensure_open(c, trial_id)?;
@@ -109,7 +112,7 @@ pub fn randomize(
             at,
             &user.name,
             user.role.as_str(),
-            "subject.randomized",
+            Action::SubjectRandomized,
             json!({
                 "subject_id": subject_id,
                 "screening_id": screening.id,
@@ -133,7 +136,7 @@ pub fn randomize(
             arm: &arm.code,
             randomized_at: at,
             randomized_by: &user.name,
-            status: "on_study",
+            status: SubjectStatus::OnStudy,
             withdrawn_at: None,
             withdrawn_by: None,
             withdrawal_reason: None,
@@ -206,7 +209,7 @@ pub fn withdraw(
         let subject = repo::subjects::get(c, trial_id, subject_id)?
             .ok_or_else(|| AppError::NotFound(format!("no subject {subject_id:?}")))?;
         user.require_site(&subject.site)?;
-        if subject.status == "withdrawn" {
+        if subject.status == SubjectStatus::Withdrawn {
             return Err(AppError::AlreadyWithdrawn(subject.id));
         }
         ensure_open(c, trial_id)?;
@@ -216,7 +219,7 @@ pub fn withdraw(
             at,
             &user.name,
             user.role.as_str(),
-            "subject.withdrawn",
+            Action::SubjectWithdrawn,
             json!({ "subject_id": subject.id, "reason": reason }),
         )?;
         repo::subjects::withdraw(c, trial_id, &subject.id, at, &user.name, reason)?;
@@ -241,7 +244,7 @@ pub fn allocation_view(
         site: s.site.clone(),
         randomized_at: format_time(s.randomized_at),
         randomized_by: s.randomized_by.clone(),
-        status: s.status.clone(),
+        status: s.status,
         audit_seq: s.audit_seq,
         withdrawn_at: s.withdrawn_at.map(format_time),
         withdrawal_reason: s.withdrawal_reason.clone(),

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
+use crate::audit::Action;
 use crate::error::AppError;
 use crate::service::views::{AuditEntryView, AuditHead, AuditVerification, TrialDetail};
 use crate::storage::{self, repo, DbConnection};
@@ -138,7 +139,7 @@ pub fn close(
             at,
             &user.name,
             user.role.as_str(),
-            "trial.closed",
+            Action::TrialClosed,
             json!({ "reason": reason, "enrolled": enrolled, "seed_revealed": reveal_seed }),
         )?;
         if let Some(seed) = &seed_hex {
@@ -148,7 +149,7 @@ pub fn close(
                 at,
                 &user.name,
                 user.role.as_str(),
-                "seed.revealed",
+                Action::SeedRevealed,
                 json!({ "seed": seed, "seed_commitment": trial.seed.as_ref().map(|s| s.commitment()) }),
             )?;
         }

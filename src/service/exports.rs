@@ -10,6 +10,7 @@ use super::queries::{balance_of, revealed_seed, screening_view, trial_detail};
 use super::{format_time, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::error::AppError;
+use crate::protocol::{SubjectStatus, TrialStatus};
 use crate::randomization::{Schedule, ScheduledAllocation, Seed};
 use crate::storage::{self, models, repo, DbConnection};
 
@@ -210,7 +211,7 @@ fn subjects_csv(
             csv_cell::text(&a.arm_name),
             csv_cell::text(&a.randomized_at),
             csv_cell::text(&a.randomized_by),
-            csv_cell::text(&a.status),
+            csv_cell::text(a.status.as_str()),
             csv_cell::text(&withdrawn_at),
             csv_cell::text(&reason),
             csv_cell::text(&s.screening_id),
@@ -278,7 +279,7 @@ pub fn fhir_bundle(
         "id": study_id,
         "identifier": [{ "system": "urn:trialgate:trial", "value": p.id }],
         "title": p.title,
-        "status": if row.status == "open" { "active" } else { "closed-to-accrual" },
+        "status": if row.status == TrialStatus::Open { "active" } else { "closed-to-accrual" },
         "arm": p.arms.iter().map(|a| {
             let mut arm = json!({ "name": a.code, "type": { "text": a.name } });
             if let Some(d) = &a.description {
@@ -300,7 +301,7 @@ pub fn fhir_bundle(
             "resourceType": "ResearchSubject",
             "id": id,
             "identifier": [{ "system": "urn:trialgate:subject", "value": s.id }],
-            "status": if s.status == "withdrawn" { "withdrawn" } else { "on-study" },
+            "status": if s.status == SubjectStatus::Withdrawn { "withdrawn" } else { "on-study" },
             "period": { "start": format_time(s.randomized_at) },
             "study": { "reference": study_url, "type": "ResearchStudy" },
             "individual": {

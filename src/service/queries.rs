@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use super::allocation::allocation_view;
 use super::{format_time, TrialRuntime, Trials};
 use crate::access::{Permission, User};
-use crate::eligibility::Evaluation;
+use crate::audit::Action;
+use crate::eligibility::{Evaluation, Outcome};
 use crate::error::AppError;
+use crate::protocol::SubjectStatus;
 use crate::randomization::{Schedule, Seed};
 use crate::service::views::{
     Allocation, ArmCount, ArmView, AuditHead, Balance, BlockBalance, CriterionCount, CriterionView,
@@ -144,14 +146,16 @@ pub fn list_screenings(
     filter: &ScreeningFilter,
 ) -> Result<Vec<ScreeningView>, AppError> {
     user.require_permission(Permission::ReadPatients)?;
-    if let Some(o) = &filter.outcome {
-        if !["eligible", "ineligible", "incomplete"].contains(&o.as_str()) {
+    let wanted_outcome = match filter.outcome.as_deref().map(Outcome::parse) {
+        None => None,
+        Some(Some(o)) => Some(o),
+        Some(None) => {
             return Err(AppError::field(
                 "outcome",
                 "must be eligible, ineligible or incomplete",
-            ));
+            ))
         }
-    }
+    };
     if !(1..=MAX_LIMIT).contains(&filter.limit) {
         return Err(AppError::field("limit", format!("must be 1–{MAX_LIMIT}")));
     }
@@ -169,7 +173,7 @@ pub fn list_screenings(
     let mut out = Vec::new();
     for row in rows {
         if !user.may_access_site(&row.site)
-            || filter.outcome.as_ref().is_some_and(|o| *o != row.outcome)
+            || wanted_outcome.is_some_and(|o| o != row.outcome)
             || filter.site.as_ref().is_some_and(|s| *s != row.site)
             || wanted_ref.as_ref().is_some_and(|p| *p != row.patient_ref)
         {
@@ -308,12 +312,17 @@ pub fn flow(
                 arm: a.code.clone(),
                 count: subjects
                     .iter()
-                    .filter(|s| s.arm == a.code && (!only_withdrawn || s.status == "withdrawn"))
+                    .filter(|s| {
+                        s.arm == a.code && (!only_withdrawn || s.status == SubjectStatus::Withdrawn)
+                    })
                     .count() as i64,
             })
             .collect()
     };
-    let withdrawn = subjects.iter().filter(|s| s.status == "withdrawn").count() as i64;
+    let withdrawn = subjects
+        .iter()
+        .filter(|s| s.status == SubjectStatus::Withdrawn)
+        .count() as i64;
     // Patients randomized without a screening row cannot exist (foreign key), but count
     // every subject as screened regardless.
     let screened_patients = latest
@@ -358,7 +367,8 @@ pub fn revealed_seed(conn: &mut DbConnection, trial_id: &str) -> Result<Option<S
     if !row.seed_revealed {
         return Ok(None);
     }
-    let Some(record) = storage::first_record_with_action(conn, trial_id, "seed.revealed")? else {
+    let Some(record) = storage::first_record_with_action(conn, trial_id, Action::SeedRevealed)?
+    else {
         return Ok(None);
     };
     let seed = serde_json::from_str::<serde_json::Value>(&record)

@@ -4,8 +4,10 @@ use serde_json::json;
 
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
+use crate::audit::Action;
 use crate::eligibility::{evaluate, Evaluation, FieldError, InputError, RawScreening};
 use crate::error::AppError;
+use crate::protocol::TrialStatus;
 use crate::service::views::ScreeningView;
 use crate::storage::{self, repo, DbConnection};
 
@@ -67,7 +69,7 @@ pub fn record(
             at,
             &user.name,
             user.role.as_str(),
-            "screening.recorded",
+            Action::ScreeningRecorded,
             json!({
                 "screening_id": id,
                 "patient_ref": input.patient_ref,
@@ -86,7 +88,7 @@ pub fn record(
                 trial_id,
                 patient_ref: &input.patient_ref,
                 site: &input.site,
-                outcome: evaluation.outcome.as_str(),
+                outcome: evaluation.outcome,
                 input_json: &submitted.to_string(),
                 result_json: &result_json,
                 screening_date: input.screening_date,
@@ -117,7 +119,7 @@ pub fn record(
 pub(crate) fn ensure_open(c: &mut DbConnection, trial_id: &str) -> Result<(), AppError> {
     let trial = repo::trials::get(c, trial_id)?
         .ok_or_else(|| AppError::NotFound(format!("no trial {trial_id:?}")))?;
-    if trial.status == "closed" {
+    if trial.status == TrialStatus::Closed {
         return Err(AppError::TrialClosed(trial_id.to_string()));
     }
     Ok(())

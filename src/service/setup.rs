@@ -9,11 +9,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::data_dir::DataDir;
-use super::users::SYSTEM_CHAIN;
 use super::{now, TrialRuntime, Trials};
-use crate::access::{Role, User};
+use crate::access::{User, SYSTEM_ROLE};
+use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::error::AppError;
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, TrialStatus};
 use crate::randomization::{private_file_options, Seed, SeedError, ALGORITHM};
 use crate::storage::{self, repo, DbConnection};
 
@@ -21,7 +21,7 @@ use crate::storage::{self, repo, DbConnection};
 pub fn system_actor() -> User {
     User {
         name: "trialgate".into(),
-        role: Role::Admin,
+        role: SYSTEM_ROLE,
         sites: Vec::new(),
     }
 }
@@ -134,7 +134,7 @@ pub fn initialise_trial(
                 protocol_digest: &protocol.digest(),
                 algorithm: ALGORITHM,
                 seed_commitment: &seed.commitment(),
-                status: "open",
+                status: TrialStatus::Open,
                 cap: i64::from(protocol.cap),
                 created_at: at,
                 closed_at: None,
@@ -148,8 +148,8 @@ pub fn initialise_trial(
             &protocol.id,
             at,
             &actor.name,
-            "system",
-            "trial.initialized",
+            actor.role.as_str(),
+            Action::TrialInitialized,
             json!({
                 "seed_commitment": seed.commitment(),
                 "protocol_digest": protocol.digest(),

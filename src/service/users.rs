@@ -7,13 +7,11 @@ use sha2::{Digest, Sha256};
 
 use super::now;
 use crate::access::{Permission, Role, User};
+use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::eligibility::FieldError;
 use crate::error::AppError;
 use crate::service::views::{CreatedUser, RevokedUser, UserSummary};
 use crate::storage::{self, repo, DbConnection};
-
-/// The chain of events that belong to no trial.
-pub const SYSTEM_CHAIN: &str = "_system";
 
 /// Hex SHA-256 of a token: what the database keeps.
 pub fn token_hash(token: &str) -> String {
@@ -117,16 +115,16 @@ pub fn create(
             at,
             &actor.name,
             actor.role.as_str(),
-            "user.created",
+            Action::UserCreated,
             json!({ "name": name, "role": role.as_str(), "sites": sites }),
         )?;
-        repo::users::insert(c, name, role.as_str(), &sites, at)?;
+        repo::users::insert(c, name, role, &sites, at)?;
         repo::users::insert_token(c, &hash, name, at)?;
         Ok(())
     })?;
     Ok(CreatedUser {
         name: name.to_string(),
-        role: role.as_str().to_string(),
+        role,
         sites,
         token,
     })
@@ -151,7 +149,7 @@ pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<Revok
             at,
             &actor.name,
             actor.role.as_str(),
-            "user.revoked",
+            Action::UserRevoked,
             json!({ "name": name, "revoked_tokens": revoked }),
         )?;
         Ok(RevokedUser {
@@ -196,13 +194,11 @@ pub fn list(conn: &mut DbConnection, actor: &User) -> Result<Vec<UserSummary>, A
 }
 
 fn user_of(row: crate::storage::models::User) -> Result<User, AppError> {
-    let role = Role::parse(&row.role)
-        .ok_or_else(|| AppError::Internal(format!("user {} has role {:?}", row.name, row.role)))?;
     let sites: Vec<String> = serde_json::from_str(&row.sites)
         .map_err(|e| AppError::Internal(format!("user {} sites: {e}", row.name)))?;
     Ok(User {
         name: row.name,
-        role,
+        role: row.role,
         sites,
     })
 }
@@ -215,9 +211,9 @@ pub fn record_auth_failure(
     blocked: bool,
 ) -> Result<(), AppError> {
     let action = if blocked {
-        "auth.blocked"
+        Action::AuthBlocked
     } else {
-        "auth.failed"
+        Action::AuthFailed
     };
     storage::write_transaction(conn, |c| {
         storage::append_audit(

@@ -4,14 +4,17 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access::Role;
 use crate::eligibility::{CriterionResult, Outcome};
+use crate::protocol::{SubjectStatus, TrialStatus};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TrialSummary {
     pub id: String,
     pub title: String,
     /// `open` or `closed`
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: TrialStatus,
     pub enrolled: i64,
     pub cap: i64,
 }
@@ -35,7 +38,8 @@ pub struct CriterionView {
 pub struct TrialDetail {
     pub id: String,
     pub title: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: TrialStatus,
     pub enrolled: i64,
     pub cap: i64,
     pub arms: Vec<ArmView>,
@@ -91,7 +95,8 @@ pub struct Allocation {
     pub randomized_at: String,
     pub randomized_by: String,
     /// `on_study` or `withdrawn`
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: SubjectStatus,
     pub audit_seq: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub withdrawn_at: Option<String>,
@@ -170,7 +175,8 @@ pub struct AuditVerification {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreatedUser {
     pub name: String,
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: Role,
     pub sites: Vec<String>,
     /// Shown once; only its hash is stored.
     pub token: String,
@@ -186,7 +192,8 @@ pub struct RevokedUser {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserSummary {
     pub name: String,
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: Role,
     pub sites: Vec<String>,
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]

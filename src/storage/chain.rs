@@ -12,7 +12,8 @@ use super::models::{AuditEntry, AuditHead, NewAuditEntry, NewAuditHead, Screenin
 use super::schema::{audit_entries, audit_heads, screenings, subjects};
 use super::{read_transaction, DbConnection, StorageError};
 use crate::audit::rows::{RowClaims, ScreeningRow, SubjectRow};
-use crate::audit::{self, AsStoredEntry, ChainVerifier, Verification, GENESIS_HASH};
+use crate::audit::{self, Action, AsStoredEntry, ChainVerifier, Verification, GENESIS_HASH};
+use crate::protocol::SubjectStatus;
 
 /// Creates an empty chain (head seq 0, hash [`GENESIS_HASH`]); `Conflict` if it exists. The
 /// `_system` chain is created by the migrations; create a trial's chain in the transaction
@@ -62,11 +63,20 @@ pub fn append_audit(
     at: NaiveDateTime,
     actor: &str,
     role: &str,
-    action: &str,
+    action: Action,
     data: serde_json::Value,
 ) -> Result<AuditEntry, StorageError> {
     let (head_seq, head_hash) = lock_chain_head(conn, chain)?;
-    let entry = audit::next_entry(head_seq, &head_hash, at, actor, role, action, chain, &data)?;
+    let entry = audit::next_entry(
+        head_seq,
+        &head_hash,
+        at,
+        actor,
+        role,
+        action.as_str(),
+        chain,
+        &data,
+    )?;
     diesel::insert_into(audit_entries::table)
         .values(NewAuditEntry {
             chain,
@@ -129,11 +139,11 @@ pub fn read_audit(
 pub fn first_record_with_action(
     conn: &mut DbConnection,
     chain: &str,
-    action: &str,
+    action: Action,
 ) -> Result<Option<String>, StorageError> {
     Ok(audit_entries::table
         .filter(audit_entries::chain.eq(chain))
-        .filter(audit_entries::action.eq(action))
+        .filter(audit_entries::action.eq(action.as_str()))
         .order(audit_entries::seq.asc())
         .select(audit_entries::record)
         .first(conn)
@@ -241,7 +251,7 @@ fn check_rows(
             id: &s.id,
             patient_ref: &s.patient_ref,
             site: &s.site,
-            outcome: &s.outcome,
+            outcome: s.outcome.as_str(),
             input_json: &s.input_json,
             result_json: &s.result_json,
             screening_date: s.screening_date,
@@ -267,7 +277,7 @@ fn check_rows(
             randomized_at: s.randomized_at,
             randomized_by: &s.randomized_by,
             audit_seq: s.audit_seq,
-            withdrawn: s.status == "withdrawn",
+            withdrawn: s.status == SubjectStatus::Withdrawn,
             withdrawn_at: s.withdrawn_at,
             withdrawn_by: s.withdrawn_by.as_deref(),
             withdrawal_reason: s.withdrawal_reason.as_deref(),

@@ -8,7 +8,7 @@
 //! let mut conn = db.get()?;                                     // inside web::block
 //! write_transaction(&mut conn, |conn| {
 //!     // lock what you serialise on, change state, then record it in the same transaction:
-//!     append_audit(conn, trial_id, now, actor, role, "subject.randomized", data)?;
+//!     append_audit(conn, trial_id, now, actor, role, Action::SubjectRandomized, data)?;
 //!     Ok::<_, StorageError>(())
 //! })?;
 //! ```
@@ -25,6 +25,7 @@ mod error;
 mod migrations;
 pub mod models;
 pub mod schema;
+mod types;
 mod url;
 
 pub use chain::{

@@ -11,14 +11,10 @@ use diesel::prelude::*;
 use super::schema::{
     audit_entries, audit_heads, screenings, subjects, tokens, trials, users, web_sessions,
 };
+use crate::access::Role;
 use crate::audit::{AsStoredEntry, StoredEntry};
-
-/// `trials.status`.
-pub const TRIAL_OPEN: &str = "open";
-pub const TRIAL_CLOSED: &str = "closed";
-/// `subjects.status`.
-pub const SUBJECT_ON_STUDY: &str = "on_study";
-pub const SUBJECT_WITHDRAWN: &str = "withdrawn";
+use crate::eligibility::Outcome;
+use crate::protocol::{SubjectStatus, TrialStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = trials)]
@@ -30,8 +26,7 @@ pub struct Trial {
     pub protocol_digest: String,
     pub algorithm: String,
     pub seed_commitment: String,
-    /// `open` or `closed`.
-    pub status: String,
+    pub status: TrialStatus,
     pub cap: i64,
     pub created_at: NaiveDateTime,
     pub closed_at: Option<NaiveDateTime>,
@@ -49,7 +44,7 @@ pub struct NewTrial<'a> {
     pub protocol_digest: &'a str,
     pub algorithm: &'a str,
     pub seed_commitment: &'a str,
-    pub status: &'a str,
+    pub status: TrialStatus,
     pub cap: i64,
     pub created_at: NaiveDateTime,
     pub closed_at: Option<NaiveDateTime>,
@@ -61,8 +56,7 @@ pub struct NewTrial<'a> {
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct User {
     pub name: String,
-    /// `admin`, `investigator`, `pharmacist` or `monitor`.
-    pub role: String,
+    pub role: Role,
     /// JSON array of site codes; `[]` means all sites.
     pub sites: String,
     pub created_at: NaiveDateTime,
@@ -73,7 +67,7 @@ pub struct User {
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
     pub name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub sites: &'a str,
     pub created_at: NaiveDateTime,
 }
@@ -105,8 +99,7 @@ pub struct Screening {
     pub trial_id: String,
     pub patient_ref: String,
     pub site: String,
-    /// `eligible`, `ineligible` or `incomplete`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub input_json: String,
     pub result_json: String,
     pub screening_date: NaiveDate,
@@ -123,7 +116,7 @@ pub struct NewScreening<'a> {
     pub trial_id: &'a str,
     pub patient_ref: &'a str,
     pub site: &'a str,
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     pub input_json: &'a str,
     pub result_json: &'a str,
     pub screening_date: NaiveDate,
@@ -149,8 +142,7 @@ pub struct Subject {
     pub arm: String,
     pub randomized_at: NaiveDateTime,
     pub randomized_by: String,
-    /// `on_study` or `withdrawn`.
-    pub status: String,
+    pub status: SubjectStatus,
     pub withdrawn_at: Option<NaiveDateTime>,
     pub withdrawn_by: Option<String>,
     pub withdrawal_reason: Option<String>,
@@ -160,7 +152,7 @@ pub struct Subject {
     pub request_fingerprint: Option<String>,
 }
 
-/// A newly randomized subject (`status` is normally `on_study`, withdrawal fields `None`).
+/// A newly randomized subject (`status` is normally [`SubjectStatus::OnStudy`], withdrawal fields `None`).
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = subjects)]
 pub struct NewSubject<'a> {
@@ -175,7 +167,7 @@ pub struct NewSubject<'a> {
     pub arm: &'a str,
     pub randomized_at: NaiveDateTime,
     pub randomized_by: &'a str,
-    pub status: &'a str,
+    pub status: SubjectStatus,
     pub withdrawn_at: Option<NaiveDateTime>,
     pub withdrawn_by: Option<&'a str>,
     pub withdrawal_reason: Option<&'a str>,

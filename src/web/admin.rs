@@ -13,6 +13,7 @@ use crate::access::{Permission, Role};
 use crate::eligibility::FieldError;
 use crate::error::AppError;
 use crate::http::state::AppState;
+use crate::protocol::TrialStatus;
 use crate::service::views::{TrialSummary, UserSummary};
 use crate::service::{audit_trail, queries, users};
 
@@ -121,7 +122,7 @@ fn home_page(
                             td { (t.title) }
                             td { (t.status) }
                             td.num { (t.enrolled) " / " (t.cap) }
-                            td { @if t.status == "open" { a href=(format!("/admin/trials/{}/close", t.id)) { "Close trial…" } } }
+                            td { @if t.status == TrialStatus::Open { a href=(format!("/admin/trials/{}/close", t.id)) { "Close trial…" } } }
                         }
                     }
                 }
@@ -156,9 +157,11 @@ pub async fn home(
         list.iter()
             .find(|u| u.name == name && u.revoked_at.is_some())
     });
-    let closed = flash
-        .closed
-        .and_then(|id| trials.iter().find(|t| t.id == id && t.status == "closed"));
+    let closed = flash.closed.and_then(|id| {
+        trials
+            .iter()
+            .find(|t| t.id == id && t.status == TrialStatus::Closed)
+    });
     let flash = match (revoked, closed) {
         (Some(u), _) => Some(templates::notice(
             "ok",
@@ -171,7 +174,7 @@ pub async fn home(
         (None, None) => None,
     };
     let mut fields = Fields::default();
-    fields.set("role", "investigator");
+    fields.set("role", Role::Investigator.as_str());
     Ok(templates::ok(home_page(
         &session,
         &list,

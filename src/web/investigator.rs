@@ -13,7 +13,7 @@ use super::screening_form::{self as sf, CountInput, UlnInput};
 use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
 use crate::access::{Permission, Role};
-use crate::eligibility::{Attestation, FieldError};
+use crate::eligibility::{Attestation, FieldError, Outcome};
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
@@ -430,7 +430,7 @@ pub async fn list(
     let body = html! {
         h1 { "Screenings" }
         nav.filters aria-label="Filter by outcome" {
-            @for (value, label) in [("", "All"), ("eligible", "Eligible"), ("ineligible", "Ineligible"), ("incomplete", "Incomplete")] {
+            @for (value, label) in [("", "All"), (Outcome::Eligible.as_str(), "Eligible"), (Outcome::Ineligible.as_str(), "Ineligible"), (Outcome::Incomplete.as_str(), "Incomplete")] {
                 @if outcome.as_deref().unwrap_or("") == value {
                     strong aria-current="page" { (label) }
                 } @else {

@@ -12,6 +12,7 @@ use super::templates::{self, page};
 use crate::access::Permission;
 use crate::error::AppError;
 use crate::http::state::AppState;
+use crate::protocol::TrialStatus;
 use crate::service::exports::{self, ExportFormat};
 use crate::service::views::{AuditHead, Balance, EnrollmentFlow};
 use crate::service::{audit_trail, queries, TrialRuntime};
@@ -187,9 +188,9 @@ pub async fn dashboard(
     let b = &d.balance;
     let body = html! {
         h1 { "Dashboard" }
-        p.lead { (d.detail.title) " · " strong { (if d.detail.status == "open" { "Open" } else { "Closed" }) }
+        p.lead { (d.detail.title) " · " strong { (if d.detail.status == TrialStatus::Open { "Open" } else { "Closed" }) }
             @if let Some(r) = &d.detail.close_reason { " (" (r) ")" } }
-        @if !d.detail.seed_available && d.detail.status == "open" {
+        @if !d.detail.seed_available && d.detail.status == TrialStatus::Open {
             (templates::notice("error", html! { "Randomization is unavailable on this server: the seed file is missing or does not match the commitment." }))
         }
         div.grid {

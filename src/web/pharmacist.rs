@@ -15,6 +15,7 @@ use crate::access::{Permission, Role};
 use crate::eligibility::Outcome;
 use crate::error::AppError;
 use crate::http::state::AppState;
+use crate::protocol::SubjectStatus;
 use crate::service::allocation;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
 use crate::service::views::Allocation;
@@ -32,7 +33,7 @@ pub async fn queue(
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let filter = ScreeningFilter {
-        outcome: Some("eligible".into()),
+        outcome: Some(Outcome::Eligible.as_str().into()),
         randomized: Some(false),
         limit: MAX_LIMIT,
         ..ScreeningFilter::default()
@@ -193,7 +194,7 @@ fn card(trial_id: &str, a: &Allocation) -> maud::Markup {
                 dt { "Randomized" } dd { (templates::when(&a.randomized_at)) }
                 dt { "By" } dd { (a.randomized_by) }
                 dt { "Trial" } dd { (trial_id) }
-                @if a.status == "withdrawn" {
+                @if a.status == SubjectStatus::Withdrawn {
                     dt { "Status" } dd { "Withdrawn" @if let Some(w) = &a.withdrawn_at { " on " (templates::when(w)) } }
                 }
             }
@@ -260,7 +261,7 @@ pub async fn subjects(
                             td { (a.arm_name) }
                             td { (templates::when(&a.randomized_at)) }
                             td { (a.randomized_by) }
-                            td { (if a.status == "withdrawn" { "Withdrawn" } else { "On study" }) }
+                            td { (if a.status == SubjectStatus::Withdrawn { "Withdrawn" } else { "On study" }) }
                         }
                     }
                 }

@@ -259,6 +259,7 @@ fn legacy_user(app: &TestApp, name: &str, role: &str, sites: &[&str]) -> String 
     let sites: Vec<String> = sites.iter().map(|s| s.to_string()).collect();
     let at = chrono::Utc::now().naive_utc();
     let mut conn = app.db.connection();
+    let role = trialgate::access::Role::parse(role).unwrap();
     users::insert(&mut conn, name, role, &sites, at).unwrap();
     users::insert_token(&mut conn, &token_hash(&token), name, at).unwrap();
     token

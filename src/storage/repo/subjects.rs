@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::protocol::SubjectStatus;
 pub use crate::storage::models::NewSubject;
 use crate::storage::models::Subject;
 use crate::storage::schema::subjects;
@@ -25,7 +26,7 @@ pub fn insert(c: &mut DbConnection, row: &NewSubject<'_>) -> Result<Subject, Sto
         arm: row.arm.to_string(),
         randomized_at: row.randomized_at,
         randomized_by: row.randomized_by.to_string(),
-        status: row.status.to_string(),
+        status: row.status,
         withdrawn_at: row.withdrawn_at,
         withdrawn_by: row.withdrawn_by.map(str::to_string),
         withdrawal_reason: row.withdrawal_reason.map(str::to_string),
@@ -127,7 +128,7 @@ pub fn withdraw(
             .filter(subjects::id.eq(id)),
     )
     .set((
-        subjects::status.eq("withdrawn"),
+        subjects::status.eq(SubjectStatus::Withdrawn),
         subjects::withdrawn_at.eq(Some(at)),
         subjects::withdrawn_by.eq(Some(by)),
         subjects::withdrawal_reason.eq(Some(reason)),

@@ -1,6 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::protocol::TrialStatus;
 pub use crate::storage::models::NewTrial;
 use crate::storage::models::Trial;
 use crate::storage::schema::trials;
@@ -35,7 +36,7 @@ pub fn close(
 ) -> Result<(), StorageError> {
     diesel::update(trials::table.find(id))
         .set((
-            trials::status.eq("closed"),
+            trials::status.eq(TrialStatus::Closed),
             trials::closed_at.eq(Some(at)),
             trials::close_reason.eq(Some(reason)),
             trials::seed_revealed.eq(seed_revealed),

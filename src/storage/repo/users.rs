@@ -1,6 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::access::Role;
 use crate::storage::models::User;
 use crate::storage::schema::{tokens, users};
 use crate::storage::{DbConnection, StorageError};
@@ -8,7 +9,7 @@ use crate::storage::{DbConnection, StorageError};
 pub fn insert(
     c: &mut DbConnection,
     name: &str,
-    role: &str,
+    role: Role,
     sites: &[String],
     at: NaiveDateTime,
 ) -> Result<(), StorageError> {

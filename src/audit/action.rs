@@ -1,0 +1,75 @@
+//! The actions audit entries record (`api.md`, "Audit trail").
+
+/// What an audit entry records. [`Action::as_str`] is the exact text written into the entry's
+/// `action` column and record; entries read back keep the text (old or foreign actions must
+/// still verify), so this type is only for writing and for looking entries up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    TrialInitialized,
+    ScreeningRecorded,
+    SubjectRandomized,
+    SubjectWithdrawn,
+    TrialClosed,
+    SeedRevealed,
+    UserCreated,
+    UserRevoked,
+    AuthFailed,
+    AuthBlocked,
+}
+
+impl Action {
+    pub const ALL: [Action; 10] = [
+        Action::TrialInitialized,
+        Action::ScreeningRecorded,
+        Action::SubjectRandomized,
+        Action::SubjectWithdrawn,
+        Action::TrialClosed,
+        Action::SeedRevealed,
+        Action::UserCreated,
+        Action::UserRevoked,
+        Action::AuthFailed,
+        Action::AuthBlocked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::TrialInitialized => "trial.initialized",
+            Action::ScreeningRecorded => "screening.recorded",
+            Action::SubjectRandomized => "subject.randomized",
+            Action::SubjectWithdrawn => "subject.withdrawn",
+            Action::TrialClosed => "trial.closed",
+            Action::SeedRevealed => "seed.revealed",
+            Action::UserCreated => "user.created",
+            Action::UserRevoked => "user.revoked",
+            Action::AuthFailed => "auth.failed",
+            Action::AuthBlocked => "auth.blocked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_distinct_and_parse_back() {
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+        }
+        let mut texts: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        texts.sort_unstable();
+        texts.dedup();
+        assert_eq!(texts.len(), Action::ALL.len());
+        assert_eq!(Action::parse("trial.opened"), None);
+    }
+}
