@@ -3,15 +3,14 @@
 use serde_json::{json, Value};
 
 use super::allocation::allocation_view;
-use std::collections::BTreeMap;
-
 use super::csv_cell;
-use super::queries::{balance_of, revealed_seed, screening_view, trial_detail};
+use super::queries::{
+    balance_of, revealed_seed, screening_view, subject_blocks, trial_detail, SubjectBlocks,
+};
 use super::{format_time, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::error::AppError;
 use crate::protocol::{SubjectStatus, TrialStatus};
-use crate::randomization::{Schedule, ScheduledAllocation, Seed};
 use crate::storage::{self, models, repo, DbConnection};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +70,7 @@ fn export_snapshot(
     let revealed = revealed_seed(conn, trial_id)?;
     let blocks = revealed
         .as_ref()
-        .map(|seed| SubjectBlocks::compute(&trial.protocol, seed, &subjects));
+        .map(|seed| subject_blocks(&trial.protocol, seed, &subjects));
     match format {
         ExportFormat::Csv => subjects_csv(trial, &subjects, blocks.as_ref()),
         ExportFormat::Json => {
@@ -106,48 +105,6 @@ fn export_snapshot(
     }
 }
 
-/// Each subject's block (index, size) in its stratum's schedule, computed from the revealed
-/// seed. Exists only after the reveal: while the seed is secret no export holds block data.
-struct SubjectBlocks(BTreeMap<String, (u64, u32)>);
-
-impl SubjectBlocks {
-    fn compute(p: &crate::protocol::Protocol, seed: &Seed, subjects: &[models::Subject]) -> Self {
-        // One schedule per stratum, as long as its furthest position.
-        let mut lengths: BTreeMap<&str, usize> = BTreeMap::new();
-        for s in subjects {
-            if let Ok(position) = usize::try_from(s.stratum_position) {
-                let len = lengths.entry(s.stratum_key.as_str()).or_default();
-                *len = (*len).max(position + 1);
-            }
-        }
-        let strata: BTreeMap<&str, Vec<ScheduledAllocation>> = lengths
-            .into_iter()
-            .map(|(key, len)| {
-                (
-                    key,
-                    Schedule::new(seed, &p.id, key, p.design())
-                        .take(len)
-                        .collect(),
-                )
-            })
-            .collect();
-        let mut out = BTreeMap::new();
-        for s in subjects {
-            let due = usize::try_from(s.stratum_position)
-                .ok()
-                .and_then(|i| strata.get(s.stratum_key.as_str())?.get(i));
-            if let Some(due) = due {
-                out.insert(s.id.clone(), (due.block_index, due.block_size));
-            }
-        }
-        SubjectBlocks(out)
-    }
-
-    fn of(&self, subject_id: &str) -> Option<(u64, u32)> {
-        self.0.get(subject_id).copied()
-    }
-}
-
 /// A subject as monitors see it: the allocation plus its place in the schedule (block only
 /// after the reveal).
 fn subject_record(
@@ -160,7 +117,7 @@ fn subject_record(
         m.insert("screening_id".into(), json!(s.screening_id));
         m.insert("stratum_key".into(), json!(s.stratum_key));
         m.insert("stratum_position".into(), json!(s.stratum_position));
-        if let Some((index, size)) = blocks.and_then(|b| b.of(&s.id)) {
+        if let Some((index, size)) = blocks.and_then(|b| b.get(&s.id).copied()) {
             m.insert("block_index".into(), json!(index));
             m.insert("block_size".into(), json!(size));
         }
@@ -224,8 +181,8 @@ fn subjects_csv(
         .collect();
         if let Some(b) = blocks {
             let (index, size) = b
-                .of(&s.id)
-                .map_or((String::new(), String::new()), |(i, z)| {
+                .get(&s.id)
+                .map_or((String::new(), String::new()), |&(i, z)| {
                     (i.to_string(), z.to_string())
                 });
             row.extend([index, size]);

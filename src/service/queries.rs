@@ -9,7 +9,7 @@ use crate::audit::Action;
 use crate::eligibility::{Evaluation, Outcome};
 use crate::error::AppError;
 use crate::protocol::SubjectStatus;
-use crate::randomization::{Schedule, Seed};
+use crate::randomization::{Schedule, ScheduledAllocation, Seed};
 use crate::service::views::{
     Allocation, ArmCount, ArmView, AuditHead, Balance, BlockBalance, CriterionCount, CriterionView,
     EnrollmentFlow, ScreeningView, StratumBalance, TrialDetail, TrialSummary,
@@ -384,6 +384,46 @@ pub fn revealed_seed(conn: &mut DbConnection, trial_id: &str) -> Result<Option<S
     Ok(Some(seed))
 }
 
+/// Each subject's block (index, size) in its stratum's schedule, by subject id.
+pub type SubjectBlocks = BTreeMap<String, (u64, u32)>;
+
+/// Places every subject in its block, computed from the revealed seed by the same schedule
+/// `trialgate schedule` prints (one schedule per stratum, as long as its furthest position).
+/// Nothing about blocks is stored: this is the only way the server learns them.
+pub fn subject_blocks(
+    p: &crate::protocol::Protocol,
+    seed: &Seed,
+    subjects: &[models::Subject],
+) -> SubjectBlocks {
+    let mut lengths: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in subjects {
+        if let Ok(position) = usize::try_from(s.stratum_position) {
+            let len = lengths.entry(s.stratum_key.as_str()).or_default();
+            *len = (*len).max(position + 1);
+        }
+    }
+    let schedules: BTreeMap<&str, Vec<ScheduledAllocation>> = lengths
+        .into_iter()
+        .map(|(key, len)| {
+            (
+                key,
+                Schedule::new(seed, &p.id, key, p.design())
+                    .take(len)
+                    .collect(),
+            )
+        })
+        .collect();
+    subjects
+        .iter()
+        .filter_map(|s| {
+            let due = usize::try_from(s.stratum_position)
+                .ok()
+                .and_then(|i| schedules.get(s.stratum_key.as_str())?.get(i))?;
+            Some((s.id.clone(), (due.block_index, due.block_size)))
+        })
+        .collect()
+}
+
 /// Counts per arm overall and per stratum, from the subjects. Block fill only with the
 /// revealed seed: each subject's block is computed from the seed by the same schedule
 /// function `trialgate schedule` uses; nothing about blocks is stored.
@@ -412,28 +452,15 @@ pub fn balance_of(
         *counts.entry(s.arm.as_str()).or_default() += 1;
         members.push(s);
     }
-    let blocks_of = |key: &str, members: &[&models::Subject], seed: &Seed| -> Vec<BlockBalance> {
-        let last = members
-            .iter()
-            .map(|s| s.stratum_position)
-            .max()
-            .unwrap_or(-1);
-        let schedule: Vec<_> = Schedule::new(seed, &p.id, key, p.design())
-            .take(usize::try_from(last + 1).unwrap_or(0))
-            .collect();
+    let placed = revealed.map(|seed| subject_blocks(p, seed, subjects));
+    let blocks_of = |key: &str, members: &[&models::Subject], placed: &SubjectBlocks| {
         // block index → (size, counts)
         let mut blocks: BTreeMap<u64, (u32, BTreeMap<&str, i64>)> = BTreeMap::new();
         for s in members {
-            let Some(due) = usize::try_from(s.stratum_position)
-                .ok()
-                .and_then(|i| schedule.get(i))
-            else {
-                continue;
-            };
-            let (_, counts) = blocks
-                .entry(due.block_index)
-                .or_insert_with(|| (due.block_size, zero()));
-            *counts.entry(s.arm.as_str()).or_default() += 1;
+            if let Some((index, size)) = placed.get(&s.id) {
+                let (_, counts) = blocks.entry(*index).or_insert_with(|| (*size, zero()));
+                *counts.entry(s.arm.as_str()).or_default() += 1;
+            }
         }
         blocks
             .into_iter()
@@ -448,14 +475,16 @@ pub fn balance_of(
                     complete: filled == i64::from(size),
                 }
             })
-            .collect()
+            .collect::<Vec<_>>()
     };
     let strata: Vec<StratumBalance> = strata
         .into_iter()
         .map(|(key, (counts, members))| StratumBalance {
             stratum_key: key.to_string(),
             counts: counts_of(&counts),
-            blocks: revealed.map(|seed| blocks_of(key, &members, seed)),
+            blocks: placed
+                .as_ref()
+                .map(|placed| blocks_of(key, &members, placed)),
         })
         .collect();
     let blocks = revealed.map(|_| {
