@@ -1,35 +1,13 @@
 //! Signed checkpoints catch what hash verification alone cannot: a chain rewritten
 //! wholesale by someone with database access but not the server's key.
 
-use std::process::Command;
-
 use serde_json::Value;
 
+use super::support::verify_cli;
 use crate::common::app::{eligible, TestApp};
 use crate::common::{drop_audit_triggers, execute, TestDb};
 
 const T: &str = "/api/v1/trials/NCT06987370";
-
-fn verify_cli(app: &TestApp, extra: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trialgate"))
-        .args([
-            "audit",
-            "verify",
-            "--trial",
-            "NCT06987370",
-            "--database-url",
-            &app.db.url,
-        ])
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
 
 /// Rewrites every entry from `from_seq` on, recomputing all hashes and the head, with the
 /// role of `from_seq` changed: internally consistent, and no table row records the role, so

@@ -145,3 +145,26 @@ pub fn protocol_with(from: &str, to: &str) -> trialgate::protocol::Protocol {
     );
     trialgate::protocol::Protocol::from_toml(&text, "test protocol").unwrap()
 }
+
+/// `trialgate audit verify` of the default trial as an operator runs it, with `extra`
+/// arguments: (exit code, stdout).
+pub fn verify_cli(app: &TestApp, extra: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trialgate"))
+        .args([
+            "audit",
+            "verify",
+            "--trial",
+            "NCT06987370",
+            "--database-url",
+            &app.db.url,
+        ])
+        .arg("--data-dir")
+        .arg(app.data_dir.path())
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}

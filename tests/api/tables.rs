@@ -2,35 +2,13 @@
 //! back (triggers dropped, as a database administrator could) makes plain `audit verify` —
 //! API and CLI — report `valid: false` with the first disagreeing seq.
 
-use std::process::Command;
-
 use diesel::connection::SimpleConnection;
 use serde_json::{json, Value};
 
-use super::support::{enroll, get_json, T, TRIAL};
+use super::support::{enroll, get_json, verify_cli, T, TRIAL};
 use crate::common::app::TestApp;
 use crate::common::{drop_table_triggers, execute, TestDb};
 use trialgate::storage::DbConnection;
-
-fn verify_cli(app: &TestApp) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trialgate"))
-        .args([
-            "audit",
-            "verify",
-            "--trial",
-            TRIAL,
-            "--database-url",
-            &app.db.url,
-        ])
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
 
 /// A trial with three subjects (the second withdrawn); returns the app, monitor token and
 /// the allocations.
@@ -53,7 +31,7 @@ fn three_subjects(db: TestDb) -> (TestApp, String, Vec<Value>) {
     assert_eq!(r.status(), 200);
     let v = get_json(&app, &mon, &format!("{T}/audit/verify"));
     assert_eq!(v["valid"], true, "{v}");
-    assert_eq!(verify_cli(&app).0, 0);
+    assert_eq!(verify_cli(&app, &[]).0, 0);
     (app, mon, subjects)
 }
 
@@ -71,7 +49,7 @@ fn tampered(db: TestDb, sql: impl Fn(&[Value]) -> String, seq: impl Fn(&[Value])
     assert_eq!(v["valid"], false, "{v}");
     assert_eq!(v["first_invalid_seq"], seq(&subjects), "{v}");
     assert!(v["problem"].is_string(), "{v}");
-    let (code, out) = verify_cli(&app);
+    let (code, out) = verify_cli(&app, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(&format!("first bad seq {}", seq(&subjects))),
