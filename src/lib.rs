@@ -8,7 +8,7 @@
 //! - [`storage`]: the database (SQLite or PostgreSQL through one diesel connection type),
 //!   knowing domain types only;
 //! - domain: [`protocol`], [`eligibility`], [`randomization`] (with simulation), [`audit`]
-//!   (with checkpoint signing), [`access`], [`text`] — nothing of HTTP or SQL.
+//!   (with checkpoint signing), [`access`], [`fields`], [`text`] — nothing of HTTP or SQL.
 //!
 //! `tests/layering.rs` fails when a `use crate::…` runs against this order.
 
@@ -16,7 +16,7 @@ pub mod access;
 pub mod audit;
 pub mod cli;
 pub mod eligibility;
-pub mod error;
+pub mod fields;
 pub mod http;
 pub mod protocol;
 pub mod randomization;

@@ -142,7 +142,10 @@ pub fn open_and_prepare(
     let defaults;
     let protocols = if settings.protocols.is_empty() {
         defaults = vec![Protocol::default_trial().map_err(|e| {
-            setup::SetupError::App(crate::error::AppError::Internal(e.to_string()))
+            setup::SetupError::Internal(crate::service::error::Internal::caused(
+                "the built-in protocol",
+                e,
+            ))
         })?];
         &defaults
     } else {

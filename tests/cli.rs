@@ -409,7 +409,7 @@ fn chain_of_five(db: &TestDb) -> Vec<trialgate::storage::models::AuditEntry> {
     let database = db.migrated();
     let mut conn = database.get().unwrap();
     trialgate::storage::write_transaction(&mut conn, |c| {
-        trialgate::storage::create_chain(c, TRIAL)?;
+        let mut head = trialgate::storage::create_chain(c, TRIAL)?;
         for n in 1..=5 {
             let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 20)
                 .unwrap()
@@ -417,10 +417,10 @@ fn chain_of_five(db: &TestDb) -> Vec<trialgate::storage::models::AuditEntry> {
                 .unwrap();
             trialgate::storage::append_audit(
                 c,
-                TRIAL,
+                &mut head,
                 at,
                 &format!("user{n}"),
-                "investigator",
+                Some(trialgate::access::Role::Investigator),
                 // Not a row-bearing action: these tests tamper with the chain alone.
                 trialgate::audit::Action::UserRevoked,
                 json!({ "n": n }),

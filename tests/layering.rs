@@ -16,11 +16,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "randomization",
             "audit",
             "access",
+            "fields",
             "text",
         ],
     ),
     ("storage", &["storage"]),
-    ("service", &["service", "error"]),
+    ("service", &["service"]),
     ("edges", &["http", "web", "cli"]),
     ("startup", &["server"]),
 ];

@@ -25,8 +25,8 @@ use trialgate::storage::models::{
 };
 use trialgate::storage::schema::{audit_entries, audit_heads, subjects, trials};
 use trialgate::storage::{
-    self, append_audit, audit_head, constraints, create_chain, read_audit, verify_chain,
-    write_transaction, Backend, Database, DbConnection, PoolOptions, StorageError,
+    self, append_audit, audit_head, constraints, create_chain, lock_chain_head, read_audit,
+    verify_chain, write_transaction, Backend, Database, DbConnection, PoolOptions, StorageError,
 };
 
 fn now() -> NaiveDateTime {
@@ -35,12 +35,13 @@ fn now() -> NaiveDateTime {
 
 fn append(conn: &mut DbConnection, chain: &str, i: i64) -> AuditEntry {
     write_transaction(conn, |c| {
+        let mut head = lock_chain_head(c, chain)?;
         append_audit(
             c,
-            chain,
+            &mut head,
             now(),
             "tester",
-            "admin",
+            Some(Role::Admin),
             Action::UserRevoked,
             json!({ "i": i }),
         )
@@ -52,7 +53,7 @@ fn append(conn: &mut DbConnection, chain: &str, i: i64) -> AuditEntry {
 // Migrations
 
 /// Migrations in migrations/sqlite and migrations/postgres (the same names on both).
-const MIGRATIONS: usize = 5;
+const MIGRATIONS: usize = 6;
 
 fn migrations_apply_and_are_idempotent(db: TestDb) {
     let database = db.database();
@@ -392,12 +393,13 @@ fn parallel_appends_form_a_gapless_chain(db: TestDb) {
                 for i in 0..per_thread {
                     let mut conn = database.get()?;
                     write_transaction(&mut conn, |c| {
+                        let mut head = lock_chain_head(c, chain)?;
                         append_audit(
                             c,
-                            chain,
+                            &mut head,
                             now(),
                             &format!("user{t}"),
-                            "pharmacist",
+                            Some(Role::Pharmacist),
                             Action::UserRevoked,
                             json!({ "thread": t, "i": i }),
                         )
@@ -443,12 +445,13 @@ fn audit_api_behaviour(db: TestDb) {
 
     // Unknown chain, duplicate chain.
     let unknown = write_transaction(&mut conn, |c| {
+        let mut head = lock_chain_head(c, chain)?;
         append_audit(
             c,
-            chain,
+            &mut head,
             now(),
             "a",
-            "admin",
+            Some(Role::Admin),
             Action::UserRevoked,
             json!(null),
         )
@@ -477,12 +480,13 @@ fn audit_api_behaviour(db: TestDb) {
         .and_hms_nano_opt(8, 30, 0, 123_456_789)
         .unwrap();
     let first = write_transaction(&mut conn, |c| {
+        let mut head = lock_chain_head(c, chain)?;
         append_audit(
             c,
-            chain,
+            &mut head,
             at,
             "alice",
-            "admin",
+            Some(Role::Admin),
             Action::TrialInitialized,
             json!({"seed_commitment": "ab", "protocol_digest": "cd"}),
         )
@@ -510,12 +514,13 @@ fn audit_api_behaviour(db: TestDb) {
     // A failed transaction leaves no trace.
     let head = audit_head(&mut conn, chain).unwrap();
     let failed: Result<(), StorageError> = write_transaction(&mut conn, |c| {
+        let mut head = lock_chain_head(c, chain)?;
         append_audit(
             c,
-            chain,
+            &mut head,
             now(),
             "a",
-            "admin",
+            Some(Role::Admin),
             Action::UserRevoked,
             json!(null),
         )?;
@@ -808,6 +813,7 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         screened_at: t,
         screened_by: "ivy",
         audit_seq: 1,
+        stratum_key: Some(""),
     };
     diesel::insert_into(trialgate::storage::schema::screenings::table)
         .values(&screening)
@@ -1038,6 +1044,7 @@ fn stored_enums_round_trip_and_unknown_text_is_an_error(db: TestDb) {
                 screened_at: t,
                 screened_by: "ivy",
                 audit_seq: i as i64 + 1,
+                stratum_key: None,
             })
             .execute(&mut *conn)
             .unwrap();

@@ -31,6 +31,7 @@ pub struct ScreeningRow<'a> {
     pub screened_at: NaiveDateTime,
     pub screened_by: &'a str,
     pub audit_seq: i64,
+    pub stratum_key: Option<&'a str>,
 }
 
 /// A `subjects` row as the check sees it.
@@ -173,6 +174,8 @@ impl RowClaims {
             && d["screening_date"] == row.screening_date.to_string().as_str()
             && d["outcome"] == row.outcome
             && input.as_ref() == d.get("input")
+            // Entries written before the stratum was recorded at screening have neither.
+            && d.get("stratum_key").and_then(Value::as_str) == row.stratum_key
             && result.as_ref().is_some_and(|r| {
                 r["outcome"] == d["outcome"]
                     && r["missing"] == d["missing"]

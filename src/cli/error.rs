@@ -1,10 +1,11 @@
 //! [`CliError`]: why a command failed. `main` prints it as `trialgate: {error}` and exits 2.
 
 use crate::audit::checkpoint::CheckpointError;
-use crate::error::AppError;
 use crate::protocol::ProtocolError;
 use crate::randomization::SeedError;
 use crate::service::maintenance::OpenError;
+use crate::service::queries::QueryError;
+use crate::service::users::UserError;
 use crate::storage::StorageError;
 
 /// A failed command; its Display is exactly what the user sees after `trialgate: `.
@@ -16,9 +17,12 @@ pub enum CliError {
     Open(#[from] OpenError),
     #[error("{0}")]
     Storage(#[from] StorageError),
-    /// A use case refused or failed.
-    #[error("{0}")]
-    App(#[from] AppError),
+    /// A user could not be created or revoked.
+    #[error(transparent)]
+    User(#[from] UserError),
+    /// The audit trail or the trial could not be read.
+    #[error(transparent)]
+    Query(#[from] QueryError),
     #[error("{0}")]
     Protocol(#[from] ProtocolError),
     /// A seed file could not be read or parsed.

@@ -1,7 +1,6 @@
 //! The screening request: parsed once, at the edge, into validated domain values in
 //! canonical units. Every refusal names the field it concerns.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -11,43 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::Protocol;
 use crate::protocol::{Attestation, CountLab, Dipstick, PatientRef, UlnLab, MAX_REF_LEN};
 
-/// A refusal of one input field, e.g. `labs.hemoglobin.unit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    /// The field's path in the request, dot-separated, e.g. `labs.hemoglobin.unit`; empty when
-    /// the refusal concerns the whole body.
-    #[schema(example = "labs.hemoglobin.unit")]
-    pub field: String,
-    /// What is wrong with it, for a person to read.
-    #[schema(example = "\"mg/L\" is not an accepted unit; use g/L or g/dL")]
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
-
-/// Why a screening request was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
-    /// Not JSON at all, or JSON of the wrong shape at the top level.
-    #[error("malformed request: {0}")]
-    Malformed(String),
-    /// Well-formed JSON with invalid fields: every problem found, each naming its field.
-    #[error("invalid screening: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<FieldError>),
-}
+pub use crate::fields::{FieldError, InputError};
 
 /// The patient's sex, for stratification by sex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -153,7 +116,7 @@ impl ScreeningInput {
 /// Only `patient_ref`, `site` and `birth_date` are required; an absent input makes the
 /// criteria that need it `missing`. Values are checked after the shape: every invalid field
 /// is reported at once, each named by its path (`labs.hemoglobin.unit`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "patient_ref": "SITE01-0007", "site": "SITE01",
@@ -217,7 +180,7 @@ pub struct RawScreening {
 
 /// Yes/no statements the investigator attests to; an absent one leaves its criterion
 /// `missing`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAttestations {
     /// Bone metastases with a soft-tissue component.
@@ -240,7 +203,7 @@ pub struct RawAttestations {
 /// Laboratory values. Counts take one of their accepted units and are converted exactly;
 /// liver and kidney values are judged against the site's upper limit of normal (`uln`),
 /// given in the same unit as the value. Values must not be negative.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLabs {
     /// Hemoglobin; unit `g/L` or `g/dL`.
@@ -284,7 +247,7 @@ pub struct RawLabs {
 }
 
 /// A value with its unit; which units are accepted depends on the lab (see each lab).
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMeasure {
     /// Not negative.
@@ -296,7 +259,7 @@ pub struct RawMeasure {
 }
 
 /// A value and the site's upper limit of normal, in the same unit.
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUlnMeasure {
     /// Not negative.
@@ -310,45 +273,33 @@ pub struct RawUlnMeasure {
     pub unit: String,
 }
 
+/// The screening request has no arrays.
+impl crate::fields::JsonRequest for RawScreening {}
+
 impl RawScreening {
-    /// Shape check: JSON syntax errors and wrong types/unknown fields, named by their path.
-    pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
-        // One JSON document (nothing after it), an object at the top.
-        let document: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| InputError::Malformed(e.to_string()))?;
-        if !document.is_object() {
-            return Err(InputError::Malformed(
-                "the screening request must be a JSON object".into(),
-            ));
-        }
-        // The request holds no arrays, but serde's derived structs would also take one and
-        // read it positionally (`"labs": []` as no labs): refuse every array.
-        let mut arrays = Vec::new();
-        find_arrays(&document, "", &mut arrays);
-        if !arrays.is_empty() {
-            return Err(InputError::Invalid(arrays));
-        }
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        match serde_path_to_error::deserialize::<_, RawScreening>(de) {
-            Ok(raw) => Ok(raw),
-            Err(err) => {
-                let path = err.path().to_string();
-                let inner = err.into_inner();
-                if inner.is_syntax() || inner.is_eof() || path == "." && !inner.is_data() {
-                    Err(InputError::Malformed(inner.to_string()))
-                } else if path == "." {
-                    // Wrong type for the whole body, or an unknown top-level field.
-                    Err(InputError::Invalid(vec![field_error_from_serde(
-                        None, &inner,
-                    )]))
-                } else {
-                    Err(InputError::Invalid(vec![field_error_from_serde(
-                        Some(&path),
-                        &inner,
-                    )]))
-                }
+    /// A stratification factor's value as submitted, read without the meaning check (for
+    /// screenings stored before their stratum was); `None` when absent or not a valid value.
+    pub fn factor_text(&self, factor: crate::protocol::StratificationFactor) -> Option<String> {
+        use crate::protocol::StratificationFactor as F;
+        match factor {
+            F::Site => self.site.clone(),
+            F::Sex => {
+                let text = self.sex.as_deref()?;
+                Sex::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == text)
+                    .map(|s| s.as_str().to_string())
             }
+            F::LiverMetastasis => self
+                .liver_metastasis
+                .map(|l| if l { "yes" } else { "no" }.to_string()),
         }
+    }
+
+    /// Shape check through the one JSON mapping: syntax errors, wrong types, unknown and
+    /// missing fields, named by their path.
+    pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
+        crate::fields::parse_json(body)
     }
 
     /// Meaning check against `protocol`'s rules (its `patient_ref_pattern`): every problem
@@ -549,57 +500,6 @@ impl RawScreening {
             _ => Err(vec![FieldError::new("", "invalid screening")]),
         }
     }
-}
-
-fn find_arrays(value: &serde_json::Value, path: &str, found: &mut Vec<FieldError>) {
-    match value {
-        serde_json::Value::Array(_) => found.push(FieldError::new(
-            path,
-            "invalid type: sequence, expected a single value or an object",
-        )),
-        serde_json::Value::Object(map) => {
-            for (key, child) in map {
-                let child_path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                find_arrays(child, &child_path, found);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn field_error_from_serde(path: Option<&str>, err: &serde_json::Error) -> FieldError {
-    let text = err.to_string();
-    // serde_json appends " at line L column C"; the field name says more to a client.
-    let message = text
-        .rsplit_once(" at line ")
-        .map_or(text.as_str(), |(m, _)| m)
-        .to_string();
-    // Name the field itself: the path of an unknown field already ends with it, the path of
-    // a missing field stops at its parent.
-    let named = ["unknown field `", "missing field `"]
-        .iter()
-        .find_map(|prefix| {
-            message
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.split_once('`'))
-                .map(|(name, _)| name.to_string())
-        });
-    let field = match (path, named) {
-        (Some(p), Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
-        (Some(p), Some(name)) => format!("{p}.{name}"),
-        (None, Some(name)) => name,
-        (Some(p), None) => p.to_string(),
-        (None, None) => String::new(),
-    };
-    let message = match message.split_once(", expected one of") {
-        Some((head, _)) if head.starts_with("unknown field") => "is not a known field".into(),
-        _ => message,
-    };
-    FieldError::new(field, message)
 }
 
 fn required_code(

@@ -5,7 +5,10 @@ mod evaluate;
 mod input;
 
 pub use evaluate::{evaluate, CriterionResult, CriterionStatus, Evaluation, Outcome};
-pub use input::{FieldError, InputError, RawScreening, ScreeningInput, Sex, UlnValue};
+pub use input::{
+    FieldError, InputError, RawAttestations, RawLabs, RawMeasure, RawScreening, RawUlnMeasure,
+    ScreeningInput, Sex, UlnValue,
+};
 // The protocol's vocabulary, as screening input uses it.
 pub use crate::protocol::{
     Attestation, CountLab, Dipstick, PatientRef, PatientRefError, PatientRefPattern, UlnLab,

@@ -59,10 +59,10 @@ impl AuthLimiter {
     }
 
     /// The refusal of a blocked address: 429 with the whole seconds left (at least 1).
-    pub fn refusal(&self, ip: IpAddr) -> crate::error::AppError {
+    pub fn refusal(&self, ip: IpAddr) -> crate::http::error::ApiError {
         let left = self.blocked_for(ip).unwrap_or(self.block_for);
         let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-        crate::error::AppError::TooManyRequests {
+        crate::http::error::ApiError::TooManyRequests {
             retry_after: seconds.max(1),
         }
     }
@@ -107,7 +107,9 @@ mod tests {
         let left = limiter.blocked_for(a).unwrap();
         assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(58));
         match limiter.refusal(a) {
-            crate::error::AppError::TooManyRequests { retry_after } => assert_eq!(retry_after, 60),
+            crate::http::error::ApiError::TooManyRequests { retry_after } => {
+                assert_eq!(retry_after, 60)
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -1,6 +1,7 @@
 //! The HTTP API of api.md on actix-web: routes, problem bodies, metrics and logging.
 
 pub mod auth_limit;
+pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod metrics;
@@ -19,7 +20,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use handlers::{audit, ops, screenings, subjects, trials, users};
 
 #[derive(OpenApi)]
@@ -147,11 +148,11 @@ impl Modify for ProblemResponses {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::QueryConfig::default()
-            .error_handler(|e, _| AppError::Malformed(format!("query string: {e}")).into()),
+            .error_handler(|e, _| ApiError::Malformed(format!("query string: {e}")).into()),
     )
     .app_data(
         web::PathConfig::default()
-            .error_handler(|e, _| AppError::Malformed(format!("path: {e}")).into()),
+            .error_handler(|e, _| ApiError::Malformed(format!("path: {e}")).into()),
     );
     routes(&mut utoipa_actix_web::service_config::ServiceConfig::new(
         cfg,
@@ -185,8 +186,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Any route that matches nothing, as the API answers it: a problem body.
-pub async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound("no such resource".into()))
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such resource".into()))
 }
 
 /// Turns every error response that is not already a problem body (actix's own 404/405,
@@ -206,20 +207,20 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
         }
         let status = res.status();
         let error = match status.as_u16() {
-            404 => AppError::NotFound("no such resource".into()),
-            405 => AppError::MethodNotAllowed,
-            413 => AppError::PayloadTooLarge {
+            404 => ApiError::NotFound("no such resource".into()),
+            405 => ApiError::MethodNotAllowed,
+            413 => ApiError::PayloadTooLarge {
                 limit: extract::BODY_LIMIT,
             },
-            415 => AppError::UnsupportedMediaType("unsupported content type".into()),
-            400..=499 => AppError::Malformed(
+            415 => ApiError::UnsupportedMediaType("unsupported content type".into()),
+            400..=499 => ApiError::Malformed(
                 status
                     .canonical_reason()
                     .unwrap_or("bad request")
                     .to_string(),
             ),
-            503 => AppError::Unavailable,
-            _ => AppError::Internal(format!("{status} without a problem body")),
+            503 => ApiError::Unavailable,
+            _ => ApiError::internal(format!("{status} without a problem body")),
         };
         let (req, _) = res.into_parts();
         let response: HttpResponse<BoxBody> = actix_web::ResponseError::error_response(&error);

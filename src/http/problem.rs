@@ -9,7 +9,7 @@ use crate::eligibility::FieldError;
 /// The problem code of an error response, kept in its extensions for the refusal metric.
 #[derive(Clone, Copy)]
 pub struct ProblemCode(pub &'static str);
-use crate::error::AppError;
+use crate::http::error::ApiError;
 
 /// `application/problem+json` body (RFC 9457) with trialgate's stable `code`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -31,7 +31,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn from_error(e: &AppError) -> Self {
+    pub fn from_error(e: &ApiError) -> Self {
         Problem {
             kind: format!("urn:trialgate:problem:{}", e.code()),
             title: e.title().to_string(),
@@ -39,31 +39,35 @@ impl Problem {
             detail: e.public_detail(),
             code: e.code().to_string(),
             errors: match e {
-                AppError::Validation(errors) => Some(errors.clone()),
+                ApiError::Validation(errors) => Some(errors.clone()),
                 _ => None,
             },
             subject_id: match e {
-                AppError::AlreadyRandomized { subject_id } => Some(subject_id.clone()),
+                ApiError::AlreadyRandomized { subject_id } => Some(subject_id.clone()),
                 _ => None,
             },
         }
     }
 }
 
-impl ResponseError for AppError {
+impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
-            AppError::Unavailable => tracing::warn!("answered 503: database unavailable"),
+            ApiError::Internal(error) => tracing::error!(
+                detail = %crate::service::error::chain(error),
+                location = %error.location(),
+                "internal error"
+            ),
+            ApiError::Unavailable => tracing::warn!("answered 503: database unavailable"),
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if matches!(self, AppError::Unauthorized) {
+        if matches!(self, ApiError::Unauthorized) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Some(seconds) = self.retry_after() {

@@ -8,11 +8,51 @@ use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::audit::Action;
 use crate::eligibility::{Outcome, RawScreening};
-use crate::error::AppError;
 use crate::protocol::SubjectStatus;
 use crate::randomization::{allocation_at, stratum_key};
+use crate::service::error::{Internal, Invalid, NotFound, TrialClosed};
 use crate::service::views::Allocation;
-use crate::storage::{self, repo, DbConnection};
+use crate::storage::{self, repo, DbConnection, StorageError};
+
+/// Why a randomization or a withdrawal did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AllocationError {
+    #[error(transparent)]
+    Denied(#[from] crate::access::AccessDenied),
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("screening {screening_id} is {outcome}, not eligible")]
+    NotEligible {
+        screening_id: String,
+        outcome: Outcome,
+    },
+    #[error("patient is already randomized as subject {subject_id}")]
+    AlreadyRandomized { subject_id: String },
+    #[error("screening {0} is not the patient's latest screening")]
+    StaleScreening(String),
+    #[error("enrollment is closed: the cap of {cap} randomized subjects is reached")]
+    EnrollmentClosed { cap: i64 },
+    #[error(transparent)]
+    TrialClosed(#[from] TrialClosed),
+    #[error("subject {0} is already withdrawn")]
+    AlreadyWithdrawn(String),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyConflict,
+    #[error("randomization of trial {0} is unavailable: its seed file is missing or does not match the recorded commitment")]
+    SeedUnavailable(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<diesel::result::Error> for AllocationError {
+    fn from(e: diesel::result::Error) -> Self {
+        AllocationError::Storage(e.into())
+    }
+}
 
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
@@ -34,14 +74,15 @@ pub fn randomize(
     user: &User,
     screening_id: &str,
     idempotency_key: Option<&str>,
-) -> Result<Randomized, AppError> {
+) -> Result<Randomized, AllocationError> {
     user.require_permission(Permission::Randomize)?;
     if let Some(key) = idempotency_key {
         if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !key.is_ascii() {
-            return Err(AppError::field(
+            return Err(Invalid::field(
                 "Idempotency-Key",
                 format!("must be 1–{MAX_IDEMPOTENCY_KEY_LEN} ASCII characters"),
-            ));
+            )
+            .into());
         }
     }
     let protocol = &trial.protocol;
@@ -49,11 +90,11 @@ pub fn randomize(
     let fingerprint = request_fingerprint(trial_id, screening_id);
     let at = now();
     storage::write_transaction(conn, |c| {
-        storage::lock_chain_head(c, trial_id)?;
+        let mut head = storage::lock_chain_head(c, trial_id)?;
         if let Some(key) = idempotency_key {
             if let Some(existing) = repo::subjects::by_idempotency_key(c, &user.name, key)? {
                 if existing.request_fingerprint.as_deref() != Some(fingerprint.as_str()) {
-                    return Err(AppError::IdempotencyConflict);
+                    return Err(AllocationError::IdempotencyConflict);
                 }
                 return Ok(Randomized {
                     allocation: allocation_view(protocol, &existing),
@@ -62,38 +103,37 @@ pub fn randomize(
             }
         }
         let screening = repo::screenings::get(c, trial_id, screening_id)?
-            .ok_or_else(|| AppError::NotFound(format!("no screening {screening_id:?}")))?;
+            .ok_or_else(|| NotFound::screening(screening_id))?;
         user.require_site(&screening.site)?;
         if let Some(subject) =
             repo::subjects::for_patient(c, trial_id, &screening.site, &screening.patient_ref)?
         {
-            return Err(AppError::AlreadyRandomized {
+            return Err(AllocationError::AlreadyRandomized {
                 subject_id: subject.id,
             });
         }
         let latest =
             repo::screenings::latest_id(c, trial_id, &screening.site, &screening.patient_ref)?;
         if latest.as_deref() != Some(screening.id.as_str()) {
-            return Err(AppError::StaleScreening(screening.id));
+            return Err(AllocationError::StaleScreening(screening.id));
         }
         if screening.outcome != Outcome::Eligible {
-            return Err(AppError::NotEligible(format!(
-                "screening {} is {}, not eligible",
-                screening.id,
-                screening.outcome.as_str()
-            )));
+            return Err(AllocationError::NotEligible {
+                screening_id: screening.id,
+                outcome: screening.outcome,
+            });
         }
-        ensure_open(c, trial_id)?;
+        ensure_open::<AllocationError>(c, trial_id)?;
         let enrolled = repo::subjects::count(c, trial_id)?;
         if enrolled >= i64::from(protocol.cap) {
-            return Err(AppError::EnrollmentClosed {
+            return Err(AllocationError::EnrollmentClosed {
                 cap: i64::from(protocol.cap),
             });
         }
         let seed = trial
             .seed
             .as_ref()
-            .ok_or_else(|| AppError::SeedUnavailable(trial_id.to_string()))?;
+            .ok_or_else(|| AllocationError::SeedUnavailable(trial_id.to_string()))?;
 
         let stratum = stratum_of(protocol, &screening)?;
         // Unstratified, the stratum is the whole trial: its position is the enrolled count.
@@ -108,10 +148,10 @@ pub fn randomize(
         let subject_id = format!("{trial_id}-{sequence:04}");
         let entry = storage::append_audit(
             c,
-            trial_id,
+            &mut head,
             at,
             &user.name,
-            user.role.as_str(),
+            Some(user.role),
             Action::SubjectRandomized,
             json!({
                 "subject_id": subject_id,
@@ -152,24 +192,30 @@ pub fn randomize(
     })
 }
 
-/// The stratum key of a screened patient, from the factor values it was screened with.
+/// The stratum of a screened patient: the one fixed when it was screened. A screening
+/// recorded before strata were stored has its factor values read from the stored input,
+/// shape only, so later changes to the input rules do not refuse it.
 fn stratum_of(
     protocol: &crate::protocol::Protocol,
     screening: &crate::storage::models::Screening,
-) -> Result<String, AppError> {
+) -> Result<String, Internal> {
+    if let Some(stratum) = &screening.stratum_key {
+        return Ok(stratum.clone());
+    }
     if protocol.stratification.is_empty() {
         return Ok(String::new());
     }
     let submitted = RawScreening::from_json(screening.input_json.as_bytes())
-        .ok()
-        .and_then(|raw| raw.validate(screening.screening_date, protocol).ok())
-        .ok_or_else(|| {
-            AppError::Internal(format!("stored screening {} does not parse", screening.id))
-        })?;
+        .map_err(|e| Internal::caused(format!("stored screening {}", screening.id), e))?;
     let mut factors = Vec::new();
     for f in &protocol.stratification {
-        let value = submitted.factor_value(*f).ok_or_else(|| {
-            AppError::Internal(format!(
+        // The site as stored is the canonical one.
+        let value = match f {
+            crate::protocol::StratificationFactor::Site => Some(screening.site.clone()),
+            _ => submitted.factor_text(*f),
+        };
+        let value = value.ok_or_else(|| {
+            Internal::new(format!(
                 "screening {} lacks factor {}",
                 screening.id,
                 f.name()
@@ -177,7 +223,7 @@ fn stratum_of(
         })?;
         factors.push((f.name(), value));
     }
-    Ok(stratum_key(factors))
+    Ok(stratum_key(factors.iter().map(|(n, v)| (*n, v.as_str()))))
 }
 
 /// The request an idempotency key stands for: trial and screening.
@@ -196,36 +242,42 @@ pub fn withdraw(
     user: &User,
     subject_id: &str,
     reason: &str,
-) -> Result<Allocation, AppError> {
+) -> Result<Allocation, AllocationError> {
     user.require_permission(Permission::Withdraw)?;
     let reason = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS)
-        .map_err(|message| AppError::field("reason", message))?;
+        .map_err(|message| Invalid::field("reason", message))?;
     let reason = reason.as_str();
     let protocol = &trial.protocol;
     let trial_id = protocol.id.as_str();
     let at = now();
     storage::write_transaction(conn, |c| {
-        storage::lock_chain_head(c, trial_id)?;
+        let mut head = storage::lock_chain_head(c, trial_id)?;
         let subject = repo::subjects::get(c, trial_id, subject_id)?
-            .ok_or_else(|| AppError::NotFound(format!("no subject {subject_id:?}")))?;
+            .ok_or_else(|| NotFound::subject(subject_id))?;
         user.require_site(&subject.site)?;
         if subject.status == SubjectStatus::Withdrawn {
-            return Err(AppError::AlreadyWithdrawn(subject.id));
+            return Err(AllocationError::AlreadyWithdrawn(subject.id));
         }
-        ensure_open(c, trial_id)?;
+        ensure_open::<AllocationError>(c, trial_id)?;
         storage::append_audit(
             c,
-            trial_id,
+            &mut head,
             at,
             &user.name,
-            user.role.as_str(),
+            Some(user.role),
             Action::SubjectWithdrawn,
             json!({ "subject_id": subject.id, "reason": reason }),
         )?;
         repo::subjects::withdraw(c, trial_id, &subject.id, at, &user.name, reason)?;
-        let updated = repo::subjects::get(c, trial_id, subject_id)?
-            .ok_or_else(|| AppError::Internal("withdrawn subject vanished".into()))?;
-        Ok(allocation_view(protocol, &updated))
+        // The row as it now stands, without reading it back.
+        let withdrawn = crate::storage::models::Subject {
+            status: SubjectStatus::Withdrawn,
+            withdrawn_at: Some(at),
+            withdrawn_by: Some(user.name.clone()),
+            withdrawal_reason: Some(reason.to_string()),
+            ..subject
+        };
+        Ok(allocation_view(protocol, &withdrawn))
     })
 }
 

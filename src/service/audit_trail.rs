@@ -1,15 +1,14 @@
-//! The audit trail as monitors read it, and closing a trial (with the optional seed reveal).
-
-use serde_json::json;
+//! The audit trail as monitors read it: entries, head, signed checkpoint, verification, and
+//! the replay of allocations against a revealed seed.
 
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
-use crate::audit::Action;
-use crate::error::AppError;
-use crate::service::views::{AuditEntryView, AuditHead, AuditVerification, TrialDetail};
+use crate::service::error::{Internal, Invalid, NotFound};
+use crate::service::queries::QueryError;
+use crate::service::views::{AuditEntryView, AuditHead, AuditVerification};
 use crate::storage::{self, repo, DbConnection};
 
-fn require_monitor(user: &User) -> Result<(), AppError> {
+fn require_monitor(user: &User) -> Result<(), QueryError> {
     Ok(user.require_permission(Permission::Monitor)?)
 }
 
@@ -19,16 +18,15 @@ pub fn entries(
     user: &User,
     after: i64,
     limit: i64,
-) -> Result<Vec<AuditEntryView>, AppError> {
+) -> Result<Vec<AuditEntryView>, QueryError> {
     require_monitor(user)?;
     if !(1..=super::queries::MAX_LIMIT).contains(&limit) {
-        return Err(AppError::field(
-            "limit",
-            format!("must be 1–{}", super::queries::MAX_LIMIT),
-        ));
+        return Err(
+            Invalid::field("limit", format!("must be 1–{}", super::queries::MAX_LIMIT)).into(),
+        );
     }
     if after < 0 {
-        return Err(AppError::field("after", "must not be negative"));
+        return Err(Invalid::field("after", "must not be negative").into());
     }
     Ok(storage::read_audit(conn, &trial.protocol.id, after, limit)?
         .into_iter()
@@ -49,7 +47,7 @@ pub fn head(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
-) -> Result<AuditHead, AppError> {
+) -> Result<AuditHead, QueryError> {
     require_monitor(user)?;
     let head = storage::audit_head(conn, &trial.protocol.id)?;
     Ok(AuditHead {
@@ -64,7 +62,7 @@ pub fn checkpoint(
     trial: &TrialRuntime,
     user: &User,
     key: &ed25519_dalek::SigningKey,
-) -> Result<crate::audit::checkpoint::Checkpoint, AppError> {
+) -> Result<crate::audit::checkpoint::Checkpoint, QueryError> {
     require_monitor(user)?;
     let head = storage::audit_head(conn, &trial.protocol.id)?;
     let at = format_time(now());
@@ -82,7 +80,7 @@ pub fn verify(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
-) -> Result<AuditVerification, AppError> {
+) -> Result<AuditVerification, QueryError> {
     require_monitor(user)?;
     verify_chain(conn, &trial.protocol.id, None)
 }
@@ -92,7 +90,7 @@ pub fn verify_chain(
     conn: &mut DbConnection,
     chain: &str,
     expected_head: Option<&str>,
-) -> Result<AuditVerification, AppError> {
+) -> Result<AuditVerification, QueryError> {
     let v = storage::verify_chain(conn, chain, expected_head)?;
     Ok(AuditVerification {
         valid: v.valid,
@@ -101,62 +99,6 @@ pub fn verify_chain(
         first_invalid_seq: v.first_invalid_seq,
         problem: v.detail.or_else(|| v.defect.map(|d| d.to_string())),
     })
-}
-
-/// Stops enrollment; with `reveal_seed`, writes the seed into the audit trail.
-#[tracing::instrument(name = "close_trial", skip_all, fields(trial = %trial.protocol.id, user = %user.name))]
-pub fn close(
-    conn: &mut DbConnection,
-    trial: &TrialRuntime,
-    user: &User,
-    reason: &str,
-    reveal_seed: bool,
-) -> Result<TrialDetail, AppError> {
-    user.require_permission(Permission::CloseTrial)?;
-    let reason = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS)
-        .map_err(|message| AppError::field("reason", message))?;
-    let reason = reason.as_str();
-    let trial_id = trial.protocol.id.as_str();
-    let seed_hex = if reveal_seed {
-        Some(
-            trial
-                .seed
-                .as_ref()
-                .ok_or_else(|| AppError::SeedUnavailable(trial_id.to_string()))?
-                .to_hex(),
-        )
-    } else {
-        None
-    };
-    let at = now();
-    storage::write_transaction(conn, |c| {
-        storage::lock_chain_head(c, trial_id)?;
-        super::screening::ensure_open(c, trial_id)?;
-        let enrolled = repo::subjects::count(c, trial_id)?;
-        storage::append_audit(
-            c,
-            trial_id,
-            at,
-            &user.name,
-            user.role.as_str(),
-            Action::TrialClosed,
-            json!({ "reason": reason, "enrolled": enrolled, "seed_revealed": reveal_seed }),
-        )?;
-        if let Some(seed) = &seed_hex {
-            storage::append_audit(
-                c,
-                trial_id,
-                at,
-                &user.name,
-                user.role.as_str(),
-                Action::SeedRevealed,
-                json!({ "seed": seed, "seed_commitment": trial.seed.as_ref().map(|s| s.commitment()) }),
-            )?;
-        }
-        repo::trials::close(c, trial_id, at, reason, reveal_seed)?;
-        Ok::<_, AppError>(())
-    })?;
-    super::queries::trial_detail(conn, trial, user)
 }
 
 /// The result of replaying a trial's allocations against its seed.
@@ -174,15 +116,14 @@ pub fn check_allocations(
     conn: &mut DbConnection,
     trial_id: &str,
     seed: &crate::randomization::Seed,
-) -> Result<AllocationCheck, AppError> {
+) -> Result<AllocationCheck, QueryError> {
     use std::collections::BTreeMap;
 
     use crate::randomization::Schedule;
 
-    let row = repo::trials::get(conn, trial_id)?
-        .ok_or_else(|| AppError::NotFound(format!("no trial {trial_id:?}")))?;
+    let row = repo::trials::get(conn, trial_id)?.ok_or_else(|| NotFound::trial(trial_id))?;
     let protocol = crate::protocol::Protocol::from_canonical_json(&row.protocol_json, trial_id)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| Internal::caused(format!("stored protocol of {trial_id}"), e))?;
     let mut report = AllocationCheck::default();
     if seed.commitment() != row.seed_commitment {
         report.problems.push(format!(

@@ -9,8 +9,9 @@ use super::queries::{
 };
 use super::{format_time, TrialRuntime};
 use crate::access::{Permission, User};
-use crate::error::AppError;
 use crate::protocol::{SubjectStatus, TrialStatus};
+use crate::service::error::{Internal, NotFound};
+use crate::service::queries::QueryError;
 use crate::storage::{self, models, repo, DbConnection};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +54,7 @@ pub fn export(
     trial: &TrialRuntime,
     user: &User,
     format: ExportFormat,
-) -> Result<Vec<u8>, AppError> {
+) -> Result<Vec<u8>, QueryError> {
     user.require_permission(Permission::Monitor)?;
     // One snapshot: subjects, screenings, balance and audit head agree with each other.
     storage::read_transaction(conn, |c| export_snapshot(c, trial, user, format))
@@ -64,7 +65,7 @@ fn export_snapshot(
     trial: &TrialRuntime,
     user: &User,
     format: ExportFormat,
-) -> Result<Vec<u8>, AppError> {
+) -> Result<Vec<u8>, QueryError> {
     let trial_id = &trial.protocol.id;
     let subjects = repo::subjects::list(conn, trial_id)?;
     let revealed = revealed_seed(conn, trial_id)?;
@@ -94,13 +95,15 @@ fn export_snapshot(
                 "audit_head": { "seq": head.seq, "hash": head.hash },
                 "exported_at": format_time(super::now()),
             });
-            serde_json::to_vec_pretty(&doc).map_err(|e| AppError::Internal(e.to_string()))
+            serde_json::to_vec_pretty(&doc)
+                .map_err(|e| Internal::caused("encoding the JSON export", e).into())
         }
         ExportFormat::Fhir => {
-            let row = repo::trials::get(conn, trial_id)?
-                .ok_or_else(|| AppError::NotFound(format!("no trial {trial_id:?}")))?;
+            let row =
+                repo::trials::get(conn, trial_id)?.ok_or_else(|| NotFound::trial(trial_id))?;
             let bundle = fhir_bundle(trial, &row, &subjects);
-            serde_json::to_vec_pretty(&bundle).map_err(|e| AppError::Internal(e.to_string()))
+            serde_json::to_vec_pretty(&bundle)
+                .map_err(|e| Internal::caused("encoding the FHIR bundle", e).into())
         }
     }
 }
@@ -131,9 +134,9 @@ fn subjects_csv(
     trial: &TrialRuntime,
     subjects: &[models::Subject],
     blocks: Option<&SubjectBlocks>,
-) -> Result<Vec<u8>, AppError> {
+) -> Result<Vec<u8>, QueryError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let internal = |e: csv::Error| AppError::Internal(e.to_string());
+    let internal = |e: csv::Error| Internal::caused("writing the CSV export", e);
     let mut header = vec![
         "subject_id",
         "sequence",
@@ -190,7 +193,7 @@ fn subjects_csv(
         w.write_record(&row).map_err(internal)?;
     }
     w.into_inner()
-        .map_err(|e| AppError::Internal(e.to_string()))
+        .map_err(|e| Internal::caused("writing the CSV export", e.into_error()).into())
 }
 
 /// A FHIR id: `[A-Za-z0-9\-\.]{1,64}`.

@@ -1,5 +1,7 @@
-//! Use cases: each takes a database connection, the acting user and its input, runs in one
-//! transaction where it writes, and returns a view or an [`AppError`].
+//! Use cases: each takes a database connection, the acting user and its typed input, runs in
+//! one transaction where it writes, and returns a view or its module's error enum
+//! (`ScreeningError`, `AllocationError`, …; shared parts in [`error`]). The edges map those
+//! enums to their answers; nothing here knows about HTTP.
 //!
 //! Everything here is synchronous; the HTTP layer runs it inside `web::block`.
 
@@ -7,11 +9,13 @@ pub mod allocation;
 pub mod audit_trail;
 pub mod csv_cell;
 pub mod data_dir;
+pub mod error;
 pub mod exports;
 pub mod maintenance;
 pub mod queries;
 pub mod screening;
 pub mod setup;
+pub mod trials;
 pub mod users;
 pub mod views;
 pub mod web_sessions;
@@ -39,11 +43,11 @@ pub struct TrialRuntime {
 pub struct Trials(pub Arc<BTreeMap<String, Arc<TrialRuntime>>>);
 
 impl Trials {
-    pub fn get(&self, id: &str) -> Result<Arc<TrialRuntime>, crate::error::AppError> {
+    pub fn get(&self, id: &str) -> Result<Arc<TrialRuntime>, error::NotFound> {
         self.0
             .get(id)
             .cloned()
-            .ok_or_else(|| crate::error::AppError::NotFound(format!("no trial {id:?}")))
+            .ok_or_else(|| error::NotFound::trial(id))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<TrialRuntime>> {

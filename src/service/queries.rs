@@ -7,14 +7,35 @@ use super::{format_time, TrialRuntime, Trials};
 use crate::access::{Permission, User};
 use crate::audit::Action;
 use crate::eligibility::{Evaluation, Outcome};
-use crate::error::AppError;
 use crate::protocol::SubjectStatus;
 use crate::randomization::{Schedule, ScheduledAllocation, Seed};
+use crate::service::error::{Internal, Invalid, NotFound};
 use crate::service::views::{
     Allocation, ArmCount, ArmView, AuditHead, Balance, BlockBalance, CriterionCount, CriterionView,
     EnrollmentFlow, ScreeningView, StratumBalance, TrialDetail, TrialSummary,
 };
-use crate::storage::{self, models, repo, DbConnection};
+use crate::storage::{self, models, repo, DbConnection, StorageError};
+
+/// Why a read (a view, a list, an export, the audit trail) could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Denied(#[from] crate::access::AccessDenied),
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<diesel::result::Error> for QueryError {
+    fn from(e: diesel::result::Error) -> Self {
+        QueryError::Storage(e.into())
+    }
+}
 
 /// Largest page of a list.
 pub const MAX_LIMIT: i64 = 1000;
@@ -22,7 +43,7 @@ pub const MAX_LIMIT: i64 = 1000;
 pub fn list_trials(
     conn: &mut DbConnection,
     trials: &Trials,
-) -> Result<Vec<TrialSummary>, AppError> {
+) -> Result<Vec<TrialSummary>, QueryError> {
     let enrolled = repo::subjects::count_by_trial(conn)?;
     let mut out = Vec::new();
     for row in repo::trials::list(conn)? {
@@ -43,10 +64,9 @@ pub fn trial_detail(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
-) -> Result<TrialDetail, AppError> {
+) -> Result<TrialDetail, QueryError> {
     let p = &trial.protocol;
-    let row = repo::trials::get(conn, &p.id)?
-        .ok_or_else(|| AppError::NotFound(format!("no trial {:?}", p.id)))?;
+    let row = repo::trials::get(conn, &p.id)?.ok_or_else(|| NotFound::trial(&p.id))?;
     let enrolled = repo::subjects::count(conn, &p.id)?;
     Ok(TrialDetail {
         id: row.id,
@@ -92,9 +112,9 @@ pub fn screening_view(
     row: models::Screening,
     latest: bool,
     subject_id: Option<String>,
-) -> Result<ScreeningView, AppError> {
+) -> Result<ScreeningView, QueryError> {
     let evaluation: Evaluation = serde_json::from_str(&row.result_json)
-        .map_err(|e| AppError::Internal(format!("screening {} result: {e}", row.id)))?;
+        .map_err(|e| Internal::caused(format!("screening {} result", row.id), e))?;
     Ok(ScreeningView {
         id: row.id,
         trial: row.trial_id,
@@ -116,11 +136,10 @@ pub fn get_screening(
     trial: &TrialRuntime,
     user: &User,
     id: &str,
-) -> Result<ScreeningView, AppError> {
+) -> Result<ScreeningView, QueryError> {
     user.require_permission(Permission::ReadPatients)?;
     let trial_id = &trial.protocol.id;
-    let row = repo::screenings::get(conn, trial_id, id)?
-        .ok_or_else(|| AppError::NotFound(format!("no screening {id:?}")))?;
+    let row = repo::screenings::get(conn, trial_id, id)?.ok_or_else(|| NotFound::screening(id))?;
     user.require_site(&row.site)?;
     let latest = repo::screenings::latest_id(conn, trial_id, &row.site, &row.patient_ref)?;
     let subject = repo::subjects::for_patient(conn, trial_id, &row.site, &row.patient_ref)?;
@@ -144,20 +163,19 @@ pub fn list_screenings(
     trial: &TrialRuntime,
     user: &User,
     filter: &ScreeningFilter,
-) -> Result<Vec<ScreeningView>, AppError> {
+) -> Result<Vec<ScreeningView>, QueryError> {
     user.require_permission(Permission::ReadPatients)?;
     let wanted_outcome = match filter.outcome.as_deref().map(Outcome::parse) {
         None => None,
         Some(Some(o)) => Some(o),
         Some(None) => {
-            return Err(AppError::field(
-                "outcome",
-                "must be eligible, ineligible or incomplete",
-            ))
+            return Err(
+                Invalid::field("outcome", "must be eligible, ineligible or incomplete").into(),
+            )
         }
     };
     if !(1..=MAX_LIMIT).contains(&filter.limit) {
-        return Err(AppError::field("limit", format!("must be 1–{MAX_LIMIT}")));
+        return Err(Invalid::field("limit", format!("must be 1–{MAX_LIMIT}")).into());
     }
     let trial_id = &trial.protocol.id;
     // The filter names a patient the way a person types it: compare canonical forms.
@@ -197,7 +215,7 @@ pub fn list_subjects(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
-) -> Result<Vec<Allocation>, AppError> {
+) -> Result<Vec<Allocation>, QueryError> {
     user.require_permission(Permission::ReadPatients)?;
     Ok(repo::subjects::list(conn, &trial.protocol.id)?
         .iter()
@@ -211,10 +229,10 @@ pub fn get_subject(
     trial: &TrialRuntime,
     user: &User,
     subject_id: &str,
-) -> Result<Allocation, AppError> {
+) -> Result<Allocation, QueryError> {
     user.require_permission(Permission::ReadPatients)?;
     let s = repo::subjects::get(conn, &trial.protocol.id, subject_id)?
-        .ok_or_else(|| AppError::NotFound(format!("no subject {subject_id:?}")))?;
+        .ok_or_else(|| NotFound::subject(subject_id))?;
     user.require_site(&s.site)?;
     Ok(allocation_view(&trial.protocol, &s))
 }
@@ -223,7 +241,7 @@ pub fn balance(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
-) -> Result<Balance, AppError> {
+) -> Result<Balance, QueryError> {
     user.require_permission(Permission::Monitor)?;
     let p = &trial.protocol;
     let subjects = repo::subjects::list(conn, &p.id)?;
@@ -245,7 +263,7 @@ pub fn dashboard(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
-) -> Result<Dashboard, AppError> {
+) -> Result<Dashboard, QueryError> {
     storage::read_transaction(conn, |c| {
         Ok(Dashboard {
             detail: trial_detail(c, trial, user)?,
@@ -271,7 +289,7 @@ pub fn flow(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
-) -> Result<EnrollmentFlow, AppError> {
+) -> Result<EnrollmentFlow, QueryError> {
     use crate::eligibility::{CriterionStatus, Outcome};
 
     user.require_permission(Permission::Monitor)?;
@@ -289,7 +307,7 @@ pub fn flow(
             continue;
         }
         let evaluation: Evaluation = serde_json::from_str(&row.result_json)
-            .map_err(|e| AppError::Internal(format!("screening {} result: {e}", row.id)))?;
+            .map_err(|e| Internal::caused(format!("screening {} result", row.id), e))?;
         match evaluation.outcome {
             Outcome::Eligible => awaiting += 1,
             Outcome::Incomplete => incomplete += 1,
@@ -361,9 +379,8 @@ pub fn flow(
 
 /// The seed as revealed in the trial's audit trail at close, or `None` while it is secret.
 /// A revealed seed that does not match the recorded commitment is an integrity failure.
-pub fn revealed_seed(conn: &mut DbConnection, trial_id: &str) -> Result<Option<Seed>, AppError> {
-    let row = repo::trials::get(conn, trial_id)?
-        .ok_or_else(|| AppError::NotFound(format!("no trial {trial_id:?}")))?;
+pub fn revealed_seed(conn: &mut DbConnection, trial_id: &str) -> Result<Option<Seed>, QueryError> {
+    let row = repo::trials::get(conn, trial_id)?.ok_or_else(|| NotFound::trial(trial_id))?;
     if !row.seed_revealed {
         return Ok(None);
     }
@@ -375,11 +392,12 @@ pub fn revealed_seed(conn: &mut DbConnection, trial_id: &str) -> Result<Option<S
         .ok()
         .and_then(|r| r["data"]["seed"].as_str().map(str::to_owned))
         .and_then(|hex| Seed::from_hex(&hex).ok())
-        .ok_or_else(|| AppError::Internal(format!("trial {trial_id}: unreadable seed.revealed")))?;
+        .ok_or_else(|| Internal::new(format!("trial {trial_id}: unreadable seed.revealed")))?;
     if seed.commitment() != row.seed_commitment {
-        return Err(AppError::Internal(format!(
+        return Err(Internal::new(format!(
             "trial {trial_id}: the revealed seed does not match the commitment"
-        )));
+        ))
+        .into());
     }
     Ok(Some(seed))
 }

@@ -5,25 +5,42 @@ use serde_json::json;
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::audit::Action;
-use crate::eligibility::{evaluate, Evaluation, FieldError, InputError, RawScreening};
-use crate::error::AppError;
+use crate::eligibility::{evaluate, Evaluation, FieldError, RawScreening};
 use crate::protocol::TrialStatus;
+use crate::service::error::{Internal, Invalid, NotFound, TrialClosed};
 use crate::service::views::ScreeningView;
-use crate::storage::{self, repo, DbConnection};
+use crate::storage::{self, repo, DbConnection, StorageError};
 
-/// Parses and evaluates a screening request without touching the database.
+/// Why a screening was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScreeningError {
+    #[error(transparent)]
+    Denied(#[from] crate::access::AccessDenied),
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    TrialClosed(#[from] TrialClosed),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<diesel::result::Error> for ScreeningError {
+    fn from(e: diesel::result::Error) -> Self {
+        ScreeningError::Storage(e.into())
+    }
+}
+
+/// Validates and evaluates a screening request without touching the database.
 pub fn evaluate_request(
     trial: &TrialRuntime,
-    body: &[u8],
+    raw: &RawScreening,
     today: chrono::NaiveDate,
-) -> Result<(RawScreening, crate::eligibility::ScreeningInput, Evaluation), AppError> {
-    let raw = RawScreening::from_json(body).map_err(|e| match e {
-        InputError::Malformed(m) => AppError::Malformed(m),
-        InputError::Invalid(errors) => AppError::Validation(errors),
-    })?;
-    let input = raw
-        .validate(today, &trial.protocol)
-        .map_err(AppError::Validation)?;
+) -> Result<(crate::eligibility::ScreeningInput, Evaluation), Invalid> {
+    let input = raw.validate(today, &trial.protocol).map_err(Invalid)?;
     // A stratified trial cannot place a patient whose factor is unknown.
     let missing_factors: Vec<FieldError> = trial
         .protocol
@@ -38,10 +55,10 @@ pub fn evaluate_request(
         })
         .collect();
     if !missing_factors.is_empty() {
-        return Err(AppError::Validation(missing_factors));
+        return Err(Invalid(missing_factors));
     }
     let evaluation = evaluate(&trial.protocol, &input);
-    Ok((raw, input, evaluation))
+    Ok((input, evaluation))
 }
 
 #[tracing::instrument(name = "screen", skip_all, fields(trial = %trial.protocol.id, user = %user.name))]
@@ -49,26 +66,28 @@ pub fn record(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
-    body: &[u8],
-) -> Result<ScreeningView, AppError> {
+    raw: &RawScreening,
+) -> Result<ScreeningView, ScreeningError> {
     user.require_permission(Permission::Screen)?;
     let at = now();
-    let (raw, input, evaluation) = evaluate_request(trial, body, at.date())?;
+    let (input, evaluation) = evaluate_request(trial, raw, at.date())?;
     user.require_site(&input.site)?;
     let trial_id = trial.protocol.id.as_str();
     let id = uuid::Uuid::now_v7().to_string();
-    let submitted = serde_json::to_value(&raw).map_err(|e| AppError::Internal(e.to_string()))?;
-    let result_json =
-        serde_json::to_string(&evaluation).map_err(|e| AppError::Internal(e.to_string()))?;
+    let submitted =
+        serde_json::to_value(raw).map_err(|e| Internal::caused("encoding the screening", e))?;
+    let stratum = stratum_key_of(&trial.protocol, &input);
+    let result_json = serde_json::to_string(&evaluation)
+        .map_err(|e| Internal::caused("encoding the evaluation", e))?;
     storage::write_transaction(conn, |c| {
-        storage::lock_chain_head(c, trial_id)?;
-        ensure_open(c, trial_id)?;
+        let mut head = storage::lock_chain_head(c, trial_id)?;
+        ensure_open::<ScreeningError>(c, trial_id)?;
         let entry = storage::append_audit(
             c,
-            trial_id,
+            &mut head,
             at,
             &user.name,
-            user.role.as_str(),
+            Some(user.role),
             Action::ScreeningRecorded,
             json!({
                 "screening_id": id,
@@ -79,6 +98,7 @@ pub fn record(
                 "outcome": evaluation.outcome,
                 "missing": evaluation.missing,
                 "criteria": evaluation.criteria,
+                "stratum_key": stratum,
             }),
         )?;
         repo::screenings::insert(
@@ -95,9 +115,10 @@ pub fn record(
                 screened_at: at,
                 screened_by: &user.name,
                 audit_seq: entry.seq,
+                stratum_key: stratum.as_deref(),
             },
         )?;
-        Ok::<_, AppError>(())
+        Ok::<_, ScreeningError>(())
     })?;
     Ok(ScreeningView {
         id,
@@ -115,12 +136,29 @@ pub fn record(
     })
 }
 
+/// The stratum a screened patient would be randomized in, fixed at screening so a later
+/// amendment of the input rules cannot move it: `""` when the trial is unstratified, `None`
+/// when a factor is unknown (the patient cannot be randomized; refused above when stratified).
+fn stratum_key_of(
+    protocol: &crate::protocol::Protocol,
+    input: &crate::eligibility::ScreeningInput,
+) -> Option<String> {
+    let factors = protocol
+        .stratification
+        .iter()
+        .map(|f| input.factor_value(*f).map(|value| (f.name(), value)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(crate::randomization::stratum_key(factors))
+}
+
 /// Refuses a write in a closed trial. Call with the chain head locked.
-pub(crate) fn ensure_open(c: &mut DbConnection, trial_id: &str) -> Result<(), AppError> {
-    let trial = repo::trials::get(c, trial_id)?
-        .ok_or_else(|| AppError::NotFound(format!("no trial {trial_id:?}")))?;
+pub(crate) fn ensure_open<E>(c: &mut DbConnection, trial_id: &str) -> Result<(), E>
+where
+    E: From<StorageError> + From<NotFound> + From<TrialClosed>,
+{
+    let trial = repo::trials::get(c, trial_id)?.ok_or_else(|| NotFound::trial(trial_id))?;
     if trial.status == TrialStatus::Closed {
-        return Err(AppError::TrialClosed(trial_id.to_string()));
+        return Err(TrialClosed(trial_id.to_string()).into());
     }
     Ok(())
 }

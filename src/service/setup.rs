@@ -12,9 +12,10 @@ use super::data_dir::DataDir;
 use super::{now, TrialRuntime, Trials};
 use crate::access::{User, SYSTEM_ROLE};
 use crate::audit::{Action, SYSTEM_CHAIN};
-use crate::error::AppError;
 use crate::protocol::{Protocol, TrialStatus};
 use crate::randomization::{private_file_options, Seed, SeedError, ALGORITHM};
+use crate::service::error::Internal;
+use crate::service::users::UserError;
 use crate::storage::{self, repo, DbConnection};
 
 /// The identity trialgate itself uses in the audit trail.
@@ -60,8 +61,12 @@ pub enum SetupError {
     },
     #[error(transparent)]
     Seed(#[from] SeedError),
-    #[error("{0}")]
-    App(#[from] AppError),
+    #[error(transparent)]
+    User(#[from] UserError),
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error(transparent)]
+    Internal(#[from] Internal),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -72,13 +77,7 @@ pub enum SetupError {
 
 impl From<diesel::result::Error> for SetupError {
     fn from(e: diesel::result::Error) -> Self {
-        SetupError::App(e.into())
-    }
-}
-
-impl From<storage::StorageError> for SetupError {
-    fn from(e: storage::StorageError) -> Self {
-        SetupError::App(e.into())
+        SetupError::Storage(e.into())
     }
 }
 
@@ -124,7 +123,7 @@ pub fn initialise_trial(
         };
         let at = now();
         let actor = system_actor();
-        storage::create_chain(c, &protocol.id)?;
+        let mut head = storage::create_chain(c, &protocol.id)?;
         repo::trials::insert(
             c,
             &repo::trials::NewTrial {
@@ -145,10 +144,10 @@ pub fn initialise_trial(
             serde_json::from_str(&protocol.canonical_json()).unwrap_or(serde_json::Value::Null);
         storage::append_audit(
             c,
-            &protocol.id,
+            &mut head,
             at,
             &actor.name,
-            actor.role.as_str(),
+            Some(actor.role),
             Action::TrialInitialized,
             json!({
                 "seed_commitment": seed.commitment(),
@@ -167,7 +166,7 @@ pub fn load_trials(conn: &mut DbConnection, data_dir: &Path) -> Result<Trials, S
     let mut map = BTreeMap::new();
     for row in repo::trials::list(conn)? {
         let protocol = Protocol::from_canonical_json(&row.protocol_json, &row.id)
-            .map_err(|e| AppError::Internal(format!("stored protocol of {}: {e}", row.id)))?;
+            .map_err(|e| Internal::caused(format!("stored protocol of {}", row.id), e))?;
         let path = DataDir::from(data_dir).seed_file(&row.id);
         let (seed, seed_problem) = match Seed::read_file(&path) {
             Ok(seed) if seed.commitment() == row.seed_commitment => (Some(seed), None),
@@ -212,7 +211,7 @@ pub fn bootstrap_admin(
     let created = match super::users::create(conn, &system_actor(), "admin", "admin", &[]) {
         Ok(created) => created,
         // Another server process created it first.
-        Err(AppError::Validation(_)) => return Ok(None),
+        Err(UserError::Invalid(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     let path = DataDir::from(data_dir).admin_token_file();

@@ -9,9 +9,33 @@ use super::now;
 use crate::access::{Permission, Role, User};
 use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::eligibility::FieldError;
-use crate::error::AppError;
+use crate::service::error::{Internal, Invalid, NotFound};
 use crate::service::views::{CreatedUser, RevokedUser, UserSummary};
-use crate::storage::{self, repo, DbConnection};
+use crate::storage::{self, repo, DbConnection, StorageError};
+
+/// Why a user could not be created, revoked, listed or authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error(transparent)]
+    Denied(#[from] crate::access::AccessDenied),
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// A token or session that belongs to no active user.
+    #[error("missing, unknown or revoked credentials")]
+    Unauthenticated,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<diesel::result::Error> for UserError {
+    fn from(e: diesel::result::Error) -> Self {
+        UserError::Storage(e.into())
+    }
+}
 
 /// Hex SHA-256 of a token: what the database keeps.
 pub fn token_hash(token: &str) -> String {
@@ -19,9 +43,10 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// A fresh token: `tg_` and 64 hex characters (256 bits from the OS CSPRNG).
-pub fn generate_token() -> Result<String, AppError> {
+pub fn generate_token() -> Result<String, Internal> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("entropy: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Internal::new(format!("no randomness from the operating system: {e}")))?;
     Ok(format!("tg_{}", hex::encode(bytes)))
 }
 
@@ -38,7 +63,7 @@ pub fn validate_new_user(
     name: &str,
     role: &str,
     sites: &[String],
-) -> Result<(Role, Vec<String>), AppError> {
+) -> Result<(Role, Vec<String>), Invalid> {
     let mut errors = Vec::new();
     if !valid_name(name) {
         errors.push(FieldError::new(
@@ -86,7 +111,7 @@ pub fn validate_new_user(
     }
     match role {
         Some(role) if errors.is_empty() => Ok((role, unique.into_iter().collect())),
-        _ => Err(AppError::Validation(errors)),
+        _ => Err(Invalid(errors)),
     }
 }
 
@@ -98,23 +123,26 @@ pub fn create(
     name: &str,
     role: &str,
     sites: &[String],
-) -> Result<CreatedUser, AppError> {
+) -> Result<CreatedUser, UserError> {
     actor.require_permission(Permission::ManageUsers)?;
     let (role, sites) = validate_new_user(name, role, sites)?;
     let token = generate_token()?;
     let hash = token_hash(&token);
     let at = now();
     storage::write_transaction(conn, |c| {
-        storage::lock_chain_head(c, SYSTEM_CHAIN)?;
+        let mut head = storage::lock_chain_head(c, SYSTEM_CHAIN)?;
         if repo::users::get(c, name)?.is_some() {
-            return Err(AppError::field("name", "a user with this name exists"));
+            return Err(UserError::from(Invalid::field(
+                "name",
+                "a user with this name exists",
+            )));
         }
         storage::append_audit(
             c,
-            SYSTEM_CHAIN,
+            &mut head,
             at,
             &actor.name,
-            actor.role.as_str(),
+            Some(actor.role),
             Action::UserCreated,
             json!({ "name": name, "role": role.as_str(), "sites": sites }),
         )?;
@@ -132,23 +160,23 @@ pub fn create(
 
 /// Revokes every token of a user.
 #[tracing::instrument(name = "revoke_user", skip_all, fields(actor = %actor.name, name = %name))]
-pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<RevokedUser, AppError> {
+pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<RevokedUser, UserError> {
     actor.require_permission(Permission::ManageUsers)?;
     let at = now();
     storage::write_transaction(conn, |c| {
-        storage::lock_chain_head(c, SYSTEM_CHAIN)?;
+        let mut head = storage::lock_chain_head(c, SYSTEM_CHAIN)?;
         if repo::users::get(c, name)?.is_none() {
-            return Err(AppError::NotFound(format!("no user {name:?}")));
+            return Err(NotFound::user(name).into());
         }
         let revoked = repo::users::revoke(c, name, at)?;
         // Revoking a user also ends their browser sessions.
         repo::web_sessions::delete_for_user(c, name)?;
         storage::append_audit(
             c,
-            SYSTEM_CHAIN,
+            &mut head,
             at,
             &actor.name,
-            actor.role.as_str(),
+            Some(actor.role),
             Action::UserRevoked,
             json!({ "name": name, "revoked_tokens": revoked }),
         )?;
@@ -160,28 +188,28 @@ pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<Revok
 }
 
 /// The user a bearer token belongs to; revoked tokens and users are refused.
-pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, AppError> {
+pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, UserError> {
     let row =
-        repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(AppError::Unauthorized)?;
+        repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(UserError::Unauthenticated)?;
     user_of(row)
 }
 
 /// The user of this name unless revoked (a browser session's user, checked on each request).
-pub fn active_user(conn: &mut DbConnection, name: &str) -> Result<User, AppError> {
+pub fn active_user(conn: &mut DbConnection, name: &str) -> Result<User, UserError> {
     match repo::users::get(conn, name)? {
         Some(row) if row.revoked_at.is_none() => user_of(row),
-        _ => Err(AppError::Unauthorized),
+        _ => Err(UserError::Unauthenticated),
     }
 }
 
 /// Every user, for the admin's user list (never a token).
-pub fn list(conn: &mut DbConnection, actor: &User) -> Result<Vec<UserSummary>, AppError> {
+pub fn list(conn: &mut DbConnection, actor: &User) -> Result<Vec<UserSummary>, UserError> {
     actor.require_permission(Permission::ManageUsers)?;
     repo::users::list(conn)?
         .into_iter()
         .map(|row| {
             let sites: Vec<String> = serde_json::from_str(&row.sites)
-                .map_err(|e| AppError::Internal(format!("user {} sites: {e}", row.name)))?;
+                .map_err(|e| Internal::caused(format!("user {} sites", row.name), e))?;
             Ok(UserSummary {
                 name: row.name,
                 role: row.role,
@@ -193,9 +221,9 @@ pub fn list(conn: &mut DbConnection, actor: &User) -> Result<Vec<UserSummary>, A
         .collect()
 }
 
-fn user_of(row: crate::storage::models::User) -> Result<User, AppError> {
+fn user_of(row: crate::storage::models::User) -> Result<User, UserError> {
     let sites: Vec<String> = serde_json::from_str(&row.sites)
-        .map_err(|e| AppError::Internal(format!("user {} sites: {e}", row.name)))?;
+        .map_err(|e| Internal::caused(format!("user {} sites", row.name), e))?;
     Ok(User {
         name: row.name,
         role: row.role,
@@ -209,19 +237,20 @@ pub fn record_auth_failure(
     conn: &mut DbConnection,
     ip: &str,
     blocked: bool,
-) -> Result<(), AppError> {
+) -> Result<(), UserError> {
     let action = if blocked {
         Action::AuthBlocked
     } else {
         Action::AuthFailed
     };
     storage::write_transaction(conn, |c| {
+        let mut head = storage::lock_chain_head(c, SYSTEM_CHAIN)?;
         storage::append_audit(
             c,
-            SYSTEM_CHAIN,
+            &mut head,
             now(),
             "anonymous",
-            "none",
+            None,
             action,
             json!({ "client": ip, "reason": "missing, unknown or revoked token" }),
         )?;
@@ -247,8 +276,7 @@ mod tests {
         let sites: Vec<String> = sites.iter().map(|s| s.to_string()).collect();
         match validate_new_user("u", role, &sites) {
             Ok(_) => Vec::new(),
-            Err(AppError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
-            Err(other) => vec![other.to_string()],
+            Err(Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
         }
     }
 

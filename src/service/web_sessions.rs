@@ -6,7 +6,8 @@ use chrono::Duration;
 
 use super::now;
 use crate::access::User;
-use crate::error::AppError;
+use crate::service::error::Internal;
+use crate::service::users::UserError;
 use crate::storage::models::WebSession;
 use crate::storage::{self, repo, DbConnection};
 
@@ -51,19 +52,20 @@ pub fn well_formed(id: &str) -> bool {
 }
 
 /// Signs in with a bearer token, exactly as the API authenticates it; refuses with
-/// `Unauthorized` when the token is unknown or revoked. Also clears expired sessions.
+/// `Unauthenticated` when the token is unknown or revoked. Also clears expired sessions.
 pub fn sign_in(
     conn: &mut DbConnection,
     token: &str,
     policy: SessionPolicy,
-) -> Result<NewSession, AppError> {
+) -> Result<NewSession, UserError> {
     let token = token.trim();
     if token.is_empty() || token.len() > 256 {
-        return Err(AppError::Unauthorized);
+        return Err(UserError::Unauthenticated);
     }
     let user = super::users::authenticate(conn, token)?;
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("entropy: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Internal::new(format!("no randomness from the operating system: {e}")))?;
     let id = hex::encode(bytes);
     let at = now();
     let row = WebSession {
@@ -76,7 +78,7 @@ pub fn sign_in(
     storage::write_transaction(conn, |c| {
         repo::web_sessions::delete_expired(c, at, at - policy.idle)?;
         repo::web_sessions::insert(c, &row)?;
-        Ok::<_, AppError>(())
+        Ok::<_, UserError>(())
     })?;
     Ok(NewSession { id, user })
 }
@@ -87,7 +89,7 @@ pub fn resolve(
     conn: &mut DbConnection,
     id: &str,
     policy: SessionPolicy,
-) -> Result<Option<User>, AppError> {
+) -> Result<Option<User>, UserError> {
     if !well_formed(id) {
         return Ok(None);
     }
@@ -102,7 +104,7 @@ pub fn resolve(
     }
     let user = match super::users::active_user(conn, &row.user_name) {
         Ok(user) => user,
-        Err(AppError::Unauthorized) => {
+        Err(UserError::Unauthenticated) => {
             repo::web_sessions::delete(conn, &hash)?;
             return Ok(None);
         }
@@ -115,7 +117,7 @@ pub fn resolve(
 }
 
 /// Ends a session (signing out); unknown ids are fine.
-pub fn sign_out(conn: &mut DbConnection, id: &str) -> Result<(), AppError> {
+pub fn sign_out(conn: &mut DbConnection, id: &str) -> Result<(), UserError> {
     if well_formed(id) {
         repo::web_sessions::delete(conn, &session_hash(id))?;
     }

@@ -11,14 +11,16 @@ use diesel::result::Error as DieselError;
 use super::models::{AuditEntry, AuditHead, NewAuditEntry, NewAuditHead, Screening, Subject};
 use super::schema::{audit_entries, audit_heads, screenings, subjects};
 use super::{read_transaction, DbConnection, StorageError};
+use crate::access::Role;
 use crate::audit::rows::{RowClaims, ScreeningRow, SubjectRow};
 use crate::audit::{self, Action, AsStoredEntry, ChainVerifier, Verification, GENESIS_HASH};
 use crate::protocol::SubjectStatus;
 
 /// Creates an empty chain (head seq 0, hash [`GENESIS_HASH`]); `Conflict` if it exists. The
 /// `_system` chain is created by the migrations; create a trial's chain in the transaction
-/// that inserts the trial.
-pub fn create_chain(conn: &mut DbConnection, chain: &str) -> Result<(), StorageError> {
+/// that inserts the trial. Returns its head, held by this transaction (the new row is
+/// invisible to others until commit), for the chain's first appends.
+pub fn create_chain(conn: &mut DbConnection, chain: &str) -> Result<ChainHead, StorageError> {
     diesel::insert_into(audit_heads::table)
         .values(NewAuditHead {
             chain,
@@ -26,18 +28,41 @@ pub fn create_chain(conn: &mut DbConnection, chain: &str) -> Result<(), StorageE
             hash: GENESIS_HASH,
         })
         .execute(conn)?;
-    Ok(())
+    Ok(ChainHead {
+        chain: chain.to_owned(),
+        seq: 0,
+        hash: GENESIS_HASH.to_owned(),
+    })
 }
 
-/// Locks the chain's head row and returns (seq, hash) of its last entry.
+/// A chain's head, locked for this transaction: what the next entry follows. Only
+/// [`lock_chain_head`] makes one, and [`append_audit`] moves it, so a writer reads the head
+/// once and every append in its transaction follows the one before without another read.
+#[derive(Debug)]
+pub struct ChainHead {
+    chain: String,
+    seq: i64,
+    hash: String,
+}
+
+impl ChainHead {
+    pub fn chain(&self) -> &str {
+        &self.chain
+    }
+
+    /// The seq of the chain's last entry (0 for an empty chain).
+    pub fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+/// Locks the chain's head row and returns it.
 ///
-/// Call inside [`write_transaction`](super::write_transaction): on PostgreSQL this is
-/// `SELECT … FOR UPDATE` (concurrent appenders queue here until commit); on SQLite a plain read,
-/// the immediate transaction already holding the write lock. `UnknownChain` if absent.
-pub fn lock_chain_head(
-    conn: &mut DbConnection,
-    chain: &str,
-) -> Result<(i64, String), StorageError> {
+/// Call inside [`write_transaction`](super::write_transaction), before reading anything the
+/// write depends on: on PostgreSQL this is `SELECT … FOR UPDATE` (concurrent appenders queue
+/// here until commit); on SQLite a plain read, the immediate transaction already holding the
+/// write lock. `UnknownChain` if absent.
+pub fn lock_chain_head(conn: &mut DbConnection, chain: &str) -> Result<ChainHead, StorageError> {
     let head = match conn {
         DbConnection::Postgres(pg) => audit_heads::table
             .find(chain)
@@ -51,28 +76,33 @@ pub fn lock_chain_head(
             .first::<(i64, String)>(sqlite)
             .optional()?,
     };
-    head.ok_or_else(|| StorageError::UnknownChain(chain.to_owned()))
+    let (seq, hash) = head.ok_or_else(|| StorageError::UnknownChain(chain.to_owned()))?;
+    Ok(ChainHead {
+        chain: chain.to_owned(),
+        seq,
+        hash,
+    })
 }
 
-/// Appends an entry to `chain` and returns it. Must run inside
-/// [`write_transaction`](super::write_transaction), in the same transaction as the state
-/// change it records. `at` is truncated to microseconds; `role` is the actor's role.
+/// Appends an entry after `head` (locked in this transaction) and returns it. Must run in the
+/// same transaction as the state change it records. `at` is truncated to microseconds; `role`
+/// is the actor's role, `None` (recorded as `none`) for an anonymous client.
 pub fn append_audit(
     conn: &mut DbConnection,
-    chain: &str,
+    head: &mut ChainHead,
     at: NaiveDateTime,
     actor: &str,
-    role: &str,
+    role: Option<Role>,
     action: Action,
     data: serde_json::Value,
 ) -> Result<AuditEntry, StorageError> {
-    let (head_seq, head_hash) = lock_chain_head(conn, chain)?;
+    let chain = head.chain.as_str();
     let entry = audit::next_entry(
-        head_seq,
-        &head_hash,
+        head.seq,
+        &head.hash,
         at,
         actor,
-        role,
+        role.map_or("none", Role::as_str),
         action.as_str(),
         chain,
         &data,
@@ -90,10 +120,11 @@ pub fn append_audit(
             hash: &entry.hash,
         })
         .execute(conn)?;
+    // The guarded update also catches a head moved by a writer that did not lock it.
     let moved = diesel::update(
         audit_heads::table
             .find(chain)
-            .filter(audit_heads::seq.eq(head_seq)),
+            .filter(audit_heads::seq.eq(head.seq)),
     )
     .set((
         audit_heads::seq.eq(entry.seq),
@@ -105,6 +136,8 @@ pub fn append_audit(
             "head of audit chain `{chain}` moved during an append (not inside write_transaction?)"
         )));
     }
+    head.seq = entry.seq;
+    head.hash.clone_from(&entry.hash);
     Ok(AuditEntry {
         chain: chain.to_owned(),
         seq: entry.seq,
@@ -258,6 +291,7 @@ fn check_rows(
             screened_at: s.screened_at,
             screened_by: &s.screened_by,
             audit_seq: s.audit_seq,
+            stratum_key: s.stratum_key.as_deref(),
         });
     }
     for s in subjects::table

@@ -8,7 +8,8 @@
 //! let mut conn = db.get()?;                                     // inside web::block
 //! write_transaction(&mut conn, |conn| {
 //!     // lock what you serialise on, change state, then record it in the same transaction:
-//!     append_audit(conn, trial_id, now, actor, role, Action::SubjectRandomized, data)?;
+//!     let mut head = lock_chain_head(conn, trial_id)?;
+//!     append_audit(conn, &mut head, now, actor, role, Action::SubjectRandomized, data)?;
 //!     Ok::<_, StorageError>(())
 //! })?;
 //! ```
@@ -30,7 +31,7 @@ mod url;
 
 pub use chain::{
     append_audit, audit_head, create_chain, first_record_with_action, lock_chain_head, read_audit,
-    verify_chain,
+    verify_chain, ChainHead,
 };
 pub use connection::{
     establish, read_transaction, write_transaction, ConnectionManager, Database, DbConnection,

@@ -107,6 +107,9 @@ pub struct Screening {
     pub screened_by: String,
     /// Seq of the `screening.recorded` entry in the trial's chain.
     pub audit_seq: i64,
+    /// The stratum fixed at screening (`""` unstratified); `None` when a factor was not
+    /// given, or for a screening recorded before the column existed.
+    pub stratum_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -123,6 +126,7 @@ pub struct NewScreening<'a> {
     pub screened_at: NaiveDateTime,
     pub screened_by: &'a str,
     pub audit_seq: i64,
+    pub stratum_key: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]

@@ -49,6 +49,7 @@ diesel::table! {
         screened_at -> Timestamp,
         screened_by -> Text,
         audit_seq -> BigInt,
+        stratum_key -> Nullable<Text>,
     }
 }
 

@@ -11,11 +11,11 @@ use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
 use crate::access::{Permission, Role};
 use crate::eligibility::FieldError;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::protocol::TrialStatus;
 use crate::service::views::{TrialSummary, UserSummary};
-use crate::service::{audit_trail, queries, users};
+use crate::service::{queries, trials, users};
 
 #[derive(Debug, Deserialize)]
 pub struct Flash {
@@ -138,7 +138,7 @@ async fn lists(
 ) -> Result<(Vec<UserSummary>, Vec<TrialSummary>), WebError> {
     let trials = state.trials.clone();
     s.db(state, move |c, user| {
-        Ok((users::list(c, user)?, queries::list_trials(c, &trials)?))
+        Ok::<_, ApiError>((users::list(c, user)?, queries::list_trials(c, &trials)?))
     })
     .await
 }
@@ -239,7 +239,7 @@ pub async fn create_user(
             )))
         }
         Err(WebError::Page {
-            error: AppError::Validation(errors),
+            error: ApiError::Validation(errors),
             ..
         }) => {
             // Site errors name `sites[i]`; show them at the sites input.
@@ -418,7 +418,7 @@ pub async fn close(
     let t = trial.clone();
     let result = session
         .db(&state, move |c, user| {
-            audit_trail::close(c, &t, user, &reason, reveal)
+            trials::close(c, &t, user, &reason, reveal)
         })
         .await;
     match result {
@@ -427,7 +427,7 @@ pub async fn close(
             url_component(&trial_id)
         ))),
         Err(WebError::Page {
-            error: AppError::Validation(errors),
+            error: ApiError::Validation(errors),
             ..
         }) => Ok(templates::respond(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use crate::error::AppError;
+use crate::http::error::ApiError;
 
 /// Colours of the arms, in protocol order (distinguishable also in greyscale print).
 const PALETTE: [RGBColor; 6] = [
@@ -18,8 +18,8 @@ const PALETTE: [RGBColor; 6] = [
 pub const WIDTH: u32 = 900;
 pub const HEIGHT: u32 = 360;
 
-fn drawing<E: std::fmt::Display>(e: E) -> AppError {
-    AppError::Internal(format!("chart: {e}"))
+fn drawing<E: std::fmt::Display>(e: E) -> ApiError {
+    ApiError::internal(format!("drawing a chart: {e}"))
 }
 
 /// For each arm, the running count after each randomization: `(sequence, count)` points
@@ -44,7 +44,7 @@ pub fn cumulative(arm_codes: &[&str], sequence: &[&str]) -> Vec<Vec<(i64, i64)>>
 pub fn cumulative_allocations(
     arms: &[(&str, &str)],
     sequence: &[&str],
-) -> Result<String, AppError> {
+) -> Result<String, ApiError> {
     let codes: Vec<&str> = arms.iter().map(|(c, _)| *c).collect();
     let series = cumulative(&codes, sequence);
     let x_max = (sequence.len() as i64).max(1);

@@ -8,7 +8,7 @@ use maud::html;
 
 use super::templates;
 use super::viewer::{self, Viewer};
-use crate::error::AppError;
+use crate::http::error::ApiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -21,7 +21,7 @@ pub enum WebError {
     /// A use case refused or failed.
     #[error("{error}")]
     Page {
-        error: AppError,
+        error: ApiError,
         viewer: Option<Box<Viewer>>,
     },
 }
@@ -29,14 +29,14 @@ pub enum WebError {
 impl WebError {
     pub fn bad_request(detail: String) -> Self {
         WebError::Page {
-            error: AppError::Malformed(detail),
+            error: ApiError::Malformed(detail),
             viewer: None,
         }
     }
 }
 
-impl From<AppError> for WebError {
-    fn from(error: AppError) -> Self {
+impl From<ApiError> for WebError {
+    fn from(error: ApiError) -> Self {
         WebError::Page {
             error,
             viewer: None,
@@ -46,7 +46,7 @@ impl From<AppError> for WebError {
 
 /// The HTML 404 page for browsers (unknown addresses outside the API).
 pub fn not_found_page() -> HttpResponse {
-    WebError::from(AppError::NotFound(
+    WebError::from(ApiError::NotFound(
         "there is no page at this address".into(),
     ))
     .error_response()
@@ -84,8 +84,12 @@ impl ResponseError for WebError {
             }
             WebError::Page { error, viewer } => {
                 match error {
-                    AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
-                    AppError::Unavailable => tracing::warn!("answered 503: database unavailable"),
+                    ApiError::Internal(error) => tracing::error!(
+                        detail = %crate::service::error::chain(error),
+                        location = %error.location(),
+                        "internal error"
+                    ),
+                    ApiError::Unavailable => tracing::warn!("answered 503: database unavailable"),
                     _ => {}
                 }
                 let viewer = viewer.as_deref();
@@ -106,10 +110,10 @@ fn home(viewer: Option<&Viewer>) -> String {
     viewer.map_or_else(|| "/".to_string(), Viewer::home)
 }
 
-fn error_page(error: &AppError, viewer: Option<&Viewer>) -> maud::Markup {
+fn error_page(error: &ApiError, viewer: Option<&Viewer>) -> maud::Markup {
     let body = html! {
         @match error {
-            AppError::Forbidden(detail) => {
+            ApiError::Forbidden(detail) => {
                 h1 { "Not allowed" }
                 @if let Some(v) = viewer {
                     p { "You are signed in as " strong { (v.user.name) } " (" (v.user.role.as_str()) "). "
@@ -117,11 +121,11 @@ fn error_page(error: &AppError, viewer: Option<&Viewer>) -> maud::Markup {
                 }
                 p.detail { (detail) }
             }
-            AppError::NotFound(detail) => {
+            ApiError::NotFound(detail) => {
                 h1 { "Not found" }
                 p.detail { (detail) }
             }
-            AppError::Validation(errors) => {
+            ApiError::Validation(errors) => {
                 h1 { "Please correct the request" }
                 ul.errors { @for e in errors { li { code { (e.field) } " " (e.message) } } }
             }
@@ -133,7 +137,7 @@ fn error_page(error: &AppError, viewer: Option<&Viewer>) -> maud::Markup {
         p { a href=(home(viewer)) { "Go to your home page" } }
     };
     let title = match error {
-        AppError::Forbidden(_) => "Not allowed",
+        ApiError::Forbidden(_) => "Not allowed",
         other => other.title(),
     };
     templates::page(title, viewer, None, body)

@@ -12,7 +12,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 
 use super::error::WebError;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
 
 #[derive(Debug, Clone, Default)]
@@ -87,7 +87,7 @@ impl FromRequest for Fields {
                 let chunk =
                     chunk.map_err(|e| WebError::bad_request(format!("reading form: {e}")))?;
                 if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(AppError::PayloadTooLarge { limit: BODY_LIMIT }.into());
+                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT }.into());
                 }
                 body.extend_from_slice(&chunk);
             }

@@ -14,7 +14,7 @@ use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
 use crate::access::{Permission, Role};
 use crate::eligibility::{Attestation, FieldError, Outcome};
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
 use crate::service::views::ScreeningView;
@@ -293,13 +293,13 @@ pub async fn submit(
             screening_form(&session, &trial, &fields, errors, problem),
         )
     };
-    let body = match sf::to_request(&fields) {
-        Ok(body) => body,
+    let raw = match sf::to_request(&fields) {
+        Ok(raw) => raw,
         Err(errors) => return Ok(redraw(StatusCode::UNPROCESSABLE_ENTITY, &errors, None)),
     };
     let t = trial.clone();
     let result = session
-        .db(&state, move |c, user| screening::record(c, &t, user, &body))
+        .db(&state, move |c, user| screening::record(c, &t, user, &raw))
         .await;
     match result {
         Ok(view) => Ok(templates::see_other(&format!(
@@ -307,20 +307,20 @@ pub async fn submit(
             view.trial, view.id
         ))),
         Err(WebError::Page { error, .. }) => match error {
-            AppError::Validation(errors) => {
+            ApiError::Validation(errors) => {
                 Ok(redraw(StatusCode::UNPROCESSABLE_ENTITY, &errors, None))
             }
-            AppError::Malformed(m) => Ok(redraw(
+            ApiError::Malformed(m) => Ok(redraw(
                 StatusCode::BAD_REQUEST,
                 &[FieldError::new("", m)],
                 None,
             )),
-            AppError::Forbidden(m) => Ok(redraw(
+            ApiError::Forbidden(m) => Ok(redraw(
                 StatusCode::FORBIDDEN,
                 &[FieldError::new("site", m)],
                 None,
             )),
-            e @ AppError::TrialClosed(_) => {
+            e @ ApiError::TrialClosed(_) => {
                 Ok(redraw(StatusCode::CONFLICT, &[], Some(&e.public_detail())))
             }
             other => Err(session.fail(other)),

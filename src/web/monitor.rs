@@ -10,7 +10,7 @@ use super::error::WebError;
 use super::session::WebSession;
 use super::templates::{self, page};
 use crate::access::Permission;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::protocol::TrialStatus;
 use crate::service::exports::{self, ExportFormat};
@@ -254,7 +254,7 @@ pub async fn audit_log(
         .db(&state, move |c, user| {
             let head = audit_trail::head(c, &trial, user)?;
             let after = asked.clamp(0, head.seq.max(0));
-            Ok((
+            Ok::<_, ApiError>((
                 audit_trail::entries(c, &trial, user, after, AUDIT_PAGE)?,
                 head,
                 after,
@@ -366,7 +366,7 @@ pub async fn export(
     let (trial_id, format) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let format = ExportFormat::parse(&format).ok_or_else(|| {
-        session.fail(AppError::NotFound(format!(
+        session.fail(ApiError::NotFound(format!(
             "no export format {format:?} (csv, json or fhir)"
         )))
     })?;

@@ -13,7 +13,7 @@ use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
 use crate::access::{Permission, Role};
 use crate::eligibility::Outcome;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::protocol::SubjectStatus;
 use crate::service::allocation;
@@ -164,7 +164,7 @@ pub async fn randomize(
             )))
         }
         Err(WebError::Page {
-            error: AppError::AlreadyRandomized { subject_id },
+            error: ApiError::AlreadyRandomized { subject_id },
             ..
         }) => {
             let body = html! {

@@ -1,12 +1,13 @@
 //! The screening form: its inputs, grouped as a clinician reads a chart, and their
-//! conversion into the API's screening request (`RawScreening` JSON), so that the form is
+//! conversion into the API's typed screening request (`RawScreening`), so that the form is
 //! validated and evaluated by exactly the same use case as the API. Input names are the
 //! request's field paths (`labs.hemoglobin.unit`), so every `FieldError` finds its input.
 
-use serde_json::{Map, Number, Value};
-
 use super::form::Fields;
-use crate::eligibility::{Attestation, CountLab, Dipstick, FieldError, Sex, UlnLab};
+use crate::eligibility::{
+    Attestation, CountLab, Dipstick, FieldError, RawAttestations, RawLabs, RawMeasure,
+    RawScreening, RawUlnMeasure, Sex, UlnLab,
+};
 
 /// A lab given in absolute units, compared with a minimum.
 pub struct CountInput {
@@ -198,22 +199,22 @@ pub fn initial(today: chrono::NaiveDate, sites: &[String]) -> Fields {
     f
 }
 
-fn number(fields: &Fields, name: &str, errors: &mut Vec<FieldError>) -> Option<Value> {
+fn number(fields: &Fields, name: &str, errors: &mut Vec<FieldError>) -> Option<f64> {
     let text = fields.filled(name)?;
-    let parsed = text.replace(',', ".").parse::<f64>().ok();
-    match parsed.and_then(Number::from_f64) {
-        Some(n) => Some(Value::Number(n)),
-        None => {
+    // A decimal comma is how many people write a lab value.
+    match text.replace(',', ".").parse::<f64>() {
+        Ok(n) if n.is_finite() => Some(n),
+        _ => {
             errors.push(FieldError::new(name, format!("{text:?} is not a number")));
             None
         }
     }
 }
 
-fn yes_no(fields: &Fields, name: &str, errors: &mut Vec<FieldError>) -> Option<Value> {
+fn yes_no(fields: &Fields, name: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
     match fields.filled(name)? {
-        "yes" => Some(Value::Bool(true)),
-        "no" => Some(Value::Bool(false)),
+        "yes" => Some(true),
+        "no" => Some(false),
         other => {
             errors.push(FieldError::new(name, format!("{other:?} is not yes or no")));
             None
@@ -221,89 +222,123 @@ fn yes_no(fields: &Fields, name: &str, errors: &mut Vec<FieldError>) -> Option<V
     }
 }
 
-/// A measure object with whichever of its parts were given (the use case names what is
-/// missing).
+fn text(fields: &Fields, name: &str) -> Option<String> {
+    fields.filled(name).map(str::to_string)
+}
+
+/// Whether any of a measure's numeric parts was typed: a measure left blank is not given.
+fn any_given(fields: &Fields, base: &str, parts: &[&str]) -> bool {
+    parts
+        .iter()
+        .any(|p| fields.filled(&format!("{base}.{p}")).is_some())
+}
+
+/// A part of a measure that was begun: required from here on.
+fn required_number(fields: &Fields, name: &str, errors: &mut Vec<FieldError>) -> Option<f64> {
+    if fields.filled(name).is_none() {
+        errors.push(FieldError::new(name, "is required"));
+        return None;
+    }
+    number(fields, name, errors)
+}
+
+fn unit(
+    fields: &Fields,
+    base: &str,
+    fixed: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    if let Some(unit) = fixed {
+        return Some(unit.to_string());
+    }
+    let name = format!("{base}.unit");
+    let unit = text(fields, &name);
+    if unit.is_none() {
+        errors.push(FieldError::new(name, "is required"));
+    }
+    unit
+}
+
 fn measure(
     fields: &Fields,
     base: &str,
-    parts: &[&str],
     fixed_unit: Option<&str>,
     errors: &mut Vec<FieldError>,
-) -> Option<Value> {
-    let mut m = Map::new();
-    for part in parts {
-        if let Some(n) = number(fields, &format!("{base}.{part}"), errors) {
-            m.insert((*part).to_string(), n);
-        }
-    }
-    let given = parts
-        .iter()
-        .any(|p| fields.filled(&format!("{base}.{p}")).is_some());
-    if !given {
+) -> Option<RawMeasure> {
+    if !any_given(fields, base, &["value"]) {
         return None;
     }
-    let unit = fixed_unit.or_else(|| fields.filled(&format!("{base}.unit")));
-    if let Some(unit) = unit {
-        m.insert("unit".into(), Value::String(unit.to_string()));
-    }
-    Some(Value::Object(m))
+    let value = required_number(fields, &format!("{base}.value"), errors);
+    let unit = unit(fields, base, fixed_unit, errors);
+    Some(RawMeasure {
+        value: value?,
+        unit: unit?,
+    })
 }
 
-/// The API's screening request for these form values, or the values that are not even
-/// numbers. Blank inputs are left out (not recorded), exactly as an API client would.
-pub fn to_request(fields: &Fields) -> Result<Vec<u8>, Vec<FieldError>> {
+fn uln_measure(fields: &Fields, base: &str, errors: &mut Vec<FieldError>) -> Option<RawUlnMeasure> {
+    if !any_given(fields, base, &["value", "uln"]) {
+        return None;
+    }
+    let value = required_number(fields, &format!("{base}.value"), errors);
+    let uln = required_number(fields, &format!("{base}.uln"), errors);
+    let unit = unit(fields, base, None, errors);
+    Some(RawUlnMeasure {
+        value: value?,
+        uln: uln?,
+        unit: unit?,
+    })
+}
+
+/// The API's screening request for these form values, or every value that is not even a
+/// number or a begun measure's missing part. Blank inputs are left out (not recorded),
+/// exactly as an API client would.
+pub fn to_request(fields: &Fields) -> Result<RawScreening, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut root = Map::new();
-    for name in ["patient_ref", "site", "birth_date", "sex", "screening_date"] {
-        if let Some(v) = fields.filled(name) {
-            root.insert(name.into(), Value::String(v.to_string()));
-        }
+    let mut answers = Attestation::ALL.map(|a| yes_no(fields, &attestation_name(a), &mut errors));
+    let mut take = |a: Attestation| answers[a as usize].take();
+    let attestations = RawAttestations {
+        bone_met_soft_tissue: take(Attestation::BoneMetSoftTissue),
+        informed_consent: take(Attestation::InformedConsent),
+        acute_infection_or_serious_disease: take(Attestation::AcuteInfectionOrSeriousDisease),
+        neuro_psych_history: take(Attestation::NeuroPsychHistory),
+        investigator_finds_suitable: take(Attestation::InvestigatorFindsSuitable),
+    };
+    let count = |lab: CountLab, errors: &mut Vec<FieldError>| {
+        measure(fields, &format!("labs.{}", lab.field()), None, errors)
+    };
+    let uln = |lab: UlnLab, errors: &mut Vec<FieldError>| {
+        uln_measure(fields, &format!("labs.{}", lab.field()), errors)
+    };
+    let labs = RawLabs {
+        hemoglobin: count(CountLab::Hemoglobin, &mut errors),
+        anc: count(CountLab::Anc, &mut errors),
+        platelets: count(CountLab::Platelets, &mut errors),
+        alt: uln(UlnLab::Alt, &mut errors),
+        ast: uln(UlnLab::Ast, &mut errors),
+        bilirubin: uln(UlnLab::Bilirubin, &mut errors),
+        alp: uln(UlnLab::Alp, &mut errors),
+        creatinine: uln(UlnLab::Creatinine, &mut errors),
+        creatinine_clearance_24h: measure(fields, CLEARANCE, Some("mL/min"), &mut errors),
+        urine_protein_dipstick: text(fields, DIPSTICK),
+        urine_protein_24h: measure(fields, PROTEIN_24H, None, &mut errors),
+        upc_ratio: number(fields, UPC, &mut errors),
+    };
+    let raw = RawScreening {
+        patient_ref: text(fields, "patient_ref"),
+        site: text(fields, "site"),
+        birth_date: text(fields, "birth_date"),
+        sex: text(fields, "sex"),
+        screening_date: text(fields, "screening_date"),
+        liver_metastasis: yes_no(fields, "liver_metastasis", &mut errors),
+        attestations: (attestations != RawAttestations::default()).then_some(attestations),
+        labs: (labs != RawLabs::default()).then_some(labs),
+    };
+    if errors.is_empty() {
+        Ok(raw)
+    } else {
+        Err(errors)
     }
-    if let Some(v) = yes_no(fields, "liver_metastasis", &mut errors) {
-        root.insert("liver_metastasis".into(), v);
-    }
-    let mut attestations = Map::new();
-    for a in Attestation::ALL {
-        if let Some(v) = yes_no(fields, &attestation_name(a), &mut errors) {
-            attestations.insert(a.field().into(), v);
-        }
-    }
-    if !attestations.is_empty() {
-        root.insert("attestations".into(), Value::Object(attestations));
-    }
-    let mut labs = Map::new();
-    for c in &BLOOD_COUNTS {
-        let base = format!("labs.{}", c.lab.field());
-        if let Some(m) = measure(fields, &base, &["value"], None, &mut errors) {
-            labs.insert(c.lab.field().into(), m);
-        }
-    }
-    for u in LIVER.iter().chain(std::iter::once(&CREATININE)) {
-        let base = format!("labs.{}", u.lab.field());
-        if let Some(m) = measure(fields, &base, &["value", "uln"], None, &mut errors) {
-            labs.insert(u.lab.field().into(), m);
-        }
-    }
-    if let Some(m) = measure(fields, CLEARANCE, &["value"], Some("mL/min"), &mut errors) {
-        labs.insert("creatinine_clearance_24h".into(), m);
-    }
-    if let Some(d) = fields.filled(DIPSTICK) {
-        labs.insert("urine_protein_dipstick".into(), Value::String(d.into()));
-    }
-    if let Some(m) = measure(fields, PROTEIN_24H, &["value"], None, &mut errors) {
-        labs.insert("urine_protein_24h".into(), m);
-    }
-    if let Some(n) = number(fields, UPC, &mut errors) {
-        labs.insert("upc_ratio".into(), n);
-    }
-    if !labs.is_empty() {
-        root.insert("labs".into(), Value::Object(labs));
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    serde_json::to_vec(&Value::Object(root))
-        .map_err(|e| vec![FieldError::new("", format!("cannot encode the form: {e}"))])
 }
 
 /// A field error's message as a person reads it.
@@ -336,20 +371,41 @@ mod tests {
             ("labs.hemoglobin.value", "11,2"),
             ("labs.hemoglobin.unit", "g/dL"),
             ("labs.alt.value", "35"),
-            ("labs.alt.uln", ""),
+            ("labs.alt.uln", "40"),
             ("labs.alt.unit", "U/L"),
             ("labs.anc.value", ""),
             ("labs.anc.unit", "10^9/L"),
         ]);
-        let v: Value = serde_json::from_slice(&to_request(&f).unwrap()).unwrap();
+        let v = serde_json::to_value(to_request(&f).unwrap()).unwrap();
         assert_eq!(v["patient_ref"], "P-1");
-        assert!(v.get("sex").is_none());
+        assert!(v["sex"].is_null());
         assert_eq!(v["attestations"]["informed_consent"], true);
         assert_eq!(v["labs"]["hemoglobin"]["value"], 11.2);
         assert_eq!(v["labs"]["hemoglobin"]["unit"], "g/dL");
         assert_eq!(v["labs"]["alt"]["value"], 35.0);
-        assert!(v["labs"]["alt"].get("uln").is_none());
-        assert!(v["labs"].get("anc").is_none());
+        assert_eq!(v["labs"]["alt"]["uln"], 40.0);
+        assert!(v["labs"]["anc"].is_null());
+    }
+
+    #[test]
+    fn every_missing_part_of_a_begun_measure_is_named_at_once() {
+        let f = fields(&[
+            ("labs.alt.value", "35"),
+            ("labs.alt.unit", "U/L"),
+            ("labs.hemoglobin.value", "11"),
+            ("labs.ast.uln", "40"),
+        ]);
+        let errors = to_request(&f).unwrap_err();
+        let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "labs.hemoglobin.unit",
+                "labs.alt.uln",
+                "labs.ast.value",
+                "labs.ast.unit"
+            ]
+        );
     }
 
     #[test]
@@ -357,6 +413,13 @@ mod tests {
         let f = fields(&[("labs.platelets.value", "lots"), ("labs.upc_ratio", "x")]);
         let errors = to_request(&f).unwrap_err();
         let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(names, ["labs.platelets.value", "labs.upc_ratio"]);
+        assert_eq!(
+            names,
+            [
+                "labs.platelets.value",
+                "labs.platelets.unit",
+                "labs.upc_ratio"
+            ]
+        );
     }
 }

@@ -10,7 +10,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use super::error::WebError;
 use super::WebSettings;
 use crate::access::{Permission, User};
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::extract::run_db;
 use crate::http::state::AppState;
 use crate::service::web_sessions;
@@ -73,22 +73,24 @@ impl WebSession {
     pub fn require(&self, permission: Permission) -> Result<(), WebError> {
         self.user
             .require_permission(permission)
-            .map_err(|e| self.fail(e.into()))
+            .map_err(|e| self.fail(e))
     }
 
     /// A use-case error as a page that still knows who is signed in.
-    pub fn fail(&self, error: AppError) -> WebError {
+    pub fn fail(&self, error: impl Into<ApiError>) -> WebError {
         WebError::Page {
-            error,
+            error: error.into(),
             viewer: Some(Box::new(self.viewer.clone())),
         }
     }
 
     /// Runs a use case with this user on the blocking pool.
-    pub async fn db<T, F>(&self, state: &AppState, f: F) -> Result<T, WebError>
+    pub async fn db<T, E, F>(&self, state: &AppState, f: F) -> Result<T, WebError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection, &User) -> Result<T, AppError> + Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+        F: FnOnce(&mut DbConnection, &User) -> Result<T, E> + Send + 'static,
     {
         let user = self.user.clone();
         run_db(state, move |c| f(c, &user))
@@ -131,8 +133,7 @@ impl FromRequest for WebSession {
             .unwrap_or_default();
         Box::pin(async move {
             let id = id.ok_or(WebError::SignIn)?;
-            let state =
-                state.ok_or_else(|| WebError::from(AppError::Internal("no app state".into())))?;
+            let state = state.ok_or_else(|| WebError::from(ApiError::internal("no app state")))?;
             let lookup = id.clone();
             let user = run_db(&state, move |c| web_sessions::resolve(c, &lookup, policy))
                 .await?

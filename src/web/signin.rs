@@ -12,7 +12,7 @@ use super::form::Fields;
 use super::session::{self, WebSession};
 use super::templates::{self, page};
 use super::WebSettings;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::extract::{note_auth_failure, run_db};
 use crate::http::state::AppState;
 use crate::service::{queries, web_sessions};
@@ -34,9 +34,10 @@ pub struct SignInQuery {
     signed_out: Option<String>,
 }
 
-fn random_hex() -> Result<String, AppError> {
+fn random_hex() -> Result<String, ApiError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("entropy: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::internal(format!("no randomness from the operating system: {e}")))?;
     Ok(hex::encode(bytes))
 }
 
@@ -122,7 +123,7 @@ pub async fn form(
     let mut response = templates::ok(signin_page(&token, None, query.signed_out.is_some()));
     response
         .add_cookie(&signin_cookie(&pre, &settings))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
     Ok(response)
 }
 
@@ -158,7 +159,7 @@ pub async fn submit(
         if let Some(old) = earlier {
             web_sessions::sign_out(c, &old)?;
         }
-        Ok(new)
+        Ok::<_, ApiError>(new)
     })
     .await;
     match result {
@@ -171,11 +172,11 @@ pub async fn submit(
             response
                 .add_cookie(&session::session_cookie(s.id(), &settings))
                 .and_then(|()| response.add_cookie(&gone))
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+                .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
             Ok(response)
         }
-        Err(AppError::Unauthorized) => {
-            if let e @ AppError::TooManyRequests { .. } = note_auth_failure(&state, ip).await {
+        Err(ApiError::Unauthorized) => {
+            if let e @ ApiError::TooManyRequests { .. } = note_auth_failure(&state, ip).await {
                 return Err(e.into());
             }
             // A fresh token for the same pre-session, and its cookie kept as long.
@@ -190,7 +191,7 @@ pub async fn submit(
             );
             response
                 .add_cookie(&signin_cookie(&pre, &settings))
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+                .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
             Ok(response)
         }
         Err(e) => Err(e.into()),
@@ -211,7 +212,7 @@ pub async fn sign_out(
     let mut response = templates::see_other("/signin?signed_out=1");
     response
         .add_cookie(&session::removal_cookie())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
     Ok(response)
 }
 

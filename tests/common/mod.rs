@@ -279,7 +279,11 @@ pub fn schema_dump(conn: &mut DbConnection) -> Vec<String> {
         .load(c)
         .unwrap(),
         DbConnection::Postgres(c) => diesel::sql_query(
-            "SELECT 'column ' || table_name || ' ' || ordinal_position || ' ' || column_name
+            // The column's place among live columns: a dropped and re-added column gets a new
+            // attnum but is the same schema.
+            "SELECT 'column ' || table_name || ' '
+                    || row_number() OVER (PARTITION BY table_name ORDER BY ordinal_position)
+                    || ' ' || column_name
                     || ' ' || data_type || ' ' || is_nullable || ' '
                     || coalesce(column_default, '') AS line
              FROM information_schema.columns WHERE table_schema = 'public'

@@ -3,7 +3,7 @@ use serde::Deserialize;
 
 use super::trial;
 use crate::access::Permission;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::extract::{run_db, AuthUser};
 use crate::http::problem::Problem;
 use crate::http::schemas::{FhirBundle, TrialExport};
@@ -32,7 +32,7 @@ pub async fn entries(
     user: AuthUser,
     path: web::Path<String>,
     query: web::Query<AuditQuery>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     let q = query.into_inner();
     let out = run_db(&state, move |c| {
@@ -41,12 +41,18 @@ pub async fn entries(
         // paging arithmetic to overflow), so it is refused rather than answered with [].
         let last = audit_trail::head(c, &t, &user.0)?.seq;
         if after > last {
-            return Err(AppError::field(
+            return Err(ApiError::field(
                 "after",
                 format!("must be 0–{last} (the chain head's seq)"),
             ));
         }
-        audit_trail::entries(c, &t, &user.0, after, q.limit.unwrap_or(100))
+        Ok::<_, ApiError>(audit_trail::entries(
+            c,
+            &t,
+            &user.0,
+            after,
+            q.limit.unwrap_or(100),
+        )?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))
@@ -62,7 +68,7 @@ pub async fn head(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     let out = run_db(&state, move |c| audit_trail::head(c, &t, &user.0)).await?;
     Ok(HttpResponse::Ok().json(out))
@@ -78,7 +84,7 @@ pub async fn checkpoint(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     let key = state.checkpoint_key.clone();
     let out = run_db(&state, move |c| {
@@ -98,7 +104,7 @@ pub async fn verify(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     let out = run_db(&state, move |c| audit_trail::verify(c, &t, &user.0)).await?;
     Ok(HttpResponse::Ok().json(out))
@@ -124,11 +130,11 @@ pub async fn export(
     user: AuthUser,
     path: web::Path<String>,
     query: web::Query<ExportQuery>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     user.0.require_permission(Permission::Monitor)?;
     let format = ExportFormat::parse(&query.format)
-        .ok_or_else(|| AppError::field("format", "must be csv, json or fhir"))?;
+        .ok_or_else(|| ApiError::field("format", "must be csv, json or fhir"))?;
     let trial_id = t.protocol.id.clone();
     let body = run_db(&state, move |c| exports::export(c, &t, &user.0, format)).await?;
     Ok(HttpResponse::Ok()

@@ -10,12 +10,12 @@ pub mod users;
 use actix_web::web;
 
 use super::state::AppState;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::service::TrialRuntime;
 
 pub(crate) fn trial(
     state: &web::Data<AppState>,
     id: &str,
-) -> Result<std::sync::Arc<TrialRuntime>, AppError> {
-    state.trials.get(id)
+) -> Result<std::sync::Arc<TrialRuntime>, ApiError> {
+    Ok(state.trials.get(id)?)
 }

@@ -10,7 +10,7 @@ use crate::http::state::AppState;
         (status = 503, description = "database unreachable", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    match run_db(&state, |c| crate::storage::ping(c).map_err(Into::into)).await {
+    match run_db(&state, crate::storage::ping).await {
         Ok(()) => HttpResponse::Ok().json(Health {
             status: "ok",
             database: "ok",

@@ -2,8 +2,10 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 
 use super::trial;
-use crate::error::AppError;
-use crate::http::extract::{run_db, AuthUser, JsonBytes};
+use crate::access::Permission;
+use crate::eligibility::RawScreening;
+use crate::http::error::ApiError;
+use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
@@ -24,9 +26,12 @@ pub async fn create(
     user: AuthUser,
     path: web::Path<String>,
     body: JsonBytes,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
-    let out = run_db(&state, move |c| screening::record(c, &t, &user.0, &body.0)).await?;
+    // Refuse a role that may not screen before reading what it sent.
+    user.0.require_permission(Permission::Screen)?;
+    let raw: RawScreening = parse_json(&body.0)?;
+    let out = run_db(&state, move |c| screening::record(c, &t, &user.0, &raw)).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
@@ -45,7 +50,7 @@ pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let (trial_id, id) = path.into_inner();
     let t = trial(&state, &trial_id)?;
     let out = run_db(&state, move |c| queries::get_screening(c, &t, &user.0, &id)).await?;
@@ -77,7 +82,7 @@ pub async fn list(
     user: AuthUser,
     path: web::Path<String>,
     query: web::Query<ListQuery>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     let q = query.into_inner();
     let filter = ScreeningFilter {

@@ -3,7 +3,7 @@ use serde::Deserialize;
 
 use super::trial;
 use crate::access::Permission;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -15,6 +15,8 @@ use crate::service::{allocation, queries};
 pub struct RandomizationRequest {
     pub screening_id: String,
 }
+
+impl crate::fields::JsonRequest for RandomizationRequest {}
 
 /// Randomize an eligible patient. With an `Idempotency-Key`, a replay returns the same
 /// Allocation (header `Idempotent-Replayed: true`), never a second one.
@@ -34,7 +36,7 @@ pub async fn randomize(
     user: AuthUser,
     path: web::Path<String>,
     body: JsonBytes,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     user.0.require_permission(Permission::Randomize)?;
     let request: RandomizationRequest = parse_json(&body.0)?;
@@ -42,7 +44,7 @@ pub async fn randomize(
         None => None,
         Some(v) => Some(
             v.to_str()
-                .map_err(|_| AppError::field("Idempotency-Key", "must be visible ASCII"))?
+                .map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?
                 .to_string(),
         ),
     };
@@ -82,7 +84,7 @@ pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     let out = run_db(&state, move |c| queries::list_subjects(c, &t, &user.0)).await?;
     Ok(HttpResponse::Ok().json(out))
@@ -98,7 +100,7 @@ pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let (trial_id, subject_id) = path.into_inner();
     let t = trial(&state, &trial_id)?;
     let out = run_db(&state, move |c| {
@@ -114,6 +116,8 @@ pub struct WithdrawalRequest {
     pub reason: String,
 }
 
+impl crate::fields::JsonRequest for WithdrawalRequest {}
+
 /// Withdraw a subject; it stays randomized (intention to treat) and counts toward the cap.
 #[utoipa::path(post, operation_id = "withdrawSubject", tag = "subjects",
     params(("trial" = String, Path), ("subject_id" = String, Path)),
@@ -127,7 +131,7 @@ pub async fn withdraw(
     user: AuthUser,
     path: web::Path<(String, String)>,
     body: JsonBytes,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let (trial_id, subject_id) = path.into_inner();
     let t = trial(&state, &trial_id)?;
     user.0.require_permission(Permission::Withdraw)?;
@@ -149,7 +153,7 @@ pub async fn balance(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     let out = run_db(&state, move |c| queries::balance(c, &t, &user.0)).await?;
     Ok(HttpResponse::Ok().json(out))

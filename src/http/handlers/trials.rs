@@ -2,19 +2,19 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 
 use super::trial;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::views::{TrialDetail, TrialSummary};
-use crate::service::{audit_trail, queries};
+use crate::service::{queries, trials};
 
 /// All trials this server serves.
 #[utoipa::path(get, operation_id = "listTrials", tag = "trials",
     responses((status = 200, body = [TrialSummary]), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 #[get("/trials")]
-pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, AppError> {
+pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
     let trials = state.trials.clone();
     let out = run_db(&state, move |c| queries::list_trials(c, &trials)).await?;
     Ok(HttpResponse::Ok().json(out))
@@ -30,7 +30,7 @@ pub async fn detail(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     let out = run_db(&state, move |c| queries::trial_detail(c, &t, &user.0)).await?;
     Ok(HttpResponse::Ok().json(out))
@@ -43,6 +43,8 @@ pub struct CloseRequest {
     #[serde(default)]
     pub reveal_seed: bool,
 }
+
+impl crate::fields::JsonRequest for CloseRequest {}
 
 /// Close the trial: stops enrollment; with `reveal_seed` the seed goes into the audit trail.
 #[utoipa::path(post, operation_id = "closeTrial", tag = "trials",
@@ -58,13 +60,13 @@ pub async fn close(
     user: AuthUser,
     path: web::Path<String>,
     body: JsonBytes,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
     user.0
         .require_permission(crate::access::Permission::CloseTrial)?;
     let req: CloseRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
-        audit_trail::close(c, &t, &user.0, &req.reason, req.reveal_seed)
+        trials::close(c, &t, &user.0, &req.reason, req.reveal_seed)
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))

@@ -2,7 +2,7 @@ use actix_web::{delete, post, web, HttpResponse};
 use serde::Deserialize;
 
 use crate::access::Permission;
-use crate::error::AppError;
+use crate::http::error::ApiError;
 use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -20,6 +20,10 @@ pub struct NewUserRequest {
     pub sites: Option<Vec<String>>,
 }
 
+impl crate::fields::JsonRequest for NewUserRequest {
+    const ARRAY_FIELDS: &'static [&'static str] = &["sites"];
+}
+
 /// Create a user; the token is in this response only.
 #[utoipa::path(post, operation_id = "createUser", tag = "users",
     request_body = NewUserRequest,
@@ -30,7 +34,7 @@ pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
     body: JsonBytes,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     user.0.require_permission(Permission::ManageUsers)?;
     let req: NewUserRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
@@ -58,7 +62,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner();
     let out = run_db(&state, move |c| users::revoke(c, &user.0, &name)).await?;
     Ok(HttpResponse::Ok().json(out))
