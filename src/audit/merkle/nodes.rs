@@ -183,7 +183,7 @@ fn record<T>(
 /// right edge) that makes at most one read per level.
 fn range_hash<S: NodeSource>(source: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
     let len = end - start;
-    if len.is_power_of_two() && start % len == 0 {
+    if len.is_power_of_two() && start.is_multiple_of(len) {
         let level = len.trailing_zeros();
         return source.node(level, start >> level);
     }
@@ -286,7 +286,7 @@ impl MemoryTree {
                 hash,
             });
             match row.as_slice() {
-                [.., left, right] if row.len() % 2 == 0 => {
+                [.., left, right] if row.len().is_multiple_of(2) => {
                     hash = node_hash(left, right);
                     level += 1;
                 }
