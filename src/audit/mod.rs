@@ -10,9 +10,13 @@
 //!   inserts).
 //! * [`ChainVerifier`] / [`verify`] check stored entries in `seq` order, one pass, constant
 //!   memory.
+//! * [`merkle`]: each chain as an RFC 6962 Merkle tree (receipts: inclusion and consistency
+//!   proofs); [`note`]: its checkpoints as C2SP signed notes.
 
 mod action;
 pub mod checkpoint;
+pub mod merkle;
+pub mod note;
 pub mod rows;
 mod verify;
 
