@@ -172,6 +172,11 @@ fn cryptography_available() -> bool {
 #[test]
 fn checkpoint_note_verifies_with_python_cryptography() {
     if !cryptography_available() {
+        // CI installs it and must not skip; a developer's machine may lack it.
+        assert!(
+            std::env::var_os("TRIALGATE_REQUIRE_PYTHON_CRYPTOGRAPHY").is_none(),
+            "the Python package `cryptography` is required here (pip install cryptography)"
+        );
         eprintln!(
             "\n!!!!!!!! SKIPPED checkpoint_note_verifies_with_python_cryptography: the Python \
              package `cryptography` is not importable (pip install cryptography) !!!!!!!!\n"
