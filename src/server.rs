@@ -50,6 +50,8 @@ pub struct Settings {
     pub auth_failures_per_minute: u32,
     /// The web pages' cookies and sessions.
     pub web: crate::web::WebSettings,
+    /// The Merkle log's origin: `{origin}/{trial}` on checkpoints, and the signing key's name.
+    pub log_origin: String,
 }
 
 impl Settings {
@@ -83,6 +85,7 @@ impl Settings {
             workers: None,
             auth_failures_per_minute: 20,
             web: crate::web::WebSettings::default(),
+            log_origin: crate::audit::note::DEFAULT_ORIGIN.to_string(),
         }
     }
 }
@@ -99,6 +102,8 @@ pub enum StartError {
     Database(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Setup(#[from] setup::SetupError),
+    #[error("--log-origin {0:?}: {1}")]
+    LogOrigin(String, #[source] crate::audit::note::NoteError),
     #[error("cannot listen on {bind}: {source}")]
     Bind {
         bind: String,
@@ -190,6 +195,11 @@ impl Application {
             file = %data_dir.checkpoint_public_key_file().display(),
             "audit checkpoints are signed with this Ed25519 key; monitors pin it"
         );
+        // The origin names the key in every signed note: refuse one a note cannot carry.
+        let verifier_key =
+            crate::audit::note::verifier_key(&settings.log_origin, &checkpoint_key.verifying_key())
+                .map_err(|e| StartError::LogOrigin(settings.log_origin.clone(), e))?;
+        tracing::info!(origin = %settings.log_origin, %verifier_key, "Merkle log checkpoints are signed notes of this origin");
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             bind: settings.bind.clone(),
             source,
@@ -206,6 +216,7 @@ impl Application {
             trials: trials.clone(),
             metrics: Arc::new(Metrics::new()?),
             checkpoint_key: Arc::new(checkpoint_key),
+            log_origin: Arc::from(settings.log_origin.as_str()),
             auth_limiter: settings.auth_limiter(),
         });
         let pages = settings.web.clone();
@@ -261,6 +272,7 @@ pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, crat
     settings.pool_size = args.pool_size;
     settings.workers = args.workers;
     settings.web.secure_cookies = args.secure_cookies;
+    settings.log_origin = args.log_origin;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
         let app = Application::build(settings.clone())

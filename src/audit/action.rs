@@ -15,10 +15,12 @@ pub enum Action {
     UserRevoked,
     AuthFailed,
     AuthBlocked,
+    /// The chain's entries before the Merkle log existed were committed to it (once).
+    LogStarted,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::TrialInitialized,
         Action::ScreeningRecorded,
         Action::SubjectRandomized,
@@ -29,6 +31,7 @@ impl Action {
         Action::UserRevoked,
         Action::AuthFailed,
         Action::AuthBlocked,
+        Action::LogStarted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Action {
             Action::UserRevoked => "user.revoked",
             Action::AuthFailed => "auth.failed",
             Action::AuthBlocked => "auth.blocked",
+            Action::LogStarted => "log.started",
         }
     }
 

@@ -65,6 +65,12 @@ pub fn public_key_base64(public_key: &VerifyingKey) -> String {
     BASE64.encode(public_key.as_bytes())
 }
 
+/// A public key as `checkpoint.pub` and `--public-key` give it: standard base64 of 32 bytes.
+pub fn parse_public_key(text: &str) -> Option<VerifyingKey> {
+    let bytes: [u8; 32] = BASE64.decode(text.trim()).ok()?.try_into().ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
 pub fn sign(key: &SigningKey, trial: &str, seq: i64, hash: &str, at: &str) -> Checkpoint {
     let public = key.verifying_key();
     let signature = key.sign(message(trial, seq, hash, at).as_bytes());

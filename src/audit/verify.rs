@@ -77,12 +77,16 @@ pub enum Defect {
     /// A screening, subject or withdrawal row disagrees with the entry that recorded it, or
     /// one exists without the other.
     RowMismatch,
+    /// The Merkle log (a leaf, its nonce, a node or the head's right edge) disagrees with the
+    /// entries.
+    LogMismatch,
 }
 
 impl fmt::Display for Defect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Defect::SeqGap => "entry missing or out of sequence",
+            Defect::LogMismatch => "the Merkle log disagrees with the entries",
             Defect::PrevHashMismatch => "prev_hash does not link to the preceding entry",
             Defect::HashMismatch => "hash does not match prev_hash and record",
             Defect::MalformedRecord => "record is not a well-formed audit record",
@@ -119,6 +123,19 @@ impl Verification {
                 self.valid = false;
                 self.first_invalid_seq = Some(d.seq);
                 self.defect = Some(Defect::RowMismatch);
+                self.detail = Some(d.detail);
+            }
+        }
+        self
+    }
+
+    /// Folds in the check of the Merkle log, as [`with_rows`](Self::with_rows) does the tables.
+    pub fn with_log(mut self, log: Option<super::rows::RowDisagreement>) -> Self {
+        if let Some(d) = log {
+            if self.first_invalid_seq.is_none_or(|seq| d.seq < seq) {
+                self.valid = false;
+                self.first_invalid_seq = Some(d.seq);
+                self.defect = Some(Defect::LogMismatch);
                 self.detail = Some(d.detail);
             }
         }

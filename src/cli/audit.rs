@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use super::{AuditCommand, CliError, DataArgs};
 use crate::randomization::Seed;
+use crate::service::maintenance::{Extension, SavedCheckpoint};
 use crate::service::{audit_trail, maintenance};
 
 pub(super) fn run(command: AuditCommand) -> Result<ExitCode, CliError> {
@@ -50,7 +51,22 @@ fn verify(
     };
     let mut conn = data.open_existing()?;
     let v = audit_trail::verify_chain(&mut conn, trial, expect_head)?;
-    if let (true, Some(c)) = (v.valid, &checkpoint) {
+    if let (true, Some(SavedCheckpoint::Tree { checkpoint, key_id })) = (v.valid, &checkpoint) {
+        match maintenance::log_extends(&mut conn, trial, checkpoint)? {
+            Extension::Extends { size } => println!(
+                "checkpoint: signature valid (key {key_id}), the log of {size} entries extends the saved tree of {} entries (consistency proof verified)",
+                checkpoint.size
+            ),
+            Extension::Broken(problem) => {
+                println!(
+                    "chain {trial}: INVALID: the log does not extend the saved tree of {} entries: {problem}",
+                    checkpoint.size
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    if let (true, Some(SavedCheckpoint::Head(c))) = (v.valid, &checkpoint) {
         if maintenance::chain_contains(&mut conn, trial, c)? {
             println!(
                 "checkpoint: signature valid (key {}), chain extends seq {} hash {}",

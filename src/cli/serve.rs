@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// (behind a TLS-terminating proxy).
     #[arg(long, env = "TRIALGATE_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// The Merkle log's origin: signed checkpoints read `{origin}/{trial}`, and the signature
+    /// line names the key by it. Every instance on one database must use the same.
+    #[arg(long, env = "TRIALGATE_LOG_ORIGIN", default_value = crate::audit::note::DEFAULT_ORIGIN)]
+    pub log_origin: String,
 }
 
 pub(super) fn run(

@@ -21,7 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::error::ApiError;
-use handlers::{audit, ops, screenings, subjects, trials, users};
+use handlers::{audit, log, ops, screenings, subjects, trials, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -180,6 +180,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(audit::checkpoint)
             .service(audit::verify)
             .service(audit::export)
+            .service(log::checkpoint)
+            .service(log::consistency)
+            .service(log::inclusion)
+            .service(log::receipt)
             .service(users::create)
             .service(users::revoke),
     );

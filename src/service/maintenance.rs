@@ -5,6 +5,8 @@ use std::path::Path;
 
 use super::data_dir::DataDir;
 use crate::audit::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::audit::merkle;
+use crate::audit::note::{self, SignedCheckpoint};
 use crate::storage::{self, DatabaseUrl, DbConnection, StorageError};
 
 /// Why the database could not be opened.
@@ -98,6 +100,30 @@ pub enum CheckpointProblem {
     NoPinnedKey(#[source] std::io::Error),
     #[error("it is signed by a key other than the pinned one")]
     OtherKey,
+    #[error("the pinned key is not base64 of a 32-byte Ed25519 public key")]
+    BadPinnedKey,
+    #[error("signed note: {0}")]
+    Note(#[source] crate::audit::note::NoteError),
+}
+
+/// A checkpoint a monitor saved: the signed JSON head (deprecated), or the Merkle log's C2SP
+/// signed note.
+#[derive(Debug, Clone)]
+pub enum SavedCheckpoint {
+    Head(Checkpoint),
+    Tree {
+        checkpoint: SignedCheckpoint,
+        key_id: String,
+    },
+}
+
+/// What the current log says about a saved tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extension {
+    /// The current tree of `size` entries extends it: the consistency proof verified.
+    Extends { size: u64 },
+    /// It does not: the message names what failed.
+    Broken(String),
 }
 
 /// Reads a checkpoint file of `trial` and checks its signature against the pinned key: the
@@ -107,8 +133,18 @@ pub fn read_checkpoint(
     trial: &str,
     public_key: Option<&str>,
     data_dir: &DataDir,
-) -> Result<Checkpoint, CheckpointProblem> {
+) -> Result<SavedCheckpoint, CheckpointProblem> {
     let text = std::fs::read_to_string(path).map_err(CheckpointProblem::Read)?;
+    let pinned = match public_key {
+        Some(k) => k.trim().to_string(),
+        None => std::fs::read_to_string(data_dir.checkpoint_public_key_file())
+            .map_err(CheckpointProblem::NoPinnedKey)?
+            .trim()
+            .to_string(),
+    };
+    if !text.trim_start().starts_with('{') {
+        return read_signed_note(&text, trial, &pinned);
+    }
     let c: Checkpoint = serde_json::from_str(&text).map_err(CheckpointProblem::NotACheckpoint)?;
     if c.trial != trial {
         return Err(CheckpointProblem::OtherTrial {
@@ -117,17 +153,59 @@ pub fn read_checkpoint(
         });
     }
     let signer = checkpoint::verify_signature(&c).map_err(CheckpointProblem::Signature)?;
-    let pinned = match public_key {
-        Some(k) => k.trim().to_string(),
-        None => std::fs::read_to_string(data_dir.checkpoint_public_key_file())
-            .map_err(CheckpointProblem::NoPinnedKey)?
-            .trim()
-            .to_string(),
-    };
     if checkpoint::public_key_base64(&signer) != pinned {
         return Err(CheckpointProblem::OtherKey);
     }
-    Ok(c)
+    Ok(SavedCheckpoint::Head(c))
+}
+
+/// A signed note of `trial`'s tree, verified with the pinned key. The key's name is the note's
+/// origin without its `/{trial}`, as the server signs it.
+fn read_signed_note(
+    text: &str,
+    trial: &str,
+    pinned: &str,
+) -> Result<SavedCheckpoint, CheckpointProblem> {
+    let key = checkpoint::parse_public_key(pinned).ok_or(CheckpointProblem::BadPinnedKey)?;
+    let origin_line = text.lines().next().unwrap_or_default();
+    let Some(key_name) = origin_line.strip_suffix(&format!("/{trial}")) else {
+        return Err(CheckpointProblem::OtherTrial {
+            found: origin_line.to_string(),
+            wanted: trial.to_string(),
+        });
+    };
+    let checkpoint =
+        note::parse_and_verify(text, key_name, &key).map_err(CheckpointProblem::Note)?;
+    Ok(SavedCheckpoint::Tree {
+        checkpoint,
+        key_id: hex::encode(note::key_id(key_name, &key)),
+    })
+}
+
+/// Whether the chain's current tree extends a saved one, by a consistency proof from the
+/// saved size to the current size (no replay of the chain).
+pub fn log_extends(
+    conn: &mut DbConnection,
+    trial: &str,
+    saved: &SignedCheckpoint,
+) -> Result<Extension, StorageError> {
+    storage::read_transaction(conn, |c| {
+        let size = storage::log_size(c, trial)?;
+        if saved.size > size {
+            return Ok(Extension::Broken(format!(
+                "the saved tree has {} entries, the current one only {size} (truncated)",
+                saved.size
+            )));
+        }
+        let proof = storage::log_consistency(c, trial, saved.size, size)?;
+        let root = storage::log_root(c, trial, size)?;
+        Ok(
+            match merkle::verify_consistency(saved.size, size, &saved.root, &root, &proof) {
+                Ok(()) => Extension::Extends { size },
+                Err(e) => Extension::Broken(e.to_string()),
+            },
+        )
+    })
 }
 
 /// Whether the chain still holds the checkpoint's entry, unchanged.

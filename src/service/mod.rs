@@ -13,6 +13,7 @@ pub mod error;
 pub mod exports;
 pub mod maintenance;
 pub mod queries;
+pub mod receipts;
 pub mod screening;
 pub mod setup;
 pub mod trials;

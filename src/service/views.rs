@@ -229,3 +229,41 @@ pub struct EnrollmentFlow {
     pub withdrawn: i64,
     pub withdrawn_by_arm: Vec<ArmCount>,
 }
+
+/// `GET …/log/consistency`: the tree of `to` entries extends the tree of `from`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    /// RFC 9162 §2.1.4 proof: standard base64 of 32-byte hashes.
+    pub proof: Vec<String>,
+}
+
+/// `GET …/log/inclusion`: entry `seq` is leaf `leaf_index` of the tree of `tree_size`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProof {
+    pub seq: i64,
+    pub tree_size: u64,
+    pub leaf_index: u64,
+    /// Standard base64 of the entry's 32 random bytes (leaf = SHA-256(0x00 ‖ nonce ‖ record)).
+    pub nonce: String,
+    /// The entry's record, byte for byte.
+    pub record: String,
+    /// RFC 9162 §2.1.3 proof: standard base64 of 32-byte hashes.
+    pub proof: Vec<String>,
+}
+
+/// A subject's receipt: its `subject.randomized` entry, the proof that it is in the trial's log
+/// at the allocation's own tree size, and that tree's signed checkpoint. Verifies offline with
+/// the checkpoint public key alone (`trialgate receipt verify`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    pub subject_id: String,
+    pub seq: i64,
+    pub nonce: String,
+    pub record: String,
+    pub tree_size: u64,
+    pub proof: Vec<String>,
+    /// C2SP signed note of the tree of `tree_size` entries.
+    pub checkpoint: String,
+}

@@ -12,7 +12,8 @@ use super::models::{AuditEntry, AuditHead, NewAuditEntry, NewAuditHead, Screenin
 use super::schema::{audit_entries, audit_heads, screenings, subjects};
 use super::{read_transaction, DbConnection, StorageError};
 use crate::access::Role;
-use crate::audit::rows::{RowClaims, ScreeningRow, SubjectRow};
+use super::log::{append_leaf, check_log, Frontier};
+use crate::audit::rows::{RowClaims, RowDisagreement, ScreeningRow, SubjectRow};
 use crate::audit::{self, Action, AsStoredEntry, ChainVerifier, Verification, GENESIS_HASH};
 use crate::protocol::SubjectStatus;
 
@@ -32,6 +33,8 @@ pub fn create_chain(conn: &mut DbConnection, chain: &str) -> Result<ChainHead, S
         chain: chain.to_owned(),
         seq: 0,
         hash: GENESIS_HASH.to_owned(),
+        log_size: 0,
+        frontier: Frontier::default(),
     })
 }
 
@@ -43,6 +46,9 @@ pub struct ChainHead {
     chain: String,
     seq: i64,
     hash: String,
+    /// Entries the Merkle log covers (equal to `seq` once the log is started).
+    pub(super) log_size: i64,
+    pub(super) frontier: Frontier,
 }
 
 impl ChainHead {
@@ -63,24 +69,34 @@ impl ChainHead {
 /// here until commit); on SQLite a plain read, the immediate transaction already holding the
 /// write lock. `UnknownChain` if absent.
 pub fn lock_chain_head(conn: &mut DbConnection, chain: &str) -> Result<ChainHead, StorageError> {
+    type Head = (i64, String, i64, String);
+    let columns = (
+        audit_heads::seq,
+        audit_heads::hash,
+        audit_heads::log_size,
+        audit_heads::log_frontier,
+    );
     let head = match conn {
         DbConnection::Postgres(pg) => audit_heads::table
             .find(chain)
-            .select((audit_heads::seq, audit_heads::hash))
+            .select(columns)
             .for_update()
-            .first::<(i64, String)>(pg)
+            .first::<Head>(pg)
             .optional()?,
         DbConnection::Sqlite(sqlite) => audit_heads::table
             .find(chain)
-            .select((audit_heads::seq, audit_heads::hash))
-            .first::<(i64, String)>(sqlite)
+            .select(columns)
+            .first::<Head>(sqlite)
             .optional()?,
     };
-    let (seq, hash) = head.ok_or_else(|| StorageError::UnknownChain(chain.to_owned()))?;
+    let (seq, hash, log_size, frontier) =
+        head.ok_or_else(|| StorageError::UnknownChain(chain.to_owned()))?;
     Ok(ChainHead {
         chain: chain.to_owned(),
         seq,
         hash,
+        log_size,
+        frontier: Frontier::decode(&frontier)?,
     })
 }
 
@@ -120,6 +136,12 @@ pub fn append_audit(
             hash: &entry.hash,
         })
         .execute(conn)?;
+    if head.log_size != head.seq {
+        return Err(StorageError::Integrity(format!(
+            "the Merkle log of audit chain `{chain}` is not started (run `trialgate migrate`)"
+        )));
+    }
+    let frontier = append_leaf(conn, chain, entry.seq, &entry.record, &head.frontier)?;
     // The guarded update also catches a head moved by a writer that did not lock it.
     let moved = diesel::update(
         audit_heads::table
@@ -129,6 +151,8 @@ pub fn append_audit(
     .set((
         audit_heads::seq.eq(entry.seq),
         audit_heads::hash.eq(&entry.hash),
+        audit_heads::log_size.eq(entry.seq),
+        audit_heads::log_frontier.eq(frontier.encode()),
     ))
     .execute(conn)?;
     if moved != 1 {
@@ -138,6 +162,8 @@ pub fn append_audit(
     }
     head.seq = entry.seq;
     head.hash.clone_from(&entry.hash);
+    head.log_size = entry.seq;
+    head.frontier = frontier;
     Ok(AuditEntry {
         chain: chain.to_owned(),
         seq: entry.seq,
@@ -227,7 +253,10 @@ pub fn verify_chain(
             return Err(StorageError::UnknownChain(chain.to_owned()));
         }
         check_rows(conn, chain, &mut claims)?;
-        Ok(verification.with_rows(claims.finish()))
+        let log = check_log(conn, chain)?.map(|(seq, detail)| RowDisagreement { seq, detail });
+        Ok(verification
+            .with_rows(claims.finish())
+            .with_log(log))
     };
     match read_transaction(conn, body) {
         Err(StorageError::Database(DieselError::AlreadyInTransaction)) => body(conn),

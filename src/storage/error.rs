@@ -41,6 +41,9 @@ pub enum StorageError {
     Migration(String),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// A Merkle proof asked for a tree the log does not have, or stored nodes do not fit.
+    #[error(transparent)]
+    Merkle(#[from] crate::audit::merkle::MerkleError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// Any other database error (constraint checks, trigger refusals, SQL errors).

@@ -57,11 +57,14 @@ fn locked<T>(
 
 /// Applies all pending migrations; returns the versions applied (empty when up to date).
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, StorageError> {
-    locked(
+    let applied = locked(
         conn,
         |c| c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
         |c| c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions),
-    )
+    )?;
+    // Chains that predate the Merkle log are committed to it once, in an audited entry.
+    super::start_logs(conn)?;
+    Ok(applied)
 }
 
 /// Versions not yet applied, oldest first.

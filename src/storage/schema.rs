@@ -95,6 +95,19 @@ diesel::table! {
         chain -> Text,
         seq -> BigInt,
         hash -> Text,
+        log_size -> BigInt,
+        log_frontier -> Text,
+    }
+}
+
+diesel::table! {
+    merkle_nodes (chain, level, idx) {
+        chain -> Text,
+        level -> Integer,
+        idx -> BigInt,
+        hash -> Text,
+        nonce -> Nullable<Text>,
+        seq -> BigInt,
     }
 }
 
@@ -115,7 +128,10 @@ diesel::joinable!(subjects -> trials (trial_id));
 diesel::joinable!(subjects -> screenings (screening_id));
 diesel::joinable!(audit_entries -> audit_heads (chain));
 
+diesel::joinable!(merkle_nodes -> audit_heads (chain));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    merkle_nodes,
     trials,
     users,
     tokens,

@@ -5,14 +5,14 @@ use serde_json::Value;
 
 use super::support::verify_cli;
 use crate::common::app::{eligible, TestApp};
-use crate::common::{drop_audit_triggers, execute, TestDb};
+use crate::common::{drop_audit_triggers, execute, rewrite_log, TestDb};
 
 const T: &str = "/api/v1/trials/NCT06987370";
 
 /// Rewrites every entry from `from_seq` on, recomputing all hashes and the head, with the
 /// role of `from_seq` changed: internally consistent, and no table row records the role, so
 /// plain verification (chain and rows) passes. Only a checkpoint saved earlier catches it.
-fn rewrite_chain(app: &TestApp, from_seq: i64) {
+pub(crate) fn rewrite_chain(app: &TestApp, from_seq: i64) {
     let mut conn = app.db.connection();
     drop_audit_triggers(&mut conn);
     let entries = trialgate::storage::read_audit(&mut conn, "NCT06987370", 0, 1000).unwrap();
@@ -89,8 +89,10 @@ fn checkpoint_catches_a_rewritten_chain(db: TestDb) {
     let (code, out) = verify_cli(&app, &["--checkpoint", forged_file.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
 
-    // Rewrite history from seq 2 on: every hash recomputed, so the chain verifies by itself…
+    // Rewrite history from seq 2 on: every hash recomputed, the Merkle log rebuilt to match,
+    // so the chain verifies by itself…
     rewrite_chain(&app, 2);
+    rewrite_log(&mut app.db.connection(), "NCT06987370");
     let (code, out) = verify_cli(&app, &[]);
     assert_eq!(
         code, 0,

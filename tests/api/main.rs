@@ -11,6 +11,7 @@ mod backup;
 mod checkpoint;
 mod concurrency;
 mod flow;
+mod receipts;
 mod support;
 
 mod access;

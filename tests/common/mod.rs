@@ -323,3 +323,50 @@ pub fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
         DbConnection::Postgres(_) => panic!("not a SQLite connection"),
     }
 }
+
+/// Rebuilds a chain's Merkle log from its entries as they now stand (keeping each entry's
+/// nonce), with the log's triggers dropped: what an administrator who rewrote entries would
+/// do next so that the log agrees with them.
+pub fn rewrite_log(conn: &mut DbConnection, chain: &str) {
+    use trialgate::audit::merkle::{leaf_hash, MemoryTree};
+    let drop = match conn {
+        DbConnection::Sqlite(_) => {
+            "DROP TRIGGER IF EXISTS merkle_nodes_no_update; DROP TRIGGER IF EXISTS merkle_nodes_no_delete;"
+        }
+        DbConnection::Postgres(_) => {
+            "DROP TRIGGER IF EXISTS merkle_nodes_no_update ON merkle_nodes;
+             DROP TRIGGER IF EXISTS merkle_nodes_no_delete ON merkle_nodes;"
+        }
+    };
+    for statement in drop.split(';').filter(|s| !s.trim().is_empty()) {
+        execute(conn, statement).unwrap();
+    }
+    let entries = trialgate::storage::read_audit(conn, chain, 0, 100_000).unwrap();
+    let mut tree = MemoryTree::new();
+    for e in &entries {
+        let (nonce, _) = trialgate::storage::log_leaf(conn, chain, e.seq)
+            .unwrap()
+            .unwrap();
+        for n in tree.append(leaf_hash(&nonce, e.record.as_bytes())) {
+            execute(
+                conn,
+                &format!(
+                    "UPDATE merkle_nodes SET hash = '{}' WHERE chain = '{chain}' AND level = {} AND idx = {}",
+                    hex::encode(n.hash),
+                    n.level,
+                    n.index
+                ),
+            )
+            .unwrap();
+        }
+    }
+    let frontier = trialgate::storage::Frontier::of(&tree, tree.size()).unwrap();
+    execute(
+        conn,
+        &format!(
+            "UPDATE audit_heads SET log_frontier = '{}' WHERE chain = '{chain}'",
+            frontier.encode()
+        ),
+    )
+    .unwrap();
+}

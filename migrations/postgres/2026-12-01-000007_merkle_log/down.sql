@@ -1,0 +1,4 @@
+ALTER TABLE audit_heads DROP COLUMN log_frontier;
+ALTER TABLE audit_heads DROP COLUMN log_size;
+DROP TABLE merkle_nodes;
+DROP FUNCTION merkle_nodes_append_only();
