@@ -11,12 +11,14 @@
 //! * [`ChainVerifier`] / [`verify`] check stored entries in `seq` order, one pass, constant
 //!   memory.
 //! * [`merkle`]: each chain as an RFC 6962 Merkle tree (receipts: inclusion and consistency
-//!   proofs); [`note`]: its checkpoints as C2SP signed notes.
+//!   proofs); [`note`]: its checkpoints as C2SP signed notes; [`receipt`]: one randomization
+//!   proven offline by its entry, an inclusion proof and a signed checkpoint.
 
 mod action;
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
+pub mod receipt;
 pub mod rows;
 mod verify;
 

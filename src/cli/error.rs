@@ -1,6 +1,7 @@
 //! [`CliError`]: why a command failed. `main` prints it as `trialgate: {error}` and exits 2.
 
 use crate::audit::checkpoint::CheckpointError;
+use crate::audit::receipt::ReceiptError;
 use crate::protocol::ProtocolError;
 use crate::randomization::SeedError;
 use crate::service::maintenance::OpenError;
@@ -35,6 +36,23 @@ pub enum CliError {
     NoTrials,
     #[error("{0}")]
     Checkpoint(#[from] CheckpointError),
+    /// `receipt verify`: the receipt file could not be read.
+    #[error("receipt {path}: {source}")]
+    ReceiptRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `receipt verify`: the receipt is malformed or one of its checks failed.
+    #[error("receipt {path}: {source}")]
+    Receipt {
+        path: String,
+        #[source]
+        source: ReceiptError,
+    },
+    /// `receipt verify --public-key` is not a key.
+    #[error("--public-key: not standard base64 of a 32-byte Ed25519 public key")]
+    ReceiptPublicKey,
     /// Writing the output (other than a closed pipe) or serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),

@@ -1,11 +1,12 @@
 //! The `trialgate` command line: argument definitions, dispatch to one file per command
-//! (`schedule`, `simulate`, `user`, `audit`, `backup`, `migrate`, `serve`), and the helpers they
-//! share. Use cases live in the service layer; this edge parses, calls and prints.
+//! (`schedule`, `simulate`, `user`, `audit`, `receipt`, `backup`, `migrate`, `serve`), and the
+//! helpers they share. Use cases live in the service layer; this edge parses, calls and prints.
 
 mod audit;
 mod backup;
 mod error;
 mod migrate;
+mod receipt;
 mod schedule;
 mod serve;
 mod simulate;
@@ -192,6 +193,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ScheduleFormat::Text)]
         format: ScheduleFormat,
     },
+    /// Check a subject's randomization receipt offline.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Verify a receipt (JSON of GET …/subjects/{subject_id}/receipt) against the pinned
+    /// checkpoint key; exit 0 when valid, 2 naming the failed check when not.
+    Verify {
+        /// The receipt file.
+        file: PathBuf,
+        /// The pinned checkpoint public key: standard base64 of 32 bytes (checkpoint.pub).
+        #[arg(long)]
+        public_key: String,
+        /// The log origin: signed-note key name and origin-line prefix (`serve --log-origin`).
+        #[arg(long, default_value = crate::audit::note::DEFAULT_ORIGIN)]
+        origin: String,
+    },
 }
 
 /// Runs a parsed command; errors are printed by the caller (`trialgate: {error}`, exit 2).
@@ -220,6 +240,7 @@ pub fn run(
             seed,
             format,
         } => simulate::run(protocol.as_deref(), trials, seed.as_deref(), format),
+        Command::Receipt(command) => receipt::run(command),
     }
 }
 
