@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde_json::json;
 
-use common::{drop_audit_triggers, execute, schema_dump, TestDb};
+use common::{drop_audit_triggers, execute, rewrite_log, schema_dump, TestDb};
 use trialgate::access::Role;
 use trialgate::audit::{self, Action, Defect, GENESIS_HASH, SYSTEM_CHAIN};
 use trialgate::eligibility::Outcome;
@@ -53,7 +53,7 @@ fn append(conn: &mut DbConnection, chain: &str, i: i64) -> AuditEntry {
 // Migrations
 
 /// Migrations in migrations/sqlite and migrations/postgres (the same names on both).
-const MIGRATIONS: usize = 6;
+const MIGRATIONS: usize = 7;
 
 fn migrations_apply_and_are_idempotent(db: TestDb) {
     let database = db.database();
@@ -679,8 +679,22 @@ fn tamper_delete_last(db: TestDb) {
     delete_seq(&mut conn, 10);
     // The stored head still names entry 10.
     assert_invalid(&mut conn, None, 10, Defect::HeadMismatch);
-    // Covering tracks in audit_heads too: only an externally recorded head tells.
+    // Covering tracks in audit_heads and the Merkle log too: only an externally recorded
+    // head (or a saved signed tree) tells.
     set_head(&mut conn, 9, &entries[8].hash);
+    let v = verify_chain(&mut conn, TAMPER_CHAIN, None).unwrap();
+    assert_eq!(v.defect, Some(Defect::LogMismatch), "{v:?}");
+    rewrite_log(&mut conn, TAMPER_CHAIN);
+    execute(
+        &mut conn,
+        &format!("DELETE FROM merkle_nodes WHERE chain = '{TAMPER_CHAIN}' AND seq > 9"),
+    )
+    .unwrap();
+    execute(
+        &mut conn,
+        &format!("UPDATE audit_heads SET log_size = 9 WHERE chain = '{TAMPER_CHAIN}'"),
+    )
+    .unwrap();
     let v = verify_chain(&mut conn, TAMPER_CHAIN, None).unwrap();
     assert!(v.valid, "{v:?}");
     assert_eq!(v.entries, 9);
@@ -717,7 +731,14 @@ fn tamper_insert_forged(db: TestDb) {
         set_seq(&mut conn, seq, seq + 1);
     }
     insert_entry(&mut conn, &forged(6, &entries[4].hash));
-    assert_invalid(&mut conn, None, 7, Defect::PrevHashMismatch);
+    // The chain breaks at 7 (its prev_hash no longer links); the Merkle log already at 6,
+    // whose leaf is not the forged entry's.
+    let v = verify_chain(&mut conn, TAMPER_CHAIN, None).unwrap();
+    assert_eq!(
+        (v.first_invalid_seq, v.defect),
+        (Some(6), Some(Defect::LogMismatch)),
+        "{v:?}"
+    );
 }
 
 fn tamper_reorder(db: TestDb) {

@@ -9,9 +9,10 @@ use super::TrialRuntime;
 use crate::access::{Permission, User};
 use crate::audit::merkle::{encode_proof, MerkleError};
 use crate::audit::note::{self, SignedCheckpoint};
+use crate::audit::receipt::Receipt;
 use crate::service::error::{Internal, Invalid, NotFound};
 use crate::service::queries::QueryError;
-use crate::service::views::{ConsistencyProof, InclusionProof, Receipt};
+use crate::service::views::{ConsistencyProof, InclusionProof};
 use crate::storage::{self, repo, DbConnection, StorageError};
 
 /// What signs checkpoints: the server's key and the log's origin (`--log-origin`), which is
@@ -87,9 +88,8 @@ pub fn inclusion(
     let index = crate::audit::merkle::leaf_index(seq)
         .map_err(|e| QueryError::from(Invalid::field("seq", e.to_string())))?;
     storage::read_transaction(conn, |c| {
-        let proof = storage::log_inclusion(c, id, index, size).map_err(|e| {
-            proof_error(e, if index >= size { "seq" } else { "size" })
-        })?;
+        let proof = storage::log_inclusion(c, id, index, size)
+            .map_err(|e| proof_error(e, if index >= size { "seq" } else { "size" }))?;
         let (nonce, record) = storage::log_leaf(c, id, seq)?
             .ok_or_else(|| Invalid::field("seq", format!("entry {seq} is not in the log")))?;
         Ok(InclusionProof {
@@ -124,11 +124,13 @@ pub fn receipt(
         let proof = storage::log_inclusion(c, id, index, size)?;
         let root = storage::log_root(c, id, size)?;
         let (nonce, record) = storage::log_leaf(c, id, seq)?.ok_or_else(|| {
-            Internal::new(format!("entry {seq} of subject {subject_id} is not in the log"))
+            Internal::new(format!(
+                "entry {seq} of subject {subject_id} is not in the log"
+            ))
         })?;
         Ok(Receipt {
             subject_id: subject.id,
-            seq,
+            seq: size,
             nonce: BASE64.encode(nonce),
             record,
             tree_size: size,

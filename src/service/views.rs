@@ -252,18 +252,3 @@ pub struct InclusionProof {
     /// RFC 9162 §2.1.3 proof: standard base64 of 32-byte hashes.
     pub proof: Vec<String>,
 }
-
-/// A subject's receipt: its `subject.randomized` entry, the proof that it is in the trial's log
-/// at the allocation's own tree size, and that tree's signed checkpoint. Verifies offline with
-/// the checkpoint public key alone (`trialgate receipt verify`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Receipt {
-    pub subject_id: String,
-    pub seq: i64,
-    pub nonce: String,
-    pub record: String,
-    pub tree_size: u64,
-    pub proof: Vec<String>,
-    /// C2SP signed note of the tree of `tree_size` entries.
-    pub checkpoint: String,
-}

@@ -8,11 +8,11 @@ use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
+use super::log::{append_leaf, check_log, Frontier};
 use super::models::{AuditEntry, AuditHead, NewAuditEntry, NewAuditHead, Screening, Subject};
 use super::schema::{audit_entries, audit_heads, screenings, subjects};
 use super::{read_transaction, DbConnection, StorageError};
 use crate::access::Role;
-use super::log::{append_leaf, check_log, Frontier};
 use crate::audit::rows::{RowClaims, RowDisagreement, ScreeningRow, SubjectRow};
 use crate::audit::{self, Action, AsStoredEntry, ChainVerifier, Verification, GENESIS_HASH};
 use crate::protocol::SubjectStatus;
@@ -254,9 +254,7 @@ pub fn verify_chain(
         }
         check_rows(conn, chain, &mut claims)?;
         let log = check_log(conn, chain)?.map(|(seq, detail)| RowDisagreement { seq, detail });
-        Ok(verification
-            .with_rows(claims.finish())
-            .with_log(log))
+        Ok(verification.with_rows(claims.finish()).with_log(log))
     };
     match read_transaction(conn, body) {
         Err(StorageError::Database(DieselError::AlreadyInTransaction)) => body(conn),

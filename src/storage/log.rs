@@ -58,7 +58,10 @@ impl Frontier {
     }
 
     /// The frontier of a tree of `size` leaves, from a source holding at least its nodes.
-    pub fn of<S: NodeSource<Error = MerkleError>>(source: &S, size: u64) -> Result<Self, MerkleError> {
+    pub fn of<S: NodeSource<Error = MerkleError>>(
+        source: &S,
+        size: u64,
+    ) -> Result<Self, MerkleError> {
         let mut map = BTreeMap::new();
         for id in nodes_for_root(size) {
             map.insert(id, source.node(id.level, id.index)?);
@@ -134,7 +137,11 @@ pub(super) fn append_leaf(
 ) -> Result<Frontier, StorageError> {
     let size_before = merkle::leaf_index(seq)?;
     let nonce = fresh_nonce()?;
-    let nodes = append_nodes(&frontier.0, size_before, leaf_hash(&nonce, record.as_bytes()))?;
+    let nodes = append_nodes(
+        &frontier.0,
+        size_before,
+        leaf_hash(&nonce, record.as_bytes()),
+    )?;
     insert_nodes(conn, &rows(chain, seq, &nodes, &nonce))?;
     let mut known = frontier.0.clone();
     known.extend(nodes.iter().map(|n| (n.id(), n.hash)));
@@ -167,7 +174,8 @@ fn start_log(c: &mut DbConnection, chain: &str) -> Result<bool, StorageError> {
     if head.log_size != 0 {
         return Err(StorageError::Integrity(format!(
             "the Merkle log of chain `{chain}` covers {} of {} entries",
-            head.log_size, head.seq()
+            head.log_size,
+            head.seq()
         )));
     }
     let mut tree = MemoryTree::new();
@@ -350,11 +358,15 @@ pub(super) fn check_log(
 ) -> Result<Option<(i64, String)>, StorageError> {
     let (head_seq, log_size, frontier): (i64, i64, String) = audit_heads::table
         .find(chain)
-        .select((audit_heads::seq, audit_heads::log_size, audit_heads::log_frontier))
+        .select((
+            audit_heads::seq,
+            audit_heads::log_size,
+            audit_heads::log_frontier,
+        ))
         .first(conn)?;
     if log_size != head_seq {
         return Ok(Some((
-            log_size + 1,
+            log_size.min(head_seq) + 1,
             format!("the Merkle log covers {log_size} of {head_seq} entries"),
         )));
     }
@@ -369,7 +381,9 @@ pub(super) fn check_log(
             .limit(PAGE)
             .select((audit_entries::seq, audit_entries::record))
             .load(conn)?;
-        let Some(&(last, _)) = entries.last() else { break };
+        let Some(&(last, _)) = entries.last() else {
+            break;
+        };
         let leaves: BTreeMap<i64, (String, Option<String>)> = merkle_nodes::table
             .filter(merkle_nodes::chain.eq(chain))
             .filter(merkle_nodes::level.eq(0))
@@ -382,7 +396,10 @@ pub(super) fn check_log(
             .collect();
         for (seq, record) in &entries {
             let Some((stored, nonce)) = leaves.get(seq) else {
-                return Ok(Some((*seq, format!("entry {seq} has no leaf in the Merkle log"))));
+                return Ok(Some((
+                    *seq,
+                    format!("entry {seq} has no leaf in the Merkle log"),
+                )));
             };
             let Some(nonce) = nonce.as_deref().and_then(decode_hex_hash) else {
                 return Ok(Some((*seq, format!("entry {seq}'s nonce is unreadable"))));
@@ -405,9 +422,9 @@ pub(super) fn check_log(
         let page: Vec<(i32, i64, String, i64)> = merkle_nodes::table
             .filter(merkle_nodes::chain.eq(chain))
             .filter(
-                merkle_nodes::level
-                    .gt(from.0)
-                    .or(merkle_nodes::level.eq(from.0).and(merkle_nodes::idx.gt(from.1))),
+                merkle_nodes::level.gt(from.0).or(merkle_nodes::level
+                    .eq(from.0)
+                    .and(merkle_nodes::idx.gt(from.1))),
             )
             .order((merkle_nodes::level.asc(), merkle_nodes::idx.asc()))
             .limit(PAGE)
@@ -418,7 +435,9 @@ pub(super) fn check_log(
                 merkle_nodes::seq,
             ))
             .load(conn)?;
-        let Some(&(level, idx, _, _)) = page.last() else { break };
+        let Some(&(level, idx, _, _)) = page.last() else {
+            break;
+        };
         for (level, idx, hash, seq) in &page {
             let expected = tree.node(*level as u32, *idx as u64).ok();
             if expected.map(hex::encode).as_deref() != Some(hash.as_str()) {

@@ -65,6 +65,25 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
     ("GET", "{T}/audit/head", MONITOR, Permission::Monitor),
     ("GET", "{T}/audit/checkpoint", MONITOR, Permission::Monitor),
     ("GET", "{T}/audit/verify", MONITOR, Permission::Monitor),
+    ("GET", "{T}/log/checkpoint", MONITOR, Permission::Monitor),
+    (
+        "GET",
+        "{T}/log/consistency?from=0&to=1",
+        MONITOR,
+        Permission::Monitor,
+    ),
+    (
+        "GET",
+        "{T}/log/inclusion?seq=1&size=1",
+        MONITOR,
+        Permission::Monitor,
+    ),
+    (
+        "GET",
+        "{T}/subjects/{subject}/receipt",
+        READERS,
+        Permission::ReadPatients,
+    ),
     ("GET", "{T}/export?format=csv", MONITOR, Permission::Monitor),
     (
         "GET",

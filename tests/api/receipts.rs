@@ -10,7 +10,7 @@ use trialgate::audit::note::{parse_and_verify, SignedCheckpoint};
 use super::checkpoint::rewrite_chain;
 use super::support::{assert_problem, audit_head, enroll, get_json, verify_cli};
 use crate::common::app::TestApp;
-use crate::common::{execute, rewrite_log, TestDb};
+use crate::common::{drop_audit_triggers, execute, rewrite_log, TestDb};
 
 const T: &str = "/api/v1/trials/NCT06987370";
 
@@ -66,10 +66,23 @@ fn the_log_proves_inclusion_consistency_and_receipts(db: TestDb) {
         &mon,
         &format!("{T}/log/consistency?from={}&to={}", first.size, now.size),
     );
-    verify_consistency(first.size, now.size, &first.root, &now.root, &proof(&c["proof"])).unwrap();
+    verify_consistency(
+        first.size,
+        now.size,
+        &first.root,
+        &now.root,
+        &proof(&c["proof"]),
+    )
+    .unwrap();
     // …and a proof against a different old root fails.
-    assert!(verify_consistency(first.size, now.size, &now.root, &now.root, &proof(&c["proof"]))
-        .is_err());
+    assert!(verify_consistency(
+        first.size,
+        now.size,
+        &now.root,
+        &now.root,
+        &proof(&c["proof"])
+    )
+    .is_err());
 
     // Inclusion of every entry in the current tree.
     for seq in 1..=now.size as i64 {
@@ -98,7 +111,11 @@ fn the_log_proves_inclusion_consistency_and_receipts(db: TestDb) {
     let r = app.get(&mon, &format!("{T}/log/consistency?from=5&to=2"));
     assert_problem(r, 422, "validation_failed");
     // The log endpoints are the monitor's.
-    for path in ["log/checkpoint", "log/consistency?from=0&to=1", "log/inclusion?seq=1&size=1"] {
+    for path in [
+        "log/checkpoint",
+        "log/consistency?from=0&to=1",
+        "log/inclusion?seq=1&size=1",
+    ] {
         let r = app.get(&pharm, &format!("{T}/{path}"));
         assert_problem(r, 403, "forbidden");
     }
@@ -109,7 +126,10 @@ fn the_log_proves_inclusion_consistency_and_receipts(db: TestDb) {
     assert_eq!(r.status(), 200);
     let receipt: Value = r.json().unwrap();
     let seq = receipt["seq"].as_i64().unwrap();
-    assert_eq!(receipt["tree_size"], seq, "the tree at the allocation's own entry");
+    assert_eq!(
+        receipt["tree_size"], seq,
+        "the tree at the allocation's own entry"
+    );
     let signed = parse_and_verify(
         receipt["checkpoint"].as_str().unwrap(),
         "trialgate",
@@ -126,6 +146,26 @@ fn the_log_proves_inclusion_consistency_and_receipts(db: TestDb) {
         &signed.root,
     )
     .unwrap();
+    // …and with the command anyone can run, with the public key alone.
+    let file = app.data_dir.path().join("receipt.json");
+    std::fs::write(&file, receipt.to_string()).unwrap();
+    let key = std::fs::read_to_string(app.data_dir.path().join("checkpoint.pub")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trialgate"))
+        .args(["receipt", "verify"])
+        .arg(&file)
+        .args(["--public-key", key.trim()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.starts_with("Receipt valid: subject NCT06987370-0001"),
+        "{said}"
+    );
     let record: Value = serde_json::from_str(receipt["record"].as_str().unwrap()).unwrap();
     assert_eq!(record["action"], "subject.randomized");
     assert_eq!(record["data"]["subject_id"], subject);
@@ -135,7 +175,14 @@ fn the_log_proves_inclusion_consistency_and_receipts(db: TestDb) {
         &mon,
         &format!("{T}/log/consistency?from={seq}&to={}", now.size),
     );
-    verify_consistency(seq as u64, now.size, &signed.root, &now.root, &proof(&c["proof"])).unwrap();
+    verify_consistency(
+        seq as u64,
+        now.size,
+        &signed.root,
+        &now.root,
+        &proof(&c["proof"]),
+    )
+    .unwrap();
     // It carries the site's own record only, and nothing of a later entry: the record is its
     // entry's, and every other entry appears only as a hash of nonce and record.
     assert_eq!(record["data"]["site"], "S1");
@@ -167,7 +214,10 @@ fn the_log_proves_inclusion_consistency_and_receipts(db: TestDb) {
     rewrite_chain(&app, 2);
     rewrite_log(&mut app.db.connection(), "NCT06987370");
     let (code, out) = verify_cli(&app, &[]);
-    assert_eq!(code, 0, "a consistent rewrite passes plain verification: {out}");
+    assert_eq!(
+        code, 0,
+        "a consistent rewrite passes plain verification: {out}"
+    );
     // …but today's log no longer extends the tree the monitor saved.
     let (code, out) = verify_cli(&app, &["--checkpoint", saved]);
     assert_eq!(code, 1, "{out}");
@@ -184,7 +234,8 @@ fn audit_verify_names_a_tampered_log(db: TestDb) {
         enroll(&app, &inv, &pharm, &format!("P-{i}"), "S1");
     }
     let mut conn = app.db.connection();
-    // Drops the log's triggers, as an administrator would; rebuilding changes nothing.
+    // Drops the triggers, as an administrator would; rebuilding changes nothing.
+    drop_audit_triggers(&mut conn);
     rewrite_log(&mut conn, "NCT06987370");
     let (code, out) = verify_cli(&app, &[]);
     assert_eq!(code, 0, "{out}");
@@ -192,7 +243,9 @@ fn audit_verify_names_a_tampered_log(db: TestDb) {
     let where_ = "chain = 'NCT06987370'";
     for (tamper, expect) in [
         (
-            format!("UPDATE merkle_nodes SET hash = '{zero}' WHERE {where_} AND level = 1 AND idx = 0"),
+            format!(
+                "UPDATE merkle_nodes SET hash = '{zero}' WHERE {where_} AND level = 1 AND idx = 0"
+            ),
             "Merkle node 1/0 does not hash its children",
         ),
         (
@@ -201,7 +254,9 @@ fn audit_verify_names_a_tampered_log(db: TestDb) {
         ),
         // Last: rebuilding from a changed nonce would make the log agree with itself again.
         (
-            format!("UPDATE merkle_nodes SET nonce = '{zero}' WHERE {where_} AND level = 0 AND idx = 2"),
+            format!(
+                "UPDATE merkle_nodes SET nonce = '{zero}' WHERE {where_} AND level = 0 AND idx = 2"
+            ),
             "entry 3's leaf hash is not SHA-256(0x00 ‖ nonce ‖ record)",
         ),
     ] {
@@ -213,3 +268,43 @@ fn audit_verify_names_a_tampered_log(db: TestDb) {
     }
 }
 both_backends!(audit_verify_names_a_tampered_log);
+
+/// A chain written before the log existed is committed to it once, in a `log.started` entry,
+/// when the migrations run again; verification then covers it.
+fn older_chains_are_committed_once(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("phil", "pharmacist", &[]);
+    let mon = app.user("mona", "monitor", &[]);
+    enroll(&app, &inv, &pharm, "P-1", "S1");
+    let (before, _) = audit_head(&app, &mon);
+    let mut conn = app.db.connection();
+    // Back to the schema before the log: its tables and head columns are gone.
+    assert_eq!(
+        trialgate::storage::revert_last_migration(&mut conn).unwrap(),
+        "20261201000007"
+    );
+    trialgate::storage::run_migrations(&mut conn).unwrap();
+    let entries = trialgate::storage::read_audit(&mut conn, "NCT06987370", 0, 1000).unwrap();
+    let last = entries.last().unwrap();
+    assert_eq!(last.seq, before + 1);
+    assert_eq!(last.action, "log.started");
+    assert!(
+        last.record
+            .contains(&format!("\"committed_entries\":{before}")),
+        "{}",
+        last.record
+    );
+    let (code, out) = verify_cli(&app, &[]);
+    assert_eq!(code, 0, "{out}");
+    // Running the migrations again commits nothing more.
+    trialgate::storage::run_migrations(&mut conn).unwrap();
+    assert_eq!(audit_head(&app, &mon).0, before + 1);
+    let (_, tree) = checkpoint(&app, &mon);
+    assert_eq!(tree.size as i64, before + 1);
+    // And the log grows with new entries as before.
+    enroll(&app, &inv, &pharm, "P-2", "S1");
+    let (code, out) = verify_cli(&app, &[]);
+    assert_eq!(code, 0, "{out}");
+}
+both_backends!(older_chains_are_committed_once);

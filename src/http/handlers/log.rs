@@ -5,12 +5,13 @@ use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 
 use super::trial;
+use crate::audit::receipt::Receipt;
 use crate::http::error::ApiError;
 use crate::http::extract::{run_db, AuthUser};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::receipts::{self, LogSigner};
-use crate::service::views::{ConsistencyProof, InclusionProof, Receipt};
+use crate::service::views::{ConsistencyProof, InclusionProof};
 
 /// The trial's tree, as a C2SP tlog-checkpoint signed note.
 #[utoipa::path(get, operation_id = "getLogCheckpoint", tag = "monitoring",
