@@ -1031,6 +1031,7 @@ impl Observer {
                 t.clone(),
                 format!("{t}/audit/head"),
                 format!("{t}/audit/checkpoint"),
+                format!("{t}/log/checkpoint"),
                 format!("{t}/audit/verify"),
                 format!("{t}/export?format=csv"),
                 format!("{t}/export?format=json"),
@@ -1044,6 +1045,12 @@ impl Observer {
         // not read before.
         let mut items = vec![format!("{t}/screenings/{pending}")];
         items.extend(new_subjects.iter().map(|s| format!("{t}/subjects/{s}")));
+        // A receipt carries the subject's whole audit record.
+        items.extend(
+            new_subjects
+                .iter()
+                .map(|s| format!("{t}/subjects/{s}/receipt")),
+        );
         if full {
             if let Some(text) = self.read_api(&format!("{t}/subjects"), r, digest) {
                 let list: Value = serde_json::from_str(&text).unwrap();
@@ -1134,6 +1141,11 @@ impl Observer {
             format!("{t}/randomize/{pending}"),
         ]);
         queue.extend(new_subjects.iter().map(|s| format!("{t}/subjects/{s}")));
+        queue.extend(
+            new_subjects
+                .iter()
+                .map(|s| format!("{t}/subjects/{s}/receipt")),
+        );
         if full {
             queue.extend([
                 "/trials".into(),

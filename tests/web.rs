@@ -596,6 +596,21 @@ fn randomize_once_without_block_information(db: TestDb) {
     assert!(card.contains(a["arm_name"].as_str().unwrap()));
     assert!(card.contains("paul"));
     assert!(card.contains("data-print"));
+    // The card offers the allocation's receipt, which verifies with the public key alone.
+    let receipt_path = format!("{card_path}/receipt");
+    assert!(card.contains(&format!("href=\"{receipt_path}\"")), "{card}");
+    let r = p.get(&receipt_path);
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let receipt: Value = r.json().unwrap();
+    assert_eq!(receipt["subject_id"], a["subject_id"]);
+    assert!(receipt["checkpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("trialgate/{T}\n")));
 
     // The confirmation page now says so and has no form; a post with another key (an old
     // tab, a forged form) makes no second allocation.

@@ -103,6 +103,28 @@ pub fn inclusion(
     })
 }
 
+/// The receipt's record names the subject's position in its stratum. A site-limited user can
+/// count that position from what they already read — the trial's sequence when unstratified,
+/// their own site's subjects when the site is a factor — but not when a stratum spans sites:
+/// then it would tell them how many allocations other sites made in it. Refused there.
+fn require_position_known(
+    user: &User,
+    protocol: &crate::protocol::Protocol,
+) -> Result<(), crate::access::AccessDenied> {
+    use crate::protocol::StratificationFactor;
+    let spans_sites = !protocol.stratification.is_empty()
+        && !protocol
+            .stratification
+            .contains(&StratificationFactor::Site);
+    if user.is_site_limited() && spans_sites {
+        return Err(crate::access::AccessDenied(
+            "this trial's strata span sites, so a receipt would tell a site-limited user about              other sites' allocations; a monitor can issue it"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The receipt of `subject_id`'s allocation, for its site's users and monitors: the tree is
 /// the one its own entry completed, so no later entry (of this or another site) is involved.
 pub fn receipt(
@@ -118,6 +140,7 @@ pub fn receipt(
         let subject =
             repo::subjects::get(c, id, subject_id)?.ok_or_else(|| NotFound::subject(subject_id))?;
         user.require_site(&subject.site)?;
+        require_position_known(user, &trial.protocol)?;
         let seq = subject.audit_seq;
         let size = seq as u64;
         let index = size - 1;

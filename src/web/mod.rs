@@ -103,6 +103,10 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                     web::get().to(pharmacist::card_page),
                 )
                 .route(
+                    "/trials/{trial}/subjects/{subject}/receipt",
+                    web::get().to(pharmacist::receipt),
+                )
+                .route(
                     "/trials/{trial}/dashboard",
                     web::get().to(monitor::dashboard),
                 )

@@ -18,6 +18,7 @@ use crate::http::state::AppState;
 use crate::protocol::SubjectStatus;
 use crate::service::allocation;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
+use crate::service::receipts::{self, LogSigner};
 use crate::service::views::Allocation;
 
 /// The form field carrying the idempotency key.
@@ -217,8 +218,16 @@ pub async fn card_page(
         .await?;
     let body = html! {
         (card(&trial_id, &a))
+        p.no-print {
+            "The receipt proves to anyone with the trial's public key that this allocation is "
+            "in the audit log and was never changed: "
+            code { "trialgate receipt verify FILE --public-key KEY" } "."
+        }
         div.actions.no-print {
             button type="button" data-print hidden { "Print" }
+            a href=(format!("/trials/{trial_id}/subjects/{}/receipt", a.subject_id)) download {
+                "Download the receipt"
+            }
             @if session.user.role == Role::Pharmacist {
                 a href=(format!("/trials/{trial_id}/queue")) { "Back to the queue" }
             }
@@ -230,6 +239,35 @@ pub async fn card_page(
         Some(&trial_id),
         body,
     )))
+}
+
+/// The allocation's receipt, as a JSON download (the API's receipt, for a browser session).
+pub async fn receipt(
+    state: web::Data<AppState>,
+    session: WebSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (trial_id, subject_id) = path.into_inner();
+    let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    let (key, origin) = (state.checkpoint_key.clone(), state.log_origin.clone());
+    let receipt = session
+        .db(&state, move |c, user| {
+            let signer = LogSigner {
+                key: &key,
+                origin: &origin,
+            };
+            receipts::receipt(c, &trial, user, &signer, &subject_id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            "Content-Disposition",
+            format!(
+                "attachment; filename=\"receipt-{}.json\"",
+                receipt.subject_id
+            ),
+        ))
+        .json(receipt))
 }
 
 /// The allocations of the user's sites, in order.

@@ -308,3 +308,40 @@ fn older_chains_are_committed_once(db: TestDb) {
     assert_eq!(code, 0, "{out}");
 }
 both_backends!(older_chains_are_committed_once);
+
+/// Where a stratum spans sites, a receipt's stratum position would tell a site-limited user
+/// how many allocations other sites made in it: refused to them, issued to a monitor. Where
+/// the site is a factor, the site's own users may have it.
+fn receipts_under_stratification(db: TestDb, factors: &str, site_user_may: bool) {
+    use super::support::protocol_with;
+    let protocol = protocol_with(
+        "stratification = []",
+        &format!("stratification = {factors}"),
+    );
+    let app = TestApp::spawn_with(db, vec![protocol]);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("phil", "pharmacist", &[]);
+    let site1 = app.user("sita", "pharmacist", &["S1"]);
+    let mon = app.user("mona", "monitor", &[]);
+    enroll(&app, &inv, &pharm, "P-1", "S2");
+    let a = enroll(&app, &inv, &pharm, "P-2", "S1");
+    let path = format!("{T}/subjects/{}/receipt", a["subject_id"].as_str().unwrap());
+    let r = app.get(&site1, &path);
+    if site_user_may {
+        assert_eq!(r.status(), 200, "{factors}");
+    } else {
+        assert_problem(r, 403, "forbidden");
+    }
+    assert_eq!(app.get(&mon, &path).status(), 200, "{factors}");
+    assert_eq!(app.get(&pharm, &path).status(), 200, "{factors}");
+}
+
+fn receipts_refused_where_strata_span_sites(db: TestDb) {
+    receipts_under_stratification(db, r#"["sex"]"#, false);
+}
+both_backends!(receipts_refused_where_strata_span_sites);
+
+fn receipts_issued_where_the_site_is_a_factor(db: TestDb) {
+    receipts_under_stratification(db, r#"["site", "sex"]"#, true);
+}
+both_backends!(receipts_issued_where_the_site_is_a_factor);
