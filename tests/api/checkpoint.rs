@@ -67,6 +67,12 @@ fn checkpoint_catches_a_rewritten_chain(db: TestDb) {
     }
     let r = app.get(&mon, &format!("{T}/audit/checkpoint"));
     assert_eq!(r.status(), 200);
+    // Kept for a release, pointing to its successor, the Merkle log's signed note.
+    assert_eq!(r.headers()["deprecation"], "true");
+    assert!(r.headers()["link"]
+        .to_str()
+        .unwrap()
+        .contains("/log/checkpoint>; rel=\"successor-version\""));
     let c: Value = r.json().unwrap();
     assert_eq!(c["trial"], "NCT06987370");
     assert_eq!(c["seq"], 4);

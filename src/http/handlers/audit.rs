@@ -74,7 +74,8 @@ pub async fn head(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// The head signed with the server's Ed25519 key (see the monitor guide).
+/// The head signed with the server's Ed25519 key (see the monitor guide). Deprecated: use
+/// `GET …/log/checkpoint`, the Merkle log's signed note.
 #[utoipa::path(get, operation_id = "getAuditCheckpoint", tag = "monitoring",
     params(("trial" = String, Path)),
     responses((status = 200, body = crate::audit::checkpoint::Checkpoint), (status = 403, body = Problem)),
@@ -91,7 +92,17 @@ pub async fn checkpoint(
         audit_trail::checkpoint(c, &t, &user.0, &key)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(out))
+    // Kept for one release; the Merkle log's signed note replaces it (RFC 9745, RFC 8288).
+    Ok(HttpResponse::Ok()
+        .insert_header(("Deprecation", "true"))
+        .insert_header((
+            "Link",
+            format!(
+                "</api/v1/trials/{}/log/checkpoint>; rel=\"successor-version\"",
+                out.trial
+            ),
+        ))
+        .json(out))
 }
 
 /// Recomputes every hash of the chain.
