@@ -67,12 +67,14 @@ pub enum Permission {
     Monitor,
     /// Close a trial (and reveal its seed).
     CloseTrial,
+    /// Put a new version of a trial's protocol in force.
+    AmendProtocol,
     /// Create, list and revoke users.
     ManageUsers,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Permission::ReadTrials,
         Permission::Screen,
         Permission::ReadPatients,
@@ -80,6 +82,7 @@ impl Permission {
         Permission::Withdraw,
         Permission::Monitor,
         Permission::CloseTrial,
+        Permission::AmendProtocol,
         Permission::ManageUsers,
     ];
 
@@ -91,7 +94,9 @@ impl Permission {
             Permission::ReadPatients => &[Role::Investigator, Role::Pharmacist, Role::Monitor],
             Permission::Randomize => &[Role::Pharmacist],
             Permission::Monitor => &[Role::Monitor],
-            Permission::CloseTrial | Permission::ManageUsers => &[Role::Admin],
+            Permission::CloseTrial | Permission::AmendProtocol | Permission::ManageUsers => {
+                &[Role::Admin]
+            }
         }
     }
 

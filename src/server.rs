@@ -145,6 +145,11 @@ pub fn open_and_prepare(
     let mut conn = db.get()?;
     crate::storage::run_migrations(&mut conn)?;
     let defaults;
+    let source = if settings.protocols.is_empty() {
+        setup::ProtocolSource::BuiltIn
+    } else {
+        setup::ProtocolSource::Operator
+    };
     let protocols = if settings.protocols.is_empty() {
         defaults = vec![Protocol::default_trial().map_err(|e| {
             setup::SetupError::Internal(crate::service::error::Internal::caused(
@@ -157,7 +162,7 @@ pub fn open_and_prepare(
         &settings.protocols
     };
     for protocol in protocols {
-        match setup::initialise_trial(&mut conn, protocol, &settings.data_dir)? {
+        match setup::initialise_trial(&mut conn, protocol, source, &settings.data_dir)? {
             Initialised::New { generated_seed } => tracing::info!(
                 trial = %protocol.id,
                 seed_file = %data_dir.seed_file(&protocol.id).display(),
@@ -277,7 +282,7 @@ pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, crat
     runtime.block_on(async move {
         let app = Application::build(settings.clone())
             .map_err(|e| crate::cli::CliError::Serve(Box::new(e)))?;
-        for t in app.trials.iter() {
+        for t in app.trials.all() {
             match &t.seed {
                 Some(seed) => tracing::info!(trial = %t.protocol.id, commitment = %seed.commitment(), "trial ready"),
                 None => tracing::error!(trial = %t.protocol.id, "trial NOT randomizing: seed unavailable"),

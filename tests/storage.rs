@@ -53,7 +53,7 @@ fn append(conn: &mut DbConnection, chain: &str, i: i64) -> AuditEntry {
 // Migrations
 
 /// Migrations in migrations/sqlite and migrations/postgres (the same names on both).
-const MIGRATIONS: usize = 7;
+const MIGRATIONS: usize = 8;
 
 fn migrations_apply_and_are_idempotent(db: TestDb) {
     let database = db.database();
@@ -835,6 +835,7 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         screened_by: "ivy",
         audit_seq: 1,
         stratum_key: Some(""),
+        protocol_version: 1,
     };
     diesel::insert_into(trialgate::storage::schema::screenings::table)
         .values(&screening)
@@ -1066,6 +1067,7 @@ fn stored_enums_round_trip_and_unknown_text_is_an_error(db: TestDb) {
                 screened_by: "ivy",
                 audit_seq: i as i64 + 1,
                 stratum_key: None,
+                protocol_version: 1,
             })
             .execute(&mut *conn)
             .unwrap();

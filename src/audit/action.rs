@@ -17,10 +17,12 @@ pub enum Action {
     AuthBlocked,
     /// The chain's entries before the Merkle log existed were committed to it (once).
     LogStarted,
+    /// A new version of the trial's protocol is in force.
+    ProtocolAmended,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::TrialInitialized,
         Action::ScreeningRecorded,
         Action::SubjectRandomized,
@@ -32,6 +34,7 @@ impl Action {
         Action::AuthFailed,
         Action::AuthBlocked,
         Action::LogStarted,
+        Action::ProtocolAmended,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Action {
             Action::AuthFailed => "auth.failed",
             Action::AuthBlocked => "auth.blocked",
             Action::LogStarted => "log.started",
+            Action::ProtocolAmended => "protocol.amended",
         }
     }
 

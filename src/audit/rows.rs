@@ -32,6 +32,7 @@ pub struct ScreeningRow<'a> {
     pub screened_by: &'a str,
     pub audit_seq: i64,
     pub stratum_key: Option<&'a str>,
+    pub protocol_version: i32,
 }
 
 /// A `subjects` row as the check sees it.
@@ -176,6 +177,9 @@ impl RowClaims {
             && input.as_ref() == d.get("input")
             // Entries written before the stratum was recorded at screening have neither.
             && d.get("stratum_key").and_then(Value::as_str) == row.stratum_key
+            // Entries written before amendments existed were all under version 1.
+            && d.get("protocol_version").and_then(Value::as_i64).unwrap_or(1)
+                == i64::from(row.protocol_version)
             && result.as_ref().is_some_and(|r| {
                 r["outcome"] == d["outcome"]
                     && r["missing"] == d["missing"]

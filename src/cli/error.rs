@@ -24,6 +24,12 @@ pub enum CliError {
     /// The audit trail or the trial could not be read.
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// A trial could not be amended or closed.
+    #[error(transparent)]
+    Trial(#[from] crate::service::trials::TrialError),
+    /// The trials could not be loaded.
+    #[error(transparent)]
+    Setup(#[from] crate::service::setup::SetupError),
     #[error("{0}")]
     Protocol(#[from] ProtocolError),
     /// A seed file could not be read or parsed.

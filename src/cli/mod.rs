@@ -10,6 +10,7 @@ mod receipt;
 mod schedule;
 mod serve;
 mod simulate;
+mod trial;
 mod user;
 
 use std::io;
@@ -196,6 +197,28 @@ pub enum Command {
     /// Check a subject's randomization receipt offline.
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// A trial's protocol.
+    #[command(subcommand)]
+    Trial(TrialCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrialCommand {
+    /// Put a new version of the trial's protocol in force (audited `protocol.amended`). The
+    /// design (arms, ratios, block sizes, stratification) is fixed once a subject is
+    /// randomized; running servers use the new version from their next request.
+    Amend {
+        #[arg(long)]
+        trial: String,
+        /// The whole new protocol file (TOML).
+        #[arg(long)]
+        protocol: PathBuf,
+        /// Why the protocol changes.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +264,7 @@ pub fn run(
             format,
         } => simulate::run(protocol.as_deref(), trials, seed.as_deref(), format),
         Command::Receipt(command) => receipt::run(command),
+        Command::Trial(command) => trial::run(command),
     }
 }
 

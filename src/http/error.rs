@@ -265,6 +265,7 @@ impl From<TrialError> for ApiError {
             TrialError::TrialClosed(e) => e.into(),
             TrialError::SeedUnavailable(trial) => ApiError::SeedUnavailable(trial),
             TrialError::Storage(e) => e.into(),
+            TrialError::Internal(e) => e.into(),
             TrialError::Query(e) => e.into(),
         }
     }

@@ -118,52 +118,86 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
 /// use case can parse them its own way.
 pub struct JsonBytes(pub web::Bytes);
 
+/// A TOML request body (`application/toml`, a protocol amendment), checked like [`JsonBytes`].
+pub struct TomlBytes(pub web::Bytes);
+
+fn content_type(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// Reads a body of an accepted media type, refusing more than [`BODY_LIMIT`] bytes before
+/// reading them when the length is declared, and as soon as they arrive otherwise.
+fn limited_body(
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+    accepted: fn(&str) -> bool,
+    wanted: &'static str,
+) -> Pin<Box<dyn Future<Output = Result<web::Bytes, ApiError>>>> {
+    let content_type = content_type(req);
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if !content_type.as_deref().is_some_and(accepted) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "send the body as {wanted} (got {})",
+                content_type.as_deref().unwrap_or("no Content-Type")
+            )));
+        }
+        if declared_length.is_some_and(|n| n > BODY_LIMIT) {
+            return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::Malformed(format!("reading body: {e}")))?;
+            if body.len() + chunk.len() > BODY_LIMIT {
+                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    })
+}
+
 impl FromRequest for JsonBytes {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let is_json = content_type.as_deref().is_some_and(|t| {
-                t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
-            });
-            if !is_json {
-                return Err(ApiError::UnsupportedMediaType(format!(
-                    "send the body as application/json (got {})",
-                    content_type.as_deref().unwrap_or("no Content-Type")
-                )));
-            }
-            if declared_length.is_some_and(|n| n > BODY_LIMIT) {
-                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::Malformed(format!("reading body: {e}")))?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(JsonBytes(body.freeze()))
-        })
+        let body = limited_body(
+            req,
+            payload,
+            |t| t == "application/json" || (t.starts_with("application/") && t.ends_with("+json")),
+            "application/json",
+        );
+        Box::pin(async move { body.await.map(JsonBytes) })
     }
+}
+
+/// Reads a TOML body once the handler has authenticated and authorised the request, so that
+/// a bad token is a 401 whatever was sent.
+pub async fn toml_body(req: &HttpRequest, payload: web::Payload) -> Result<TomlBytes, ApiError> {
+    let mut payload = payload.into_inner();
+    limited_body(
+        req,
+        &mut payload,
+        |t| t == "application/toml",
+        "application/toml",
+    )
+    .await
+    .map(TomlBytes)
 }
 
 /// Parses a JSON body into its typed request through the one mapping ([`crate::fields`]):

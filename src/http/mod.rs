@@ -167,6 +167,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(trials::list)
             .service(trials::detail)
             .service(trials::close)
+            .service(trials::amend)
             .service(screenings::create)
             .service(screenings::list)
             .service(screenings::get)

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod amendment;
 mod patient_ref;
 mod status;
 mod vocabulary;

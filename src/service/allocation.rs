@@ -3,12 +3,12 @@
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::screening::ensure_open;
+use super::screening::{ensure_open, in_force};
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::audit::Action;
 use crate::eligibility::{Outcome, RawScreening};
-use crate::protocol::SubjectStatus;
+use crate::protocol::{Protocol, SubjectStatus};
 use crate::randomization::{allocation_at, stratum_key};
 use crate::service::error::{Internal, Invalid, NotFound, TrialClosed};
 use crate::service::views::Allocation;
@@ -23,10 +23,12 @@ pub enum AllocationError {
     NotFound(#[from] NotFound),
     #[error(transparent)]
     Invalid(#[from] Invalid),
-    #[error("screening {screening_id} is {outcome}, not eligible")]
+    #[error("screening {screening_id} is {outcome}, not eligible{}", .version.map_or(String::new(), |v| format!(" under protocol version {v}, the version in force")))]
     NotEligible {
         screening_id: String,
         outcome: Outcome,
+        /// Set when the screening was eligible under the version it was screened with.
+        version: Option<i32>,
     },
     #[error("patient is already randomized as subject {subject_id}")]
     AlreadyRandomized { subject_id: String },
@@ -121,9 +123,25 @@ pub fn randomize(
             return Err(AllocationError::NotEligible {
                 screening_id: screening.id,
                 outcome: screening.outcome,
+                version: None,
             });
         }
-        ensure_open::<AllocationError>(c, trial_id)?;
+        let current = in_force::<AllocationError>(c, trial)?;
+        let protocol: &Protocol = &current.protocol;
+        // Screened under an earlier version: it must be eligible under the one in force.
+        if screening.protocol_version != current.version {
+            let outcome = outcome_under(protocol, &screening)?;
+            if outcome != Outcome::Eligible {
+                return Err(AllocationError::NotEligible {
+                    screening_id: screening.id,
+                    outcome,
+                    version: Some(current.version),
+                });
+            }
+        }
+        if current.status == crate::protocol::TrialStatus::Closed {
+            return Err(TrialClosed(trial_id.to_string()).into());
+        }
         let enrolled = repo::subjects::count(c, trial_id)?;
         if enrolled >= i64::from(protocol.cap) {
             return Err(AllocationError::EnrollmentClosed {
@@ -224,6 +242,23 @@ fn stratum_of(
         factors.push((f.name(), value));
     }
     Ok(stratum_key(factors.iter().map(|(n, v)| (*n, v.as_str()))))
+}
+
+/// The outcome of a stored screening under `protocol`: its input validated and evaluated again,
+/// as of its screening date.
+fn outcome_under(
+    protocol: &Protocol,
+    screening: &crate::storage::models::Screening,
+) -> Result<Outcome, Internal> {
+    let raw = RawScreening::from_json(screening.input_json.as_bytes())
+        .map_err(|e| Internal::caused(format!("stored screening {}", screening.id), e))?;
+    // Input the current rules refuse (a narrower reference pattern, say) is not eligible.
+    Ok(
+        match super::screening::evaluate_request(protocol, &raw, screening.screening_date) {
+            Ok((_, evaluation)) => evaluation.outcome,
+            Err(_) => Outcome::Ineligible,
+        },
+    )
 }
 
 /// The request an idempotency key stands for: trial and screening.

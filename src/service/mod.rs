@@ -22,7 +22,7 @@ pub mod views;
 pub mod web_sessions;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chrono::{NaiveDateTime, Utc};
 
@@ -34,25 +34,64 @@ use crate::randomization::Seed;
 #[derive(Debug)]
 pub struct TrialRuntime {
     pub protocol: Protocol,
+    /// The protocol's version (1 as initialised; each amendment adds one).
+    pub version: i32,
     pub seed: Option<Seed>,
     /// Why the seed is unavailable, for logs and operators.
     pub seed_problem: Option<String>,
 }
 
-/// All trials served, by id. Built at start-up and read-only afterwards.
+/// All trials served, by id. Built at start-up; an amendment replaces its trial's entry, and a
+/// request holds the `Arc` it got for its whole run, so it sees one protocol version.
 #[derive(Debug, Clone, Default)]
-pub struct Trials(pub Arc<BTreeMap<String, Arc<TrialRuntime>>>);
+pub struct Trials(Arc<RwLock<BTreeMap<String, Arc<TrialRuntime>>>>);
 
 impl Trials {
-    pub fn get(&self, id: &str) -> Result<Arc<TrialRuntime>, error::NotFound> {
+    pub fn new(map: BTreeMap<String, Arc<TrialRuntime>>) -> Self {
+        Trials(Arc::new(RwLock::new(map)))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<TrialRuntime>>> {
+        // A writer never panics while holding the lock (it only inserts an Arc).
         self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Arc<TrialRuntime>, error::NotFound> {
+        self.read()
             .get(id)
             .cloned()
             .ok_or_else(|| error::NotFound::trial(id))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<TrialRuntime>> {
-        self.0.values()
+    pub fn contains(&self, id: &str) -> bool {
+        self.read().contains_key(id)
+    }
+
+    /// The trials, in id order, as they are now.
+    pub fn all(&self) -> Vec<Arc<TrialRuntime>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// The ids of the trials served.
+    pub fn ids(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// Puts a newer version of a trial in force for the requests that follow (an older one
+    /// never replaces a newer: two amendments may finish in any order).
+    pub fn replace(&self, runtime: TrialRuntime) {
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newer = map
+            .get(&runtime.protocol.id)
+            .is_none_or(|current| current.version < runtime.version);
+        if newer {
+            map.insert(runtime.protocol.id.clone(), Arc::new(runtime));
+        }
     }
 }
 

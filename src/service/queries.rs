@@ -47,7 +47,7 @@ pub fn list_trials(
     let enrolled = repo::subjects::count_by_trial(conn)?;
     let mut out = Vec::new();
     for row in repo::trials::list(conn)? {
-        if trials.0.contains_key(&row.id) {
+        if trials.contains(&row.id) {
             out.push(TrialSummary {
                 enrolled: enrolled.get(&row.id).copied().unwrap_or(0),
                 id: row.id,
@@ -128,6 +128,7 @@ pub fn screening_view(
         screened_by: row.screened_by,
         latest,
         subject_id,
+        protocol_version: row.protocol_version,
     })
 }
 

@@ -1,12 +1,14 @@
 //! Screening a patient: validate, evaluate, record with its audit entry.
 
+use std::borrow::Cow;
+
 use serde_json::json;
 
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::audit::Action;
 use crate::eligibility::{evaluate, Evaluation, FieldError, RawScreening};
-use crate::protocol::TrialStatus;
+use crate::protocol::{Protocol, TrialStatus};
 use crate::service::error::{Internal, Invalid, NotFound, TrialClosed};
 use crate::service::views::ScreeningView;
 use crate::storage::{self, repo, DbConnection, StorageError};
@@ -34,16 +36,15 @@ impl From<diesel::result::Error> for ScreeningError {
     }
 }
 
-/// Validates and evaluates a screening request without touching the database.
+/// Validates and evaluates a screening request under `protocol`, without touching the database.
 pub fn evaluate_request(
-    trial: &TrialRuntime,
+    protocol: &Protocol,
     raw: &RawScreening,
     today: chrono::NaiveDate,
 ) -> Result<(crate::eligibility::ScreeningInput, Evaluation), Invalid> {
-    let input = raw.validate(today, &trial.protocol).map_err(Invalid)?;
+    let input = raw.validate(today, protocol).map_err(Invalid)?;
     // A stratified trial cannot place a patient whose factor is unknown.
-    let missing_factors: Vec<FieldError> = trial
-        .protocol
+    let missing_factors: Vec<FieldError> = protocol
         .stratification
         .iter()
         .filter(|f| input.factor_value(**f).is_none())
@@ -57,7 +58,7 @@ pub fn evaluate_request(
     if !missing_factors.is_empty() {
         return Err(Invalid(missing_factors));
     }
-    let evaluation = evaluate(&trial.protocol, &input);
+    let evaluation = evaluate(protocol, &input);
     Ok((input, evaluation))
 }
 
@@ -70,18 +71,23 @@ pub fn record(
 ) -> Result<ScreeningView, ScreeningError> {
     user.require_permission(Permission::Screen)?;
     let at = now();
-    let (input, evaluation) = evaluate_request(trial, raw, at.date())?;
+    // Refuse bad input before taking the lock; the protocol in force decides below.
+    let (input, _) = evaluate_request(&trial.protocol, raw, at.date())?;
     user.require_site(&input.site)?;
     let trial_id = trial.protocol.id.as_str();
     let id = uuid::Uuid::now_v7().to_string();
     let submitted =
         serde_json::to_value(raw).map_err(|e| Internal::caused("encoding the screening", e))?;
-    let stratum = stratum_key_of(&trial.protocol, &input);
-    let result_json = serde_json::to_string(&evaluation)
-        .map_err(|e| Internal::caused("encoding the evaluation", e))?;
-    storage::write_transaction(conn, |c| {
+    let (input, evaluation, version) = storage::write_transaction(conn, |c| {
         let mut head = storage::lock_chain_head(c, trial_id)?;
-        ensure_open::<ScreeningError>(c, trial_id)?;
+        let current = in_force::<ScreeningError>(c, trial)?;
+        let (input, evaluation) = evaluate_request(&current.protocol, raw, at.date())?;
+        if current.status == TrialStatus::Closed {
+            return Err(TrialClosed(trial_id.to_string()).into());
+        }
+        let stratum = stratum_key_of(&current.protocol, &input);
+        let result_json = serde_json::to_string(&evaluation)
+            .map_err(|e| Internal::caused("encoding the evaluation", e))?;
         let entry = storage::append_audit(
             c,
             &mut head,
@@ -99,6 +105,7 @@ pub fn record(
                 "missing": evaluation.missing,
                 "criteria": evaluation.criteria,
                 "stratum_key": stratum,
+                "protocol_version": current.version,
             }),
         )?;
         repo::screenings::insert(
@@ -116,9 +123,10 @@ pub fn record(
                 screened_by: &user.name,
                 audit_seq: entry.seq,
                 stratum_key: stratum.as_deref(),
+                protocol_version: current.version,
             },
         )?;
-        Ok::<_, ScreeningError>(())
+        Ok::<_, ScreeningError>((input, evaluation, current.version))
     })?;
     Ok(ScreeningView {
         id,
@@ -133,6 +141,7 @@ pub fn record(
         screened_by: user.name.clone(),
         latest: true,
         subject_id: None,
+        protocol_version: version,
     })
 }
 
@@ -149,6 +158,40 @@ fn stratum_key_of(
         .map(|f| input.factor_value(*f).map(|value| (f.name(), value)))
         .collect::<Option<Vec<_>>>()?;
     Some(crate::randomization::stratum_key(factors))
+}
+
+/// The trial as it stands in the database, read under the chain-head lock: its status and the
+/// protocol in force.
+pub(crate) struct InForce<'a> {
+    pub protocol: Cow<'a, Protocol>,
+    pub version: i32,
+    pub status: TrialStatus,
+}
+
+/// Reads [`InForce`]. The server's cached protocol is used when it is the version in force;
+/// when another server amended the trial since, the stored one is parsed and used.
+pub(crate) fn in_force<'a, E>(
+    c: &mut DbConnection,
+    trial: &'a TrialRuntime,
+) -> Result<InForce<'a>, E>
+where
+    E: From<StorageError> + From<NotFound> + From<Internal>,
+{
+    let trial_id = trial.protocol.id.as_str();
+    let row = repo::trials::get(c, trial_id)?.ok_or_else(|| NotFound::trial(trial_id))?;
+    let protocol = if row.protocol_version == trial.version {
+        Cow::Borrowed(&trial.protocol)
+    } else {
+        Cow::Owned(
+            Protocol::from_canonical_json(&row.protocol_json, trial_id)
+                .map_err(|e| Internal::caused(format!("stored protocol of {trial_id}"), e))?,
+        )
+    };
+    Ok(InForce {
+        protocol,
+        version: row.protocol_version,
+        status: row.status,
+    })
 }
 
 /// Refuses a write in a closed trial. Call with the chain head locked.

@@ -42,6 +42,15 @@ pub fn seed_path(data_dir: &Path, trial_id: &str) -> PathBuf {
     DataDir::from(data_dir).seed_file(trial_id)
 }
 
+/// Where a protocol handed to [`initialise_trial`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolSource {
+    /// A file the operator named (`serve --protocol`): it must be the protocol in force.
+    Operator,
+    /// The built-in default, used when no file is named.
+    BuiltIn,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Initialised {
     /// Newly initialised; the seed was generated (`true`) or taken from an existing file.
@@ -53,7 +62,7 @@ pub enum Initialised {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("trial {trial}: the protocol given differs from the one it was initialised with (digest {stored} in the database, {given} given); a running trial's protocol cannot change")]
+    #[error("trial {trial}: the protocol given differs from the one in force (digest {stored} in the database, {given} given); change a running trial's protocol with `trialgate trial amend`")]
     ProtocolChanged {
         trial: String,
         stored: String,
@@ -85,21 +94,25 @@ impl From<diesel::result::Error> for SetupError {
 /// was placed there, else generates one (written 0600 before the commitment is recorded,
 /// so a crash never leaves a commitment without its seed), records the trial and its
 /// `trial.initialized` audit entry. Serialised across processes by the system chain's lock.
+///
+/// For a trial already initialised, the database's protocol (the latest amendment) is in force:
+/// a protocol `given` by the operator must be that one; the built-in default is not compared.
 pub fn initialise_trial(
     conn: &mut DbConnection,
     protocol: &Protocol,
+    given: ProtocolSource,
     data_dir: &Path,
 ) -> Result<Initialised, SetupError> {
     let path = DataDir::from(data_dir).seed_file(&protocol.id);
     storage::write_transaction(conn, |c| {
         storage::lock_chain_head(c, SYSTEM_CHAIN)?;
         if let Some(row) = repo::trials::get(c, &protocol.id)? {
-            let given = protocol.digest();
-            if row.protocol_digest != given {
+            let digest = protocol.digest();
+            if given == ProtocolSource::Operator && row.protocol_digest != digest {
                 return Err(SetupError::ProtocolChanged {
                     trial: protocol.id.clone(),
                     stored: row.protocol_digest,
-                    given,
+                    given: digest,
                 });
             }
             return Ok(Initialised::AlreadyInitialised);
@@ -138,6 +151,18 @@ pub fn initialise_trial(
                 created_at: at,
                 closed_at: None,
                 close_reason: None,
+            },
+        )?;
+        repo::trials::insert_version(
+            c,
+            &repo::trials::ProtocolVersion {
+                trial_id: protocol.id.clone(),
+                version: 1,
+                protocol_json: protocol.canonical_json(),
+                protocol_digest: protocol.digest(),
+                effective_at: at,
+                reason: "initialised".into(),
+                amended_by: actor.name.clone(),
             },
         )?;
         let protocol_value: serde_json::Value =
@@ -191,12 +216,13 @@ pub fn load_trials(conn: &mut DbConnection, data_dir: &Path) -> Result<Trials, S
             row.id.clone(),
             Arc::new(TrialRuntime {
                 protocol,
+                version: row.protocol_version,
                 seed,
                 seed_problem,
             }),
         );
     }
-    Ok(Trials(Arc::new(map)))
+    Ok(Trials::new(map))
 }
 
 /// Creates the first admin when the database has no users, writing its token to

@@ -1,4 +1,5 @@
-//! A trial's life as a whole: closing it (with the optional seed reveal).
+//! A trial's life as a whole: amending its protocol, closing it (with the optional seed
+//! reveal).
 
 use serde_json::json;
 
@@ -25,6 +26,8 @@ pub enum TrialError {
     SeedUnavailable(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Internal(#[from] crate::service::error::Internal),
     /// The trial closed; reading it back failed.
     #[error(transparent)]
     Query(#[from] QueryError),
@@ -90,4 +93,104 @@ pub fn close(
         Ok::<_, TrialError>(())
     })?;
     Ok(super::queries::trial_detail(conn, trial, user)?)
+}
+
+/// A new protocol version, as `POST …/amendments` answers it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Amendment {
+    pub version: i32,
+    pub protocol_digest: String,
+    pub effective_at: String,
+    /// The protocol's top-level keys that changed, e.g. `criteria`, `cap`.
+    pub changed: Vec<String>,
+}
+
+/// Longest accepted amendment reason (the same rule as every reason).
+const MAX_REASON: usize = crate::text::MAX_REASON_CHARS;
+
+/// Puts `text` (a whole protocol file, TOML) in force as the trial's next protocol version.
+/// Design keys are fixed once a subject is randomized; the cap may not fall below the
+/// randomized count; the trial id may not change. Audited as `protocol.amended`; the server's
+/// cached protocol is replaced for the requests that follow (other servers notice the new
+/// version under their next write's lock).
+#[tracing::instrument(name = "amend_protocol", skip_all, fields(trial = %trial.protocol.id, user = %user.name))]
+pub fn amend(
+    conn: &mut DbConnection,
+    trials: &super::Trials,
+    trial: &TrialRuntime,
+    user: &User,
+    text: &str,
+    reason: &str,
+) -> Result<Amendment, TrialError> {
+    user.require_permission(Permission::AmendProtocol)?;
+    let mut errors = Vec::new();
+    let reason = crate::text::check_reason(reason, MAX_REASON)
+        .map_err(|message| errors.push(crate::fields::FieldError::new("reason", message)))
+        .ok();
+    let new = crate::protocol::Protocol::from_toml(text, "amendment")
+        .map_err(|e| errors.push(crate::fields::FieldError::new("protocol", e.to_string())))
+        .ok();
+    let (Some(reason), Some(new)) = (reason, new) else {
+        return Err(Invalid(errors).into());
+    };
+    let trial_id = trial.protocol.id.as_str();
+    let at = now();
+    let (amendment, runtime) = storage::write_transaction(conn, |c| {
+        let mut head = storage::lock_chain_head(c, trial_id)?;
+        let current = super::screening::in_force::<TrialError>(c, trial)?;
+        if current.status == crate::protocol::TrialStatus::Closed {
+            return Err(TrialClosed(trial_id.to_string()).into());
+        }
+        let enrolled = repo::subjects::count(c, trial_id)?;
+        let changed = crate::protocol::amendment::check(&current.protocol, &new, enrolled)
+            .map_err(|refusals| {
+                Invalid(
+                    refusals
+                        .iter()
+                        .map(|r| crate::fields::FieldError::new(r.key(), r.to_string()))
+                        .collect(),
+                )
+            })?;
+        let version = current.version + 1;
+        let row = repo::trials::ProtocolVersion {
+            trial_id: trial_id.to_string(),
+            version,
+            protocol_json: new.canonical_json(),
+            protocol_digest: new.digest(),
+            effective_at: at,
+            reason: reason.clone(),
+            amended_by: user.name.clone(),
+        };
+        repo::trials::insert_version(c, &row)?;
+        repo::trials::set_protocol(c, trial_id, &row, i64::from(new.cap))?;
+        storage::append_audit(
+            c,
+            &mut head,
+            at,
+            &user.name,
+            Some(user.role),
+            Action::ProtocolAmended,
+            json!({
+                "version": version,
+                "old_digest": current.protocol.digest(),
+                "new_digest": row.protocol_digest,
+                "changed": changed,
+                "reason": reason,
+            }),
+        )?;
+        let amendment = Amendment {
+            version,
+            protocol_digest: row.protocol_digest.clone(),
+            effective_at: super::format_time(at),
+            changed,
+        };
+        Ok::<_, TrialError>((amendment, version))
+    })?;
+    trials.replace(TrialRuntime {
+        protocol: new,
+        version: runtime,
+        seed: trial.seed.clone(),
+        seed_problem: trial.seed_problem.clone(),
+    });
+    Ok(amendment)
 }

@@ -82,6 +82,8 @@ pub struct ScreeningView {
     /// The subject, once this patient is randomized.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_id: Option<String>,
+    /// The protocol version it was evaluated under (1: as the trial was initialised).
+    pub protocol_version: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

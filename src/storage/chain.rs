@@ -319,6 +319,7 @@ fn check_rows(
             screened_by: &s.screened_by,
             audit_seq: s.audit_seq,
             stratum_key: s.stratum_key.as_deref(),
+            protocol_version: s.protocol_version,
         });
     }
     for s in subjects::table

@@ -52,10 +52,26 @@ fn sqlite_pragmas() -> String {
 }
 
 fn configure(conn: &mut DbConnection) -> Result<(), StorageError> {
-    if let DbConnection::Sqlite(sqlite) = conn {
-        sqlite.batch_execute(&sqlite_pragmas())?;
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return Ok(());
+    };
+    // Switching a fresh file to WAL needs an exclusive lock, and SQLite answers BUSY at once,
+    // without its busy handler, when another connection is taking it too: retry until the
+    // busy timeout.
+    let deadline =
+        std::time::Instant::now() + Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
+    loop {
+        match sqlite.batch_execute(&sqlite_pragmas()) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let e = StorageError::from(e);
+                if !e.is_unavailable() || std::time::Instant::now() >= deadline {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
-    Ok(())
 }
 
 /// Makes a SQLite database file private (0600) before SQLite opens it. SQLite would create

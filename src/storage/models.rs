@@ -32,6 +32,8 @@ pub struct Trial {
     pub closed_at: Option<NaiveDateTime>,
     pub close_reason: Option<String>,
     pub seed_revealed: bool,
+    /// The protocol version in force (1: as initialised).
+    pub protocol_version: i32,
 }
 
 /// A new trial (`seed_revealed` starts false).
@@ -110,6 +112,8 @@ pub struct Screening {
     /// The stratum fixed at screening (`""` unstratified); `None` when a factor was not
     /// given, or for a screening recorded before the column existed.
     pub stratum_key: Option<String>,
+    /// The protocol version it was evaluated under.
+    pub protocol_version: i32,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -127,6 +131,7 @@ pub struct NewScreening<'a> {
     pub screened_by: &'a str,
     pub audit_seq: i64,
     pub stratum_key: Option<&'a str>,
+    pub protocol_version: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]

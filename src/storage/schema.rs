@@ -14,6 +14,19 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         close_reason -> Nullable<Text>,
         seed_revealed -> Bool,
+        protocol_version -> Integer,
+    }
+}
+
+diesel::table! {
+    protocol_versions (trial_id, version) {
+        trial_id -> Text,
+        version -> Integer,
+        protocol_json -> Text,
+        protocol_digest -> Text,
+        effective_at -> Timestamp,
+        reason -> Text,
+        amended_by -> Text,
     }
 }
 
@@ -50,6 +63,7 @@ diesel::table! {
         screened_by -> Text,
         audit_seq -> BigInt,
         stratum_key -> Nullable<Text>,
+        protocol_version -> Integer,
     }
 }
 
@@ -130,8 +144,11 @@ diesel::joinable!(audit_entries -> audit_heads (chain));
 
 diesel::joinable!(merkle_nodes -> audit_heads (chain));
 
+diesel::joinable!(protocol_versions -> trials (trial_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     merkle_nodes,
+    protocol_versions,
     trials,
     users,
     tokens,

@@ -100,7 +100,8 @@ impl WebSession {
 }
 
 pub(super) fn only_trial(state: &AppState) -> Option<String> {
-    let mut ids = state.trials.0.keys();
+    let ids = state.trials.ids();
+    let mut ids = ids.iter();
     match (ids.next(), ids.next()) {
         (Some(id), None) => Some(id.clone()),
         _ => None,

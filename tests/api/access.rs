@@ -104,6 +104,12 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
         ADMIN,
         Permission::ManageUsers,
     ),
+    (
+        "POST",
+        "{T}/amendments?reason=matrix",
+        ADMIN,
+        Permission::AmendProtocol,
+    ),
     ("POST", "{T}/close", ADMIN, Permission::CloseTrial),
 ];
 
@@ -196,7 +202,21 @@ fn role_matrix(db: TestDb) {
         for (role, token) in &tokens {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let body = body_for(&path, &ids, role);
-            let r = send(&app, method.clone(), Some(token), &path, body.as_ref());
+            let r = if path.contains("/amendments") {
+                // The whole protocol file, as TOML.
+                app.client
+                    .post(app.url(&path))
+                    .bearer_auth(token)
+                    .header("Content-Type", "application/toml")
+                    .body(
+                        trialgate::protocol::DEFAULT_PROTOCOL_TOML
+                            .replacen("cap = 90", "cap = 91", 1),
+                    )
+                    .send()
+                    .unwrap()
+            } else {
+                send(&app, method.clone(), Some(token), &path, body.as_ref())
+            };
             let status = r.status().as_u16();
             if allowed.contains(role) {
                 let text = r.text().unwrap();

@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod amendments;
 mod auth_limit;
 mod backup;
 mod checkpoint;

@@ -3,7 +3,7 @@ use serde::Deserialize;
 
 use super::trial;
 use crate::http::error::ApiError;
-use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
+use crate::http::extract::{parse_json, run_db, toml_body, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::views::{TrialDetail, TrialSummary};
@@ -70,4 +70,59 @@ pub async fn close(
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentQuery {
+    /// Why the protocol changes (or the `X-Reason` header; a reason that is not ASCII goes
+    /// here, percent-encoded).
+    pub reason: Option<String>,
+}
+
+/// Amend the protocol: the whole new protocol file as TOML; design keys are fixed once a
+/// subject is randomized.
+#[utoipa::path(post, operation_id = "amendProtocol", tag = "trials",
+    params(("trial" = String, Path), AmendmentQuery,
+        ("X-Reason" = Option<String>, Header, description = "why the protocol changes (or `reason`)")),
+    request_body(content = String, content_type = "application/toml", description = "the whole new protocol file"),
+    responses((status = 201, body = crate::service::trials::Amendment), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "trial_closed"), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, body = Problem, description = "names the protocol key refused")),
+    security(("bearer" = [])))]
+#[post("/trials/{trial}/amendments")]
+pub async fn amend(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: web::Query<AmendmentQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let t = trial(&state, &path)?;
+    user.0
+        .require_permission(crate::access::Permission::AmendProtocol)?;
+    let body = toml_body(&req, payload).await?;
+    let header = req.headers().get("X-Reason");
+    let reason = match (query.into_inner().reason, header) {
+        (Some(reason), _) => reason,
+        (None, Some(value)) => value
+            .to_str()
+            .map_err(|_| {
+                ApiError::field(
+                    "reason",
+                    "the X-Reason header must be ASCII; send other text in the `reason` query parameter",
+                )
+            })?
+            .to_string(),
+        (None, None) => String::new(),
+    };
+    let text = String::from_utf8(body.0.to_vec())
+        .map_err(|e| ApiError::field("protocol", format!("is not UTF-8 text: {e}")))?;
+    let all = state.trials.clone();
+    let out = run_db(&state, move |c| {
+        trials::amend(c, &all, &t, &user.0, &text, &reason)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(out))
 }

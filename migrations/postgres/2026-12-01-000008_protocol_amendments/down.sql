@@ -1,0 +1,4 @@
+ALTER TABLE screenings DROP COLUMN protocol_version;
+ALTER TABLE trials DROP COLUMN protocol_version;
+DROP TABLE protocol_versions;
+DROP FUNCTION protocol_versions_append_only();
