@@ -203,12 +203,22 @@ fn a_protocol_without_the_key_uses_the_default_and_keeps_its_digest() {
         DEFAULT_PATIENT_REF_PATTERN
     );
     assert!(!p.canonical_json().contains("patient_ref_pattern"));
-    // The digest recorded by trials initialised before the key existed.
     assert_eq!(p.digest(), BUILT_IN_DIGEST);
+    // Keys a file leaves unset stay out of the digest: the built-in protocol as it was before
+    // `start_date` keeps the digest trials initialised with it recorded.
+    let before =
+        trialgate::protocol::DEFAULT_PROTOCOL_TOML.replacen("start_date = \"2025-06-01\"\n", "", 1);
+    let before = Protocol::from_toml(&before, "test").unwrap();
+    assert!(!before.canonical_json().contains("start_date"));
+    assert!(!before.canonical_json().contains("screening_valid_days"));
+    assert_eq!(before.digest(), FIRST_BUILT_IN_DIGEST);
 }
 
-/// SHA-256 of the built-in protocol's canonical JSON, unchanged by `patient_ref_pattern`.
-const BUILT_IN_DIGEST: &str = "add6360207cded5e7f939164304c586047b6e415d86f367133018126c7fee425";
+/// SHA-256 of the built-in protocol's canonical JSON.
+const BUILT_IN_DIGEST: &str = "6c71551312bae58391f054630635400df0ba5a11471f5cec0f596c9f355e03e4";
+/// The digest of the first built-in protocol (no `start_date`), unchanged by the keys added since.
+const FIRST_BUILT_IN_DIGEST: &str =
+    "add6360207cded5e7f939164304c586047b6e415d86f367133018126c7fee425";
 
 #[test]
 fn an_explicit_pattern_is_in_the_canonical_json_and_the_digest() {

@@ -339,6 +339,12 @@ impl RawScreening {
                     format!("{date} is in the future"),
                 ));
             }
+            if let Some(start) = protocol.start_date.filter(|start| date < *start) {
+                errors.push(FieldError::new(
+                    "screening_date",
+                    format!("{date} is before the trial started on {start}"),
+                ));
+            }
         }
         if let (Some(b), Some(s)) = (birth_date, screening_date) {
             if b > s {

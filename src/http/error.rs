@@ -37,6 +37,8 @@ pub enum ApiError {
     AlreadyRandomized { subject_id: String },
     #[error("screening {0} is not the patient's latest screening")]
     StaleScreening(String),
+    #[error("{0}")]
+    ScreeningExpired(String),
     #[error("enrollment is closed: the cap of {cap} randomized subjects is reached")]
     EnrollmentClosed { cap: i64 },
     #[error("trial {0} is closed")]
@@ -80,6 +82,7 @@ impl ApiError {
             ApiError::NotEligible(_) => "not_eligible",
             ApiError::AlreadyRandomized { .. } => "already_randomized",
             ApiError::StaleScreening(_) => "stale_screening",
+            ApiError::ScreeningExpired(_) => "screening_expired",
             ApiError::EnrollmentClosed { .. } => "enrollment_closed",
             ApiError::TrialClosed(_) => "trial_closed",
             ApiError::IdempotencyConflict => "idempotency_conflict",
@@ -104,6 +107,7 @@ impl ApiError {
             | ApiError::NotEligible(_)
             | ApiError::AlreadyRandomized { .. }
             | ApiError::StaleScreening(_)
+            | ApiError::ScreeningExpired(_)
             | ApiError::EnrollmentClosed { .. }
             | ApiError::TrialClosed(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
@@ -126,6 +130,7 @@ impl ApiError {
             ApiError::NotEligible(_) => "Not eligible",
             ApiError::AlreadyRandomized { .. } => "Already randomized",
             ApiError::StaleScreening(_) => "Stale screening",
+            ApiError::ScreeningExpired(_) => "Screening expired",
             ApiError::EnrollmentClosed { .. } => "Enrollment closed",
             ApiError::TrialClosed(_) => "Trial closed",
             ApiError::IdempotencyConflict => "Idempotency conflict",
@@ -233,6 +238,9 @@ impl From<AllocationError> for ApiError {
                 ApiError::AlreadyRandomized { subject_id }
             }
             AllocationError::StaleScreening(id) => ApiError::StaleScreening(id),
+            e @ AllocationError::ScreeningExpired { .. } => {
+                ApiError::ScreeningExpired(e.to_string())
+            }
             AllocationError::EnrollmentClosed { cap } => ApiError::EnrollmentClosed { cap },
             AllocationError::TrialClosed(e) => e.into(),
             AllocationError::AlreadyWithdrawn(id) => ApiError::AlreadyWithdrawn(id),

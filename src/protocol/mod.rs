@@ -131,6 +131,12 @@ pub struct Protocol {
         skip_serializing_if = "Option::is_none"
     )]
     declared_patient_ref_pattern: Option<String>,
+    /// The first day a patient may be screened; absent (and out of the digest) when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<chrono::NaiveDate>,
+    /// How many days a screening stays valid for randomization; unset: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screening_valid_days: Option<u32>,
     pub arms: Vec<Arm>,
     pub criteria: Vec<Criterion>,
     #[serde(skip)]
@@ -221,6 +227,10 @@ struct RawProtocol {
     stratification: Vec<StratificationFactor>,
     #[serde(default)]
     patient_ref_pattern: Option<String>,
+    #[serde(default)]
+    start_date: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    screening_valid_days: Option<u32>,
     arms: Vec<Arm>,
     criteria: Vec<RawCriterion>,
 }
@@ -456,6 +466,11 @@ impl RawProtocol {
         if self.criteria.is_empty() {
             return Err("at least one eligibility criterion is required".into());
         }
+        if self.screening_valid_days == Some(0) {
+            return Err(
+                "screening_valid_days must be at least 1 (leave it out for no limit)".into(),
+            );
+        }
         let mut criteria = Vec::with_capacity(self.criteria.len());
         let mut ids = HashSet::new();
         for raw in self.criteria {
@@ -472,6 +487,8 @@ impl RawProtocol {
             block_sizes: self.block_sizes,
             stratification: self.stratification,
             declared_patient_ref_pattern: self.patient_ref_pattern,
+            start_date: self.start_date,
+            screening_valid_days: self.screening_valid_days,
             arms: self.arms,
             criteria,
             design,

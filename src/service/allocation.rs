@@ -30,6 +30,12 @@ pub enum AllocationError {
         /// Set when the screening was eligible under the version it was screened with.
         version: Option<i32>,
     },
+    #[error("screening {screening_id} of {screening_date} is older than the protocol's {days} days: screen the patient again")]
+    ScreeningExpired {
+        screening_id: String,
+        screening_date: chrono::NaiveDate,
+        days: u32,
+    },
     #[error("patient is already randomized as subject {subject_id}")]
     AlreadyRandomized { subject_id: String },
     #[error("screening {0} is not the patient's latest screening")]
@@ -136,6 +142,16 @@ pub fn randomize(
                     screening_id: screening.id,
                     outcome,
                     version: Some(current.version),
+                });
+            }
+        }
+        if let Some(days) = protocol.screening_valid_days {
+            let age = (at.date() - screening.screening_date).num_days();
+            if age > i64::from(days) {
+                return Err(AllocationError::ScreeningExpired {
+                    screening_id: screening.id,
+                    screening_date: screening.screening_date,
+                    days,
                 });
             }
         }

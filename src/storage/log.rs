@@ -237,16 +237,18 @@ fn load_nodes(
     let mut map = BTreeMap::new();
     for part in ids.chunks(64) {
         let mut query = merkle_nodes::table
-            .filter(merkle_nodes::chain.eq(chain))
             .select((merkle_nodes::level, merkle_nodes::idx, merkle_nodes::hash))
             .into_boxed();
         let mut condition: Option<
             Box<dyn BoxableExpression<merkle_nodes::table, _, SqlType = diesel::sql_types::Bool>>,
         > = None;
         for id in part {
+            // The whole key in every branch: SQLite then looks each node up by its primary
+            // key (with `chain` outside the ORs it scans the chain's nodes).
             let this = Box::new(
-                merkle_nodes::level
-                    .eq(id.level as i32)
+                merkle_nodes::chain
+                    .eq(chain)
+                    .and(merkle_nodes::level.eq(id.level as i32))
                     .and(merkle_nodes::idx.eq(id.index as i64)),
             );
             condition = Some(match condition {

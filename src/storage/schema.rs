@@ -142,8 +142,6 @@ diesel::joinable!(subjects -> trials (trial_id));
 diesel::joinable!(subjects -> screenings (screening_id));
 diesel::joinable!(audit_entries -> audit_heads (chain));
 
-diesel::joinable!(merkle_nodes -> audit_heads (chain));
-
 diesel::joinable!(protocol_versions -> trials (trial_id));
 
 diesel::allow_tables_to_appear_in_same_query!(

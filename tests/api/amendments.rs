@@ -273,3 +273,54 @@ fn cli_amends_and_serve_refuses_a_stale_protocol_file(db: TestDb) {
     assert!(err.contains("trialgate trial amend"), "{err}");
 }
 both_backends!(cli_amends_and_serve_refuses_a_stale_protocol_file);
+
+/// The screening window: a screening dated before the trial's `start_date` is refused naming
+/// `screening_date`; one older than `screening_valid_days` (here set by an amendment) is
+/// `screening_expired` at randomization.
+fn screenings_outside_the_window_are_refused(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("phil", "pharmacist", &[]);
+    let mut early = eligible("P-0", "S1");
+    early["screening_date"] = serde_json::json!("2025-05-31");
+    let p = assert_problem(
+        app.post(&inv, &format!("{T}/screenings"), &early),
+        422,
+        "validation_failed",
+    );
+    assert_eq!(error_fields(&p), ["screening_date"]);
+    assert!(p["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("before the trial started on 2025-06-01"));
+    // Screened 40 days ago (eligible() dates screenings 2026-11-20: use a date relative to
+    // today so the test does not age).
+    let today = chrono::Utc::now().date_naive();
+    let mut old = eligible("P-1", "S1");
+    old["screening_date"] = serde_json::json!((today - chrono::Days::new(40)).to_string());
+    let r = app.post(&inv, &format!("{T}/screenings"), &old);
+    assert_eq!(r.status(), 201);
+    let old_id = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut recent = eligible("P-2", "S1");
+    recent["screening_date"] = serde_json::json!((today - chrono::Days::new(3)).to_string());
+    let r = app.post(&inv, &format!("{T}/screenings"), &recent);
+    let recent_id = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let window = amended(
+        "stratification = []",
+        "stratification = []\nscreening_valid_days = 30",
+    );
+    assert_eq!(
+        amend(&app, &app.admin, &window, "30-day window").status(),
+        201
+    );
+    let p = assert_problem(randomize(&app, &pharm, &old_id), 409, "screening_expired");
+    assert!(p["detail"].as_str().unwrap().contains("30 days"), "{p}");
+    assert_eq!(randomize(&app, &pharm, &recent_id).status(), 201);
+}
+both_backends!(screenings_outside_the_window_are_refused);
