@@ -135,7 +135,7 @@ pub fn amend(
     };
     let trial_id = trial.protocol.id.as_str();
     let at = now();
-    let (amendment, runtime) = storage::write_transaction(conn, |c| {
+    let (amendment, version) = storage::write_transaction(conn, |c| {
         let mut head = storage::lock_chain_head(c, trial_id)?;
         let current = super::screening::in_force::<TrialError>(c, trial)?;
         if current.status == crate::protocol::TrialStatus::Closed {
@@ -188,7 +188,7 @@ pub fn amend(
     })?;
     trials.replace(TrialRuntime {
         protocol: new,
-        version: runtime,
+        version,
         seed: trial.seed.clone(),
         seed_problem: trial.seed_problem.clone(),
     });
