@@ -34,7 +34,9 @@ echo "== openapi-spec-validator"
 python3 -m openapi_spec_validator "$work/openapi.json"
 
 echo "== openapi-python-client generate"
-printf 'project_name_override: trialgate-client\npackage_name_override: trialgate_client\n' \
+# The generator has no TOML support: it is told to treat the amendment's TOML body as binary
+# (the generated method then takes the file's bytes).
+printf 'project_name_override: trialgate-client\npackage_name_override: trialgate_client\ncontent_type_overrides:\n  application/toml: application/octet-stream\n' \
   >"$work/client.yml"
 python3 -m openapi_python_client generate --path "$work/openapi.json" --config "$work/client.yml" \
   --meta setup --output-path "$work/client" --fail-on-warning

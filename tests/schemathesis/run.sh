@@ -26,6 +26,10 @@ token() {
 declare -A tokens=([admin]=$admin [investigator]=$(token investigator) \
   [pharmacist]=$(token pharmacist) [monitor]=$(token monitor))
 
+# The amendment body is TOML: hooks.py tells schemathesis how to send it.
+export PYTHONPATH="$(cd "$(dirname "$0")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+export SCHEMATHESIS_HOOKS=hooks
+
 status=0
 for role in admin investigator pharmacist monitor; do
   echo "== schemathesis as $role"
