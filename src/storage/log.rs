@@ -6,24 +6,22 @@
 //! * The head row keeps the tree's size and right edge ([`Frontier`]), read by the same
 //!   `lock_chain_head` query, so an append costs one extra statement (the node insert).
 //! * Proofs read only the O(log n) nodes they need, in one query.
-//! * Chains older than the log are committed to it once, by [`start_logs`] after the
-//!   migrations, in an audited `log.started` entry.
+//! * Chains older than the log are committed to it once, after the migrations
+//!   ([`super::log_start`]).
 
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
-use super::chain::{append_audit, lock_chain_head};
 use super::schema::{audit_entries, audit_heads, merkle_nodes};
-use super::{write_transaction, DbConnection, StorageError};
+use super::{DbConnection, StorageError};
 use crate::audit::merkle::{
     self, append_nodes, leaf_hash, nodes_for_root, Hash, MemoryTree, MerkleError, Node, NodeId,
     NodeSource, Nonce,
 };
-use crate::audit::Action;
 
 /// Rows per statement when a whole chain is written or read.
-const PAGE: i64 = 2000;
+pub(super) const PAGE: i64 = 2000;
 
 /// The complete subtrees on a tree's right edge: what the next append and the root need.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,7 +79,7 @@ fn decode_hex_hash(text: &str) -> Option<Hash> {
 
 #[derive(Insertable)]
 #[diesel(table_name = merkle_nodes, treat_none_as_null = true)]
-struct NewNode<'a> {
+pub(super) struct NewNode<'a> {
     chain: &'a str,
     level: i32,
     idx: i64,
@@ -90,7 +88,12 @@ struct NewNode<'a> {
     seq: i64,
 }
 
-fn rows<'a>(chain: &'a str, seq: i64, nodes: &[Node], nonce: &Nonce) -> Vec<NewNode<'a>> {
+pub(super) fn rows<'a>(
+    chain: &'a str,
+    seq: i64,
+    nodes: &[Node],
+    nonce: &Nonce,
+) -> Vec<NewNode<'a>> {
     nodes
         .iter()
         .map(|n| NewNode {
@@ -105,7 +108,10 @@ fn rows<'a>(chain: &'a str, seq: i64, nodes: &[Node], nonce: &Nonce) -> Vec<NewN
 }
 
 /// One multi-row INSERT (the multi-backend connection has no batch insert of its own).
-fn insert_nodes(conn: &mut DbConnection, nodes: &[NewNode<'_>]) -> Result<(), StorageError> {
+pub(super) fn insert_nodes(
+    conn: &mut DbConnection,
+    nodes: &[NewNode<'_>],
+) -> Result<(), StorageError> {
     match conn {
         DbConnection::Postgres(pg) => diesel::insert_into(merkle_nodes::table)
             .values(nodes)
@@ -117,7 +123,7 @@ fn insert_nodes(conn: &mut DbConnection, nodes: &[NewNode<'_>]) -> Result<(), St
     Ok(())
 }
 
-fn fresh_nonce() -> Result<Nonce, StorageError> {
+pub(super) fn fresh_nonce() -> Result<Nonce, StorageError> {
     let mut nonce = [0u8; 32];
     getrandom::fill(&mut nonce).map_err(|e| {
         StorageError::Integrity(format!("no randomness from the operating system: {e}"))
@@ -146,86 +152,6 @@ pub(super) fn append_leaf(
     let mut known = frontier.0.clone();
     known.extend(nodes.iter().map(|n| (n.id(), n.hash)));
     Ok(Frontier::of(&known, size_before + 1)?)
-}
-
-/// Commits every chain whose entries predate the log: each entry gets a nonce and its nodes,
-/// and a `log.started` entry records how many were committed. Idempotent; safe with several
-/// servers (each chain under its head lock).
-pub fn start_logs(conn: &mut DbConnection) -> Result<Vec<String>, StorageError> {
-    let behind: Vec<String> = audit_heads::table
-        .filter(audit_heads::log_size.ne(audit_heads::seq))
-        .select(audit_heads::chain)
-        .load(conn)?;
-    let mut started = Vec::new();
-    for chain in behind {
-        let done = write_transaction(conn, |c| start_log(c, &chain))?;
-        if done {
-            started.push(chain);
-        }
-    }
-    Ok(started)
-}
-
-fn start_log(c: &mut DbConnection, chain: &str) -> Result<bool, StorageError> {
-    let mut head = lock_chain_head(c, chain)?;
-    if head.log_size == head.seq() {
-        return Ok(false);
-    }
-    if head.log_size != 0 {
-        return Err(StorageError::Integrity(format!(
-            "the Merkle log of chain `{chain}` covers {} of {} entries",
-            head.log_size,
-            head.seq()
-        )));
-    }
-    let mut tree = MemoryTree::new();
-    let mut after = 0i64;
-    loop {
-        let page: Vec<(i64, String)> = audit_entries::table
-            .filter(audit_entries::chain.eq(chain))
-            .filter(audit_entries::seq.gt(after))
-            .filter(audit_entries::seq.le(head.seq()))
-            .order(audit_entries::seq.asc())
-            .limit(PAGE)
-            .select((audit_entries::seq, audit_entries::record))
-            .load(c)?;
-        let Some(&(last, _)) = page.last() else { break };
-        let mut batch = Vec::new();
-        for (seq, record) in &page {
-            if *seq != tree.size() as i64 + 1 {
-                return Err(StorageError::Integrity(format!(
-                    "chain `{chain}` has no entry {} (run `trialgate audit verify`)",
-                    tree.size() + 1
-                )));
-            }
-            let nonce = fresh_nonce()?;
-            let nodes = tree.append(leaf_hash(&nonce, record.as_bytes()));
-            batch.extend(rows(chain, *seq, &nodes, &nonce));
-        }
-        for part in batch.chunks(500) {
-            insert_nodes(c, part)?;
-        }
-        after = last;
-    }
-    let committed = tree.size() as i64;
-    if committed != head.seq() {
-        return Err(StorageError::Integrity(format!(
-            "chain `{chain}` has {committed} entries where its head says {}",
-            head.seq()
-        )));
-    }
-    head.log_size = committed;
-    head.frontier = Frontier::of(&tree, tree.size())?;
-    append_audit(
-        c,
-        &mut head,
-        crate::audit::truncate_to_micros(chrono::Utc::now().naive_utc()),
-        "trialgate",
-        Some(crate::access::SYSTEM_ROLE),
-        Action::LogStarted,
-        serde_json::json!({ "committed_entries": committed }),
-    )?;
-    Ok(true)
 }
 
 /// The nodes with these ids, in one query.

@@ -24,6 +24,7 @@ mod chain;
 mod connection;
 mod error;
 mod log;
+mod log_start;
 mod migrations;
 pub mod models;
 pub mod schema;
@@ -39,7 +40,8 @@ pub use connection::{
     Pool, PoolOptions, PooledConnection, SQLITE_BUSY_TIMEOUT_MS,
 };
 pub use error::{constraints, StorageError};
-pub use log::{log_consistency, log_inclusion, log_leaf, log_root, log_size, start_logs, Frontier};
+pub use log::{log_consistency, log_inclusion, log_leaf, log_root, log_size, Frontier};
+pub use log_start::start_logs;
 pub use migrations::{
     has_migrations_table, pending_migrations, revert_all_migrations, revert_last_migration,
     run_migrations, MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS,
