@@ -284,14 +284,19 @@ pub(super) fn check_log(
     conn: &mut DbConnection,
     chain: &str,
 ) -> Result<Option<(i64, String)>, StorageError> {
-    let (head_seq, log_size, frontier): (i64, i64, String) = audit_heads::table
+    let head: Option<(i64, i64, String)> = audit_heads::table
         .find(chain)
         .select((
             audit_heads::seq,
             audit_heads::log_size,
             audit_heads::log_frontier,
         ))
-        .first(conn)?;
+        .first(conn)
+        .optional()?;
+    // No head row: the chain check already reports it; the log has nothing to stand on.
+    let Some((head_seq, log_size, frontier)) = head else {
+        return Ok(Some((1, "the chain has no head row".to_string())));
+    };
     if log_size != head_seq {
         return Ok(Some((
             log_size.min(head_seq) + 1,
