@@ -71,8 +71,10 @@ pub fn record(
 ) -> Result<ScreeningView, ScreeningError> {
     user.require_permission(Permission::Screen)?;
     let at = now();
-    // Refuse bad input before taking the lock; the protocol in force decides below.
-    let (input, _) = evaluate_request(&trial.protocol, raw, at.date())?;
+    // Evaluated before taking the lock; again inside it only if another server has amended
+    // the protocol since this one cached it.
+    let evaluated = evaluate_request(&trial.protocol, raw, at.date())?;
+    let input = &evaluated.0;
     user.require_site(&input.site)?;
     let trial_id = trial.protocol.id.as_str();
     let id = uuid::Uuid::now_v7().to_string();
@@ -81,7 +83,11 @@ pub fn record(
     let (input, evaluation, version) = storage::write_transaction(conn, |c| {
         let mut head = storage::lock_chain_head(c, trial_id)?;
         let current = in_force::<ScreeningError>(c, trial)?;
-        let (input, evaluation) = evaluate_request(&current.protocol, raw, at.date())?;
+        let (input, evaluation) = if current.version == trial.version {
+            evaluated
+        } else {
+            evaluate_request(&current.protocol, raw, at.date())?
+        };
         if current.status == TrialStatus::Closed {
             return Err(TrialClosed(trial_id.to_string()).into());
         }
