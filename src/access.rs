@@ -63,6 +63,10 @@ pub enum Permission {
     Randomize,
     /// Withdraw a randomized subject.
     Withdraw,
+    /// Correct a screening of the user's site.
+    Correct,
+    /// Approve or reject a correction of a randomized patient (never one's own).
+    ReviewCorrections,
     /// Trial-wide monitoring: balance, flow, audit trail, checkpoints, verification, exports.
     Monitor,
     /// Close a trial (and reveal its seed).
@@ -74,12 +78,14 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ReadTrials,
         Permission::Screen,
         Permission::ReadPatients,
         Permission::Randomize,
         Permission::Withdraw,
+        Permission::Correct,
+        Permission::ReviewCorrections,
         Permission::Monitor,
         Permission::CloseTrial,
         Permission::AmendProtocol,
@@ -90,7 +96,10 @@ impl Permission {
     pub fn roles(self) -> &'static [Role] {
         match self {
             Permission::ReadTrials => &Role::ALL,
-            Permission::Screen | Permission::Withdraw => &[Role::Investigator],
+            Permission::Screen | Permission::Withdraw | Permission::Correct => {
+                &[Role::Investigator]
+            }
+            Permission::ReviewCorrections => &[Role::Monitor],
             Permission::ReadPatients => &[Role::Investigator, Role::Pharmacist, Role::Monitor],
             Permission::Randomize => &[Role::Pharmacist],
             Permission::Monitor => &[Role::Monitor],

@@ -19,10 +19,16 @@ pub enum Action {
     LogStarted,
     /// A new version of the trial's protocol is in force.
     ProtocolAmended,
+    /// A screening was corrected: a new screening row that names the one it corrects.
+    ScreeningCorrected,
+    CorrectionApproved,
+    CorrectionRejected,
+    /// An approved correction revealed a protocol deviation of a randomized subject.
+    DeviationRecorded,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 16] = [
         Action::TrialInitialized,
         Action::ScreeningRecorded,
         Action::SubjectRandomized,
@@ -35,6 +41,10 @@ impl Action {
         Action::AuthBlocked,
         Action::LogStarted,
         Action::ProtocolAmended,
+        Action::ScreeningCorrected,
+        Action::CorrectionApproved,
+        Action::CorrectionRejected,
+        Action::DeviationRecorded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +61,10 @@ impl Action {
             Action::AuthBlocked => "auth.blocked",
             Action::LogStarted => "log.started",
             Action::ProtocolAmended => "protocol.amended",
+            Action::ScreeningCorrected => "screening.corrected",
+            Action::CorrectionApproved => "correction.approved",
+            Action::CorrectionRejected => "correction.rejected",
+            Action::DeviationRecorded => "deviation.recorded",
         }
     }
 

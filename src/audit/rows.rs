@@ -17,6 +17,19 @@ use super::StoredEntry;
 pub const SCREENING_RECORDED: &str = "screening.recorded";
 pub const SUBJECT_RANDOMIZED: &str = "subject.randomized";
 pub const SUBJECT_WITHDRAWN: &str = "subject.withdrawn";
+pub const SCREENING_CORRECTED: &str = "screening.corrected";
+pub const CORRECTION_APPROVED: &str = "correction.approved";
+pub const CORRECTION_REJECTED: &str = "correction.rejected";
+pub const DEVIATION_RECORDED: &str = "deviation.recorded";
+const DESCRIBING: [&str; 7] = [
+    SCREENING_RECORDED,
+    SUBJECT_RANDOMIZED,
+    SUBJECT_WITHDRAWN,
+    SCREENING_CORRECTED,
+    CORRECTION_APPROVED,
+    CORRECTION_REJECTED,
+    DEVIATION_RECORDED,
+];
 
 /// A `screenings` row as the check sees it.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +46,32 @@ pub struct ScreeningRow<'a> {
     pub audit_seq: i64,
     pub stratum_key: Option<&'a str>,
     pub protocol_version: i32,
+    pub corrects: Option<&'a str>,
+    pub correction_status: Option<&'a str>,
+    pub correction_reason: Option<&'a str>,
+}
+
+/// A `correction_decisions` row as the check sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionRow<'a> {
+    pub screening_id: &'a str,
+    /// `approved` or `rejected`.
+    pub decision: &'a str,
+    pub reason: &'a str,
+    pub decided_by: &'a str,
+    pub decided_at: NaiveDateTime,
+    pub audit_seq: i64,
+}
+
+/// A `deviations` row as the check sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviationRow<'a> {
+    pub id: &'a str,
+    pub subject_id: &'a str,
+    pub kind: &'a str,
+    pub screening_id: &'a str,
+    pub recorded_at: NaiveDateTime,
+    pub audit_seq: i64,
 }
 
 /// A `subjects` row as the check sees it.
@@ -73,6 +112,16 @@ struct Written {
 #[derive(Debug)]
 struct ScreeningClaim {
     written: Written,
+    /// `screening.corrected` rather than `screening.recorded`.
+    correction: bool,
+    data: Value,
+}
+
+/// A decision or a deviation entry: what it wrote, under which action.
+#[derive(Debug)]
+struct Claim {
+    written: Written,
+    action: String,
     data: Value,
 }
 
@@ -95,6 +144,8 @@ pub struct RowClaims {
     screenings: HashMap<String, ScreeningClaim>,
     subjects: HashMap<String, SubjectClaim>,
     withdrawals: HashMap<String, WithdrawalClaim>,
+    decisions: HashMap<String, Claim>,
+    deviations: HashMap<String, Claim>,
     first: Option<RowDisagreement>,
 }
 
@@ -114,7 +165,7 @@ impl RowClaims {
 
     /// Reads one entry; entries of other actions are ignored.
     pub fn push(&mut self, e: &StoredEntry<'_>) {
-        if ![SCREENING_RECORDED, SUBJECT_RANDOMIZED, SUBJECT_WITHDRAWN].contains(&e.action) {
+        if !DESCRIBING.contains(&e.action) {
             return;
         }
         let written = Written {
@@ -127,7 +178,9 @@ impl RowClaims {
             .and_then(|mut r| r.get_mut("data").map(Value::take))
             .unwrap_or(Value::Null);
         let id_key = match e.action {
-            SCREENING_RECORDED => "screening_id",
+            SCREENING_RECORDED | SCREENING_CORRECTED | CORRECTION_APPROVED
+            | CORRECTION_REJECTED => "screening_id",
+            DEVIATION_RECORDED => "deviation_id",
             _ => "subject_id",
         };
         let Some(id) = data.get(id_key).and_then(Value::as_str).map(str::to_owned) else {
@@ -135,10 +188,35 @@ impl RowClaims {
             return;
         };
         let duplicate = match e.action {
-            SCREENING_RECORDED => self
-                .screenings
-                .insert(id.clone(), ScreeningClaim { written, data })
-                .is_some(),
+            SCREENING_RECORDED | SCREENING_CORRECTED => {
+                let correction = e.action == SCREENING_CORRECTED;
+                self.screenings
+                    .insert(
+                        id.clone(),
+                        ScreeningClaim {
+                            written,
+                            correction,
+                            data,
+                        },
+                    )
+                    .is_some()
+            }
+            CORRECTION_APPROVED | CORRECTION_REJECTED => {
+                let claim = Claim {
+                    written,
+                    action: e.action.to_owned(),
+                    data,
+                };
+                self.decisions.insert(id.clone(), claim).is_some()
+            }
+            DEVIATION_RECORDED => {
+                let claim = Claim {
+                    written,
+                    action: e.action.to_owned(),
+                    data,
+                };
+                self.deviations.insert(id.clone(), claim).is_some()
+            }
             SUBJECT_RANDOMIZED => self
                 .subjects
                 .insert(id.clone(), SubjectClaim { written, data })
@@ -184,12 +262,81 @@ impl RowClaims {
                 r["outcome"] == d["outcome"]
                     && r["missing"] == d["missing"]
                     && r["criteria"] == d["criteria"]
-            });
+            })
+            // A correction says what it corrects, how it stood and why; a screening nothing.
+            && claim.correction == row.corrects.is_some()
+            && d.get("corrects").and_then(Value::as_str) == row.corrects
+            && d.get("correction_status").and_then(Value::as_str) == row.correction_status
+            && (!claim.correction || d.get("reason").and_then(Value::as_str) == row.correction_reason);
+        if !same {
+            let action = if claim.correction {
+                SCREENING_CORRECTED
+            } else {
+                SCREENING_RECORDED
+            };
+            self.disagree(
+                claim.written.seq.min(row.audit_seq),
+                format!(
+                    "screening {} differs from its {action} entry (seq {})",
+                    row.id, claim.written.seq
+                ),
+            );
+        }
+    }
+
+    /// Compares a decision row with its `correction.approved` / `correction.rejected` entry.
+    pub fn check_decision(&mut self, row: &DecisionRow<'_>) {
+        let Some(claim) = self.decisions.remove(row.screening_id) else {
+            self.disagree(
+                row.audit_seq,
+                format!(
+                    "the decision on correction {} has no correction entry",
+                    row.screening_id
+                ),
+            );
+            return;
+        };
+        let action = match row.decision {
+            "approved" => CORRECTION_APPROVED,
+            "rejected" => CORRECTION_REJECTED,
+            _ => "",
+        };
+        let same = claim.action == action
+            && claim.written.seq == row.audit_seq
+            && claim.written.at == row.decided_at
+            && claim.written.actor == row.decided_by
+            && claim.data["reason"] == row.reason;
         if !same {
             self.disagree(
                 claim.written.seq.min(row.audit_seq),
                 format!(
-                    "screening {} differs from its screening.recorded entry (seq {})",
+                    "the decision on correction {} differs from its {} entry (seq {})",
+                    row.screening_id, claim.action, claim.written.seq
+                ),
+            );
+        }
+    }
+
+    /// Compares a deviation row with its `deviation.recorded` entry.
+    pub fn check_deviation(&mut self, row: &DeviationRow<'_>) {
+        let Some(claim) = self.deviations.remove(row.id) else {
+            self.disagree(
+                row.audit_seq,
+                format!("deviation {} has no deviation.recorded entry", row.id),
+            );
+            return;
+        };
+        let d = &claim.data;
+        let same = claim.written.seq == row.audit_seq
+            && claim.written.at == row.recorded_at
+            && d["subject_id"] == row.subject_id
+            && d["kind"] == row.kind
+            && d["screening_id"] == row.screening_id;
+        if !same {
+            self.disagree(
+                claim.written.seq.min(row.audit_seq),
+                format!(
+                    "deviation {} differs from its deviation.recorded entry (seq {})",
                     row.id, claim.written.seq
                 ),
             );
@@ -281,6 +428,18 @@ impl RowClaims {
                 (
                     c.written.seq,
                     format!("withdrawal of subject {id} is recorded but the subject has no row"),
+                )
+            }))
+            .chain(self.decisions.iter().map(|(id, c)| {
+                (
+                    c.written.seq,
+                    format!("the decision on correction {id} is recorded but has no row"),
+                )
+            }))
+            .chain(self.deviations.iter().map(|(id, c)| {
+                (
+                    c.written.seq,
+                    format!("deviation {id} is recorded but has no row"),
                 )
             }))
             .collect();

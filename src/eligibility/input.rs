@@ -59,6 +59,8 @@ pub struct ScreeningInput {
     pub urine_protein_dipstick: Option<Dipstick>,
     pub urine_protein_24h_g: Option<Decimal>,
     pub upc_ratio: Option<Decimal>,
+    /// Canonical: NFKC, upper case.
+    pub initials: Option<String>,
 }
 
 impl ScreeningInput {
@@ -176,7 +178,19 @@ pub struct RawScreening {
     /// Laboratory values, each with its unit.
     #[serde(default)]
     pub labs: Option<RawLabs>,
+    /// The patient's initials (1–4 letters), shown to the pharmacist before randomizing so the
+    /// right patient is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "WXL", min_length = 1, max_length = 4)]
+    pub initials: Option<String>,
+    /// Labs (by name, e.g. `hemoglobin`) whose value is outside the protocol's plausible range
+    /// and that the investigator confirms as typed. Until listed, such a value is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_implausible: Option<Vec<String>>,
 }
+
+/// Most initials a screening may carry.
+pub const MAX_INITIALS: usize = 4;
 
 /// Yes/no statements the investigator attests to; an absent one leaves its criterion
 /// `missing`.
@@ -273,8 +287,10 @@ pub struct RawUlnMeasure {
     pub unit: String,
 }
 
-/// The screening request has no arrays.
-impl crate::fields::JsonRequest for RawScreening {}
+/// The screening request's one array.
+impl crate::fields::JsonRequest for RawScreening {
+    const ARRAY_FIELDS: &'static [&'static str] = &["confirm_implausible"];
+}
 
 impl RawScreening {
     /// A stratification factor's value as submitted, read without the meaning check (for
@@ -294,6 +310,17 @@ impl RawScreening {
                 .liver_metastasis
                 .map(|l| if l { "yes" } else { "no" }.to_string()),
         }
+    }
+
+    /// The initials as stored and shown (canonical), when given and valid.
+    pub fn canonical_initials(&self) -> Option<String> {
+        self.initials.as_deref().and_then(|i| canonical_initials(i).ok())
+    }
+
+    /// The sex, when given and valid.
+    pub fn sex_value(&self) -> Option<Sex> {
+        let text = self.sex.as_deref()?;
+        Sex::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
     /// Shape check through the one JSON mapping: syntax errors, wrong types, unknown and
@@ -481,6 +508,72 @@ impl RawScreening {
             .upc_ratio
             .and_then(|v| non_negative(&mut errors, "labs.upc_ratio", v));
 
+        let initials = self
+            .initials
+            .as_deref()
+            .and_then(|text| match canonical_initials(text) {
+                Ok(i) => Some(i),
+                Err(message) => {
+                    errors.push(FieldError::new("initials", message));
+                    None
+                }
+            });
+        let confirmed = self.confirm_implausible.clone().unwrap_or_default();
+        let unknown: Vec<String> = confirmed
+            .iter()
+            .filter(|name| {
+                !CountLab::ALL.iter().any(|l| l.field() == name.as_str())
+                    && !UlnLab::ALL.iter().any(|l| l.field() == name.as_str())
+            })
+            .take(3)
+            .map(|name| format!("{:?}", name.chars().take(40).collect::<String>()))
+            .collect();
+        if !unknown.is_empty() {
+            errors.push(FieldError::new(
+                "confirm_implausible",
+                format!(
+                    "{} is not a lab name (use the names of labs, e.g. hemoglobin)",
+                    unknown.join(", ")
+                ),
+            ));
+        }
+        for criterion in &protocol.criteria {
+            let Some(lab) = criterion.plausible_lab() else {
+                continue;
+            };
+            let (value, unit) = match &criterion.rule {
+                crate::protocol::Rule::LabMinimum { lab, .. } => {
+                    (counts[*lab as usize], lab.canonical_unit())
+                }
+                crate::protocol::Rule::UlnMaximum { lab, .. } => (
+                    uln_labs[*lab as usize]
+                        .as_ref()
+                        .and_then(|v| v.value.checked_div(v.uln)),
+                    "×ULN",
+                ),
+                _ => continue,
+            };
+            let Some(value) = value else { continue };
+            let below = criterion.plausible_min.is_some_and(|min| value < min);
+            let above = criterion.plausible_max.is_some_and(|max| value > max);
+            if (below || above) && !confirmed.iter().any(|c| c == lab) {
+                let range = match (criterion.plausible_min, criterion.plausible_max) {
+                    (Some(lo), Some(hi)) => format!("{lo}–{hi} {unit}"),
+                    (Some(lo), None) => format!("at least {lo} {unit}"),
+                    (None, Some(hi)) => format!("at most {hi} {unit}"),
+                    (None, None) => continue,
+                };
+                errors.push(FieldError::new(
+                    format!("labs.{lab}"),
+                    format!(
+                        "{} {unit} is outside the plausible range ({range}): check the value \
+                         and its unit, or confirm it as typed (confirm_implausible)",
+                        value.normalize()
+                    ),
+                ));
+            }
+        }
+
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -500,12 +593,27 @@ impl RawScreening {
                     urine_protein_dipstick,
                     urine_protein_24h_g,
                     upc_ratio,
+                    initials,
                 })
             }
             // Every `None` above pushed an error, so this arm is never taken.
             _ => Err(vec![FieldError::new("", "invalid screening")]),
         }
     }
+}
+
+/// Initials as stored: NFKC, upper case, 1–4 letters (any script).
+fn canonical_initials(text: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let canonical: String = text.trim().nfkc().collect::<String>().to_uppercase();
+    let count = canonical.chars().count();
+    if count == 0 {
+        return Err("must not be empty (leave it out when unknown)".into());
+    }
+    if count > MAX_INITIALS || !canonical.chars().all(char::is_alphabetic) {
+        return Err(format!("must be 1–{MAX_INITIALS} letters, e.g. WXL"));
+    }
+    Ok(canonical)
 }
 
 fn required_code(

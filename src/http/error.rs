@@ -8,6 +8,7 @@
 
 use crate::fields::{FieldError, InputError};
 use crate::service::allocation::AllocationError;
+use crate::service::corrections::CorrectionError;
 use crate::service::error::{Internal, Invalid, NotFound, TrialClosed};
 use crate::service::queries::QueryError;
 use crate::service::screening::ScreeningError;
@@ -33,8 +34,12 @@ pub enum ApiError {
     AlreadyWithdrawn(String),
     #[error("{0}")]
     NotEligible(String),
-    #[error("patient is already randomized as subject {subject_id}")]
-    AlreadyRandomized { subject_id: String },
+    #[error("patient is already randomized as subject {subject_id}{}", .hint.unwrap_or(""))]
+    AlreadyRandomized {
+        subject_id: String,
+        /// What to do instead, when there is something.
+        hint: Option<&'static str>,
+    },
     #[error("screening {0} is not the patient's latest screening")]
     StaleScreening(String),
     #[error("{0}")]
@@ -45,6 +50,10 @@ pub enum ApiError {
     TrialClosed(String),
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyConflict,
+    #[error("{0}")]
+    CorrectionPending(String),
+    #[error("{0}")]
+    NotPending(String),
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -86,6 +95,8 @@ impl ApiError {
             ApiError::EnrollmentClosed { .. } => "enrollment_closed",
             ApiError::TrialClosed(_) => "trial_closed",
             ApiError::IdempotencyConflict => "idempotency_conflict",
+            ApiError::CorrectionPending(_) => "correction_pending",
+            ApiError::NotPending(_) => "not_pending",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::SeedUnavailable(_) => "seed_unavailable",
@@ -109,6 +120,8 @@ impl ApiError {
             | ApiError::StaleScreening(_)
             | ApiError::ScreeningExpired(_)
             | ApiError::EnrollmentClosed { .. }
+            | ApiError::CorrectionPending(_)
+            | ApiError::NotPending(_)
             | ApiError::TrialClosed(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType(_) => 415,
@@ -134,6 +147,8 @@ impl ApiError {
             ApiError::EnrollmentClosed { .. } => "Enrollment closed",
             ApiError::TrialClosed(_) => "Trial closed",
             ApiError::IdempotencyConflict => "Idempotency conflict",
+            ApiError::CorrectionPending(_) => "Correction pending",
+            ApiError::NotPending(_) => "Not pending",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::SeedUnavailable(_) => "Seed unavailable",
@@ -221,6 +236,11 @@ impl From<ScreeningError> for ApiError {
             ScreeningError::NotFound(e) => e.into(),
             ScreeningError::Invalid(e) => e.into(),
             ScreeningError::TrialClosed(e) => e.into(),
+            ScreeningError::AlreadyRandomized { subject_id } => ApiError::AlreadyRandomized {
+                subject_id,
+                hint: Some(": correct the patient's screening instead of screening again"),
+            },
+            ScreeningError::IdempotencyConflict => ApiError::IdempotencyConflict,
             ScreeningError::Storage(e) => e.into(),
             ScreeningError::Internal(e) => e.into(),
         }
@@ -234,9 +254,10 @@ impl From<AllocationError> for ApiError {
             AllocationError::NotFound(e) => e.into(),
             AllocationError::Invalid(e) => e.into(),
             e @ AllocationError::NotEligible { .. } => ApiError::NotEligible(e.to_string()),
-            AllocationError::AlreadyRandomized { subject_id } => {
-                ApiError::AlreadyRandomized { subject_id }
-            }
+            AllocationError::AlreadyRandomized { subject_id } => ApiError::AlreadyRandomized {
+                subject_id,
+                hint: None,
+            },
             AllocationError::StaleScreening(id) => ApiError::StaleScreening(id),
             e @ AllocationError::ScreeningExpired { .. } => {
                 ApiError::ScreeningExpired(e.to_string())
@@ -248,6 +269,23 @@ impl From<AllocationError> for ApiError {
             AllocationError::SeedUnavailable(trial) => ApiError::SeedUnavailable(trial),
             AllocationError::Storage(e) => e.into(),
             AllocationError::Internal(e) => e.into(),
+        }
+    }
+}
+
+impl From<CorrectionError> for ApiError {
+    fn from(e: CorrectionError) -> Self {
+        match e {
+            CorrectionError::Denied(e) => e.into(),
+            CorrectionError::NotFound(e) => e.into(),
+            CorrectionError::Invalid(e) => e.into(),
+            CorrectionError::TrialClosed(e) => e.into(),
+            CorrectionError::StaleScreening(id) => ApiError::StaleScreening(id),
+            e @ CorrectionError::CorrectionPending(_) => ApiError::CorrectionPending(e.to_string()),
+            e @ CorrectionError::NotPending(_) => ApiError::NotPending(e.to_string()),
+            e @ CorrectionError::OwnCorrection(_) => ApiError::Forbidden(e.to_string()),
+            CorrectionError::Storage(e) => e.into(),
+            CorrectionError::Internal(e) => e.into(),
         }
     }
 }

@@ -205,3 +205,16 @@ pub async fn toml_body(req: &HttpRequest, payload: web::Payload) -> Result<TomlB
 pub fn parse_json<T: JsonRequest>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(crate::fields::parse_json(bytes)?)
 }
+
+/// The request's `Idempotency-Key` header, if it sent one (visible ASCII; the use case checks
+/// its length).
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    req.headers()
+        .get("Idempotency-Key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))
+        })
+        .transpose()
+}

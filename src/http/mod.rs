@@ -21,7 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::error::ApiError;
-use handlers::{audit, log, ops, screenings, subjects, trials, users};
+use handlers::{audit, corrections, log, ops, screenings, subjects, trials, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -171,6 +171,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(screenings::create)
             .service(screenings::list)
             .service(screenings::get)
+            .service(corrections::correct)
+            .service(corrections::decide)
+            .service(corrections::list)
+            .service(corrections::deviations)
             .service(subjects::randomize)
             .service(subjects::list)
             .service(subjects::get)

@@ -43,7 +43,7 @@ impl Problem {
                 _ => None,
             },
             subject_id: match e {
-                ApiError::AlreadyRandomized { subject_id } => Some(subject_id.clone()),
+                ApiError::AlreadyRandomized { subject_id, .. } => Some(subject_id.clone()),
                 _ => None,
             },
         }

@@ -37,8 +37,10 @@ pub struct OpenApiDocument {
 pub struct TrialExport {
     pub trial: TrialDetail,
     pub subjects: Vec<ExportedSubject>,
-    /// Every screening, superseded ones included.
+    /// Every screening, superseded ones and corrections included.
     pub screenings: Vec<ScreeningView>,
+    /// Deviations recorded by approved corrections.
+    pub deviations: Vec<crate::service::corrections::DeviationView>,
     pub balance: Balance,
     pub audit_head: AuditHead,
     pub exported_at: String,

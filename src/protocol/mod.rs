@@ -19,7 +19,7 @@ pub use patient_ref::{
     PatientRef, PatientRefError, PatientRefPattern, DEFAULT_PATIENT_REF_PATTERN, MAX_PATTERN_LEN,
     MAX_REF_LEN,
 };
-pub use status::{SubjectStatus, TrialStatus};
+pub use status::{CorrectionStatus, Decision, DeviationKind, SubjectStatus, TrialStatus};
 pub use vocabulary::{Attestation, CountLab, Dipstick, UlnLab};
 
 /// The default trial, compiled into the binary.
@@ -78,6 +78,27 @@ pub struct Criterion {
     pub text: String,
     #[serde(flatten)]
     pub rule: Rule,
+    /// The lab's plausible range (lab criteria only), in the rule's unit (canonical unit, or
+    /// multiples of the ULN): a value outside it is refused until the investigator confirms
+    /// it (`confirm_implausible`). Absent from the canonical JSON when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plausible_min: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plausible_max: Option<Decimal>,
+}
+
+impl Criterion {
+    /// The lab whose value the plausible range bounds, by its request field name.
+    pub fn plausible_lab(&self) -> Option<&'static str> {
+        if self.plausible_min.is_none() && self.plausible_max.is_none() {
+            return None;
+        }
+        match &self.rule {
+            Rule::LabMinimum { lab, .. } => Some(lab.field()),
+            Rule::UlnMaximum { lab, .. } => Some(lab.field()),
+            _ => None,
+        }
+    }
 }
 
 /// How a criterion is decided. Thresholds are in canonical units (g/L, 10^9/L, ×ULN,
@@ -255,6 +276,10 @@ enum RawCriterion {
         text: String,
         lab: CountLab,
         min: f64,
+        #[serde(default)]
+        plausible_min: Option<f64>,
+        #[serde(default)]
+        plausible_max: Option<f64>,
     },
     UlnMaximum {
         id: String,
@@ -262,6 +287,10 @@ enum RawCriterion {
         lab: UlnLab,
         max_uln: f64,
         max_uln_with_liver_metastasis: f64,
+        #[serde(default)]
+        plausible_min: Option<f64>,
+        #[serde(default)]
+        plausible_max: Option<f64>,
     },
     Creatinine {
         id: String,
@@ -289,8 +318,40 @@ fn threshold(id: &str, name: &str, value: f64) -> Result<Decimal, String> {
         .map_err(|_| format!("criterion {id:?}: {name} is out of range"))
 }
 
+/// A plausible range's bounds: not negative, finite, min below max.
+fn plausible_range(
+    id: &str,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> Result<(Option<Decimal>, Option<Decimal>), String> {
+    let bound = |name: &str, value: Option<f64>| -> Result<Option<Decimal>, String> {
+        value
+            .map(|v| {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(format!(
+                        "criterion {id:?}: {name} must be a number not below 0, got {v}"
+                    ));
+                }
+                Decimal::from_str(&v.to_string())
+                    .map(|d| d.normalize())
+                    .map_err(|_| format!("criterion {id:?}: {name} is out of range"))
+            })
+            .transpose()
+    };
+    let (min, max) = (bound("plausible_min", min)?, bound("plausible_max", max)?);
+    if let (Some(lo), Some(hi)) = (min, max) {
+        if lo >= hi {
+            return Err(format!(
+                "criterion {id:?}: plausible_min {lo} must be below plausible_max {hi}"
+            ));
+        }
+    }
+    Ok((min, max))
+}
+
 impl RawCriterion {
     fn check(self) -> Result<Criterion, String> {
+        let mut plausible = (None, None);
         let (id, text, rule) = match self {
             RawCriterion::AgeRange {
                 id,
@@ -322,8 +383,16 @@ impl RawCriterion {
                     passes_when,
                 },
             ),
-            RawCriterion::LabMinimum { id, text, lab, min } => {
+            RawCriterion::LabMinimum {
+                id,
+                text,
+                lab,
+                min,
+                plausible_min,
+                plausible_max,
+            } => {
                 let min = threshold(&id, "min", min)?;
+                plausible = plausible_range(&id, plausible_min, plausible_max)?;
                 (id, text, Rule::LabMinimum { lab, min })
             }
             RawCriterion::UlnMaximum {
@@ -332,7 +401,10 @@ impl RawCriterion {
                 lab,
                 max_uln,
                 max_uln_with_liver_metastasis,
+                plausible_min,
+                plausible_max,
             } => {
+                plausible = plausible_range(&id, plausible_min, plausible_max)?;
                 let max_uln = threshold(&id, "max_uln", max_uln)?;
                 let liver = threshold(
                     &id,
@@ -394,7 +466,13 @@ impl RawCriterion {
         if text.trim().is_empty() {
             return Err(format!("criterion {id:?}: text must not be empty"));
         }
-        Ok(Criterion { id, text, rule })
+        Ok(Criterion {
+            id,
+            text,
+            rule,
+            plausible_min: plausible.0,
+            plausible_max: plausible.1,
+        })
     }
 }
 
@@ -473,10 +551,19 @@ impl RawProtocol {
         }
         let mut criteria = Vec::with_capacity(self.criteria.len());
         let mut ids = HashSet::new();
+        let mut plausible_labs = HashSet::new();
         for raw in self.criteria {
             let c = raw.check()?;
             if !ids.insert(c.id.clone()) {
                 return Err(format!("criterion {:?} is listed twice", c.id));
+            }
+            if let Some(lab) = c.plausible_lab() {
+                if !plausible_labs.insert(lab) {
+                    return Err(format!(
+                        "criterion {:?}: lab {lab} already has a plausible range",
+                        c.id
+                    ));
+                }
             }
             criteria.push(c);
         }

@@ -16,6 +16,8 @@ pub enum CountLab {
 }
 
 impl CountLab {
+    pub const ALL: [CountLab; 3] = [CountLab::Hemoglobin, CountLab::Anc, CountLab::Platelets];
+
     pub fn field(self) -> &'static str {
         match self {
             CountLab::Hemoglobin => "hemoglobin",
@@ -62,6 +64,14 @@ pub enum UlnLab {
 }
 
 impl UlnLab {
+    pub const ALL: [UlnLab; 5] = [
+        UlnLab::Alt,
+        UlnLab::Ast,
+        UlnLab::Bilirubin,
+        UlnLab::Alp,
+        UlnLab::Creatinine,
+    ];
+
     pub fn field(self) -> &'static str {
         match self {
             UlnLab::Alt => "alt",

@@ -4,12 +4,12 @@ use serde_json::{json, Value};
 
 use super::allocation::allocation_view;
 use super::csv_cell;
-use super::queries::{
-    balance_of, revealed_seed, screening_view, subject_blocks, trial_detail, SubjectBlocks,
-};
+use super::corrections::DeviationView;
+use super::queries::{balance_of, revealed_seed, subject_blocks, trial_detail, SubjectBlocks};
 use super::{format_time, TrialRuntime};
 use crate::access::{Permission, User};
-use crate::protocol::{SubjectStatus, TrialStatus};
+use crate::protocol::{CorrectionStatus, SubjectStatus, TrialStatus};
+use crate::service::views::ScreeningView;
 use crate::service::error::{Internal, NotFound};
 use crate::service::queries::QueryError;
 use crate::storage::{self, models, repo, DbConnection};
@@ -72,8 +72,9 @@ fn export_snapshot(
     let blocks = revealed
         .as_ref()
         .map(|seed| subject_blocks(&trial.protocol, seed, &subjects));
+    let deviations = repo::corrections::deviations(conn, trial_id)?;
     match format {
-        ExportFormat::Csv => subjects_csv(trial, &subjects, blocks.as_ref()),
+        ExportFormat::Csv => subjects_csv(trial, &subjects, &deviations, blocks.as_ref()),
         ExportFormat::Json => {
             let detail = trial_detail(conn, trial, user)?;
             let head = storage::audit_head(conn, trial_id)?;
@@ -83,14 +84,21 @@ fn export_snapshot(
                     .into_iter()
                     .map(|l| l.id)
                     .collect();
+            let decisions: std::collections::HashMap<String, CorrectionStatus> =
+                repo::corrections::decisions(conn, trial_id)?
+                    .into_iter()
+                    .map(|d| (d.screening_id, d.decision))
+                    .collect();
             for row in repo::screenings::list_all(conn, trial_id)? {
                 let is_latest = latest.contains(&row.id);
-                screenings.push(screening_view(row, is_latest, None)?);
+                let decision = decisions.get(&row.id).copied();
+                screenings.push(ScreeningView::from_row(&row, is_latest, None, decision)?);
             }
             let doc = json!({
                 "trial": detail,
                 "subjects": subjects.iter().map(|s| subject_record(trial, s, blocks.as_ref())).collect::<Vec<_>>(),
                 "screenings": screenings,
+                "deviations": deviations.into_iter().map(DeviationView::from).collect::<Vec<_>>(),
                 "balance": balance_of(&trial.protocol, &subjects, revealed.as_ref()),
                 "audit_head": { "seq": head.seq, "hash": head.hash },
                 "exported_at": format_time(super::now()),
@@ -133,6 +141,7 @@ fn subject_record(
 fn subjects_csv(
     trial: &TrialRuntime,
     subjects: &[models::Subject],
+    deviations: &[models::Deviation],
     blocks: Option<&SubjectBlocks>,
 ) -> Result<Vec<u8>, QueryError> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -153,6 +162,7 @@ fn subjects_csv(
         "stratum_key",
         "stratum_position",
         "audit_seq",
+        "deviations",
     ];
     if blocks.is_some() {
         header.extend(["block_index", "block_size"]);
@@ -178,6 +188,14 @@ fn subjects_csv(
             csv_cell::text(&s.stratum_key),
             csv_cell::number(s.stratum_position).into(),
             csv_cell::number(s.audit_seq).into(),
+            // Kinds, in the order recorded: `ineligible_randomized;misstratified`.
+            deviations
+                .iter()
+                .filter(|d| d.subject_id == s.id)
+                .map(|d| d.kind.as_str())
+                .collect::<Vec<_>>()
+                .join(";")
+                .into(),
         ]
         .into_iter()
         .map(|c| c.into_owned())

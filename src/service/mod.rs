@@ -7,6 +7,7 @@
 
 pub mod allocation;
 pub mod audit_trail;
+pub mod corrections;
 pub mod csv_cell;
 pub mod data_dir;
 pub mod error;

@@ -7,7 +7,7 @@ use super::{format_time, TrialRuntime, Trials};
 use crate::access::{Permission, User};
 use crate::audit::Action;
 use crate::eligibility::{Evaluation, Outcome};
-use crate::protocol::SubjectStatus;
+use crate::protocol::{CorrectionStatus, SubjectStatus};
 use crate::randomization::{Schedule, ScheduledAllocation, Seed};
 use crate::service::error::{Internal, Invalid, NotFound};
 use crate::service::views::{
@@ -113,23 +113,7 @@ pub fn screening_view(
     latest: bool,
     subject_id: Option<String>,
 ) -> Result<ScreeningView, QueryError> {
-    let evaluation: Evaluation = serde_json::from_str(&row.result_json)
-        .map_err(|e| Internal::caused(format!("screening {} result", row.id), e))?;
-    Ok(ScreeningView {
-        id: row.id,
-        trial: row.trial_id,
-        patient_ref: row.patient_ref,
-        site: row.site,
-        outcome: evaluation.outcome,
-        criteria: evaluation.criteria,
-        missing: evaluation.missing,
-        screening_date: row.screening_date.to_string(),
-        screened_at: format_time(row.screened_at),
-        screened_by: row.screened_by,
-        latest,
-        subject_id,
-        protocol_version: row.protocol_version,
-    })
+    Ok(ScreeningView::from_row(&row, latest, subject_id, None)?)
 }
 
 pub fn get_screening(
@@ -145,7 +129,18 @@ pub fn get_screening(
     let latest = repo::screenings::latest_id(conn, trial_id, &row.site, &row.patient_ref)?;
     let subject = repo::subjects::for_patient(conn, trial_id, &row.site, &row.patient_ref)?;
     let is_latest = latest.as_deref() == Some(row.id.as_str());
-    screening_view(row, is_latest, subject.map(|s| s.id))
+    let decision = match row.correction_status {
+        Some(CorrectionStatus::Pending) => {
+            repo::corrections::decision(conn, &row.id)?.map(|d| d.decision)
+        }
+        _ => None,
+    };
+    Ok(ScreeningView::from_row(
+        &row,
+        is_latest,
+        subject.map(|s| s.id),
+        decision,
+    )?)
 }
 
 /// Filters of the screening list; `None` means "any".
@@ -204,7 +199,10 @@ pub fn list_screenings(
         if filter.randomized.is_some_and(|r| r != subject.is_some()) {
             continue;
         }
-        out.push(screening_view(row, true, subject)?);
+        // Only corrections in effect are listed: one recorded pending was approved.
+        let decision = (row.correction_status == Some(CorrectionStatus::Pending))
+            .then_some(CorrectionStatus::Approved);
+        out.push(ScreeningView::from_row(&row, true, subject, decision)?);
         if out.len() as i64 >= filter.limit {
             break;
         }

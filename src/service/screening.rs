@@ -3,8 +3,9 @@
 use std::borrow::Cow;
 
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
-use super::{format_time, now, TrialRuntime};
+use super::{now, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::audit::Action;
 use crate::eligibility::{evaluate, Evaluation, FieldError, RawScreening};
@@ -24,6 +25,12 @@ pub enum ScreeningError {
     Invalid(#[from] Invalid),
     #[error(transparent)]
     TrialClosed(#[from] TrialClosed),
+    /// Screening a randomized patient again would leave a screening next to the subject that
+    /// nobody reviewed: a correction (reasoned, approved) is the way to change it.
+    #[error("patient is already randomized as subject {subject_id}: correct the screening instead of screening again")]
+    AlreadyRandomized { subject_id: String },
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyConflict,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -42,46 +49,92 @@ pub fn evaluate_request(
     raw: &RawScreening,
     today: chrono::NaiveDate,
 ) -> Result<(crate::eligibility::ScreeningInput, Evaluation), Invalid> {
-    let input = raw.validate(today, protocol).map_err(Invalid)?;
-    // A stratified trial cannot place a patient whose factor is unknown.
-    let missing_factors: Vec<FieldError> = protocol
-        .stratification
-        .iter()
-        .filter(|f| input.factor_value(**f).is_none())
-        .map(|f| {
-            FieldError::new(
+    let validated = raw.validate(today, protocol);
+    // A stratified trial cannot place a patient whose factor is unknown; reported together
+    // with every other problem of the request.
+    let mut errors = validated.as_ref().err().cloned().unwrap_or_default();
+    for f in &protocol.stratification {
+        if raw.factor_text(*f).is_none() && !errors.iter().any(|e| e.field == f.name()) {
+            errors.push(FieldError::new(
                 f.name(),
                 "is required: the trial is stratified by this factor",
-            )
-        })
-        .collect();
-    if !missing_factors.is_empty() {
-        return Err(Invalid(missing_factors));
+            ));
+        }
     }
-    let evaluation = evaluate(protocol, &input);
-    Ok((input, evaluation))
+    match validated {
+        Ok(input) if errors.is_empty() => {
+            let evaluation = evaluate(protocol, &input);
+            Ok((input, evaluation))
+        }
+        _ => Err(Invalid(errors)),
+    }
 }
 
-#[tracing::instrument(name = "screen", skip_all, fields(trial = %trial.protocol.id, user = %user.name))]
+/// What a screening request produced: a new screening, or the one an earlier request with
+/// the same idempotency key (a resubmitted form) recorded.
+pub struct Recorded {
+    pub screening: ScreeningView,
+    pub replayed: bool,
+}
+
+/// Longest accepted idempotency key (and web form token).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
 pub fn record(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
     raw: &RawScreening,
 ) -> Result<ScreeningView, ScreeningError> {
+    record_once(conn, trial, user, raw, None).map(|r| r.screening)
+}
+
+/// Records a screening; with `idempotency_key`, a repeat of the same request by the same user
+/// returns the first one's screening instead of recording a second.
+#[tracing::instrument(name = "screen", skip_all, fields(trial = %trial.protocol.id, user = %user.name))]
+pub fn record_once(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    raw: &RawScreening,
+    idempotency_key: Option<&str>,
+) -> Result<Recorded, ScreeningError> {
     user.require_permission(Permission::Screen)?;
+    if let Some(key) = idempotency_key {
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !key.is_ascii() {
+            return Err(Invalid::field(
+                "Idempotency-Key",
+                format!("must be 1–{MAX_IDEMPOTENCY_KEY_LEN} ASCII characters"),
+            )
+            .into());
+        }
+    }
     let at = now();
     // Evaluated before taking the lock; again inside it only if another server has amended
     // the protocol since this one cached it.
     let evaluated = evaluate_request(&trial.protocol, raw, at.date())?;
-    let input = &evaluated.0;
-    user.require_site(&input.site)?;
+    user.require_site(&evaluated.0.site)?;
     let trial_id = trial.protocol.id.as_str();
-    let id = uuid::Uuid::now_v7().to_string();
     let submitted =
         serde_json::to_value(raw).map_err(|e| Internal::caused("encoding the screening", e))?;
-    let (input, evaluation, version) = storage::write_transaction(conn, |c| {
+    let input_json = submitted.to_string();
+    let fingerprint = idempotency_key.map(|_| hex::encode(Sha256::digest(input_json.as_bytes())));
+    storage::write_transaction(conn, |c| {
         let mut head = storage::lock_chain_head(c, trial_id)?;
+        if let Some(key) = idempotency_key {
+            if let Some(existing) = repo::screenings::by_idempotency_key(c, trial_id, &user.name, key)? {
+                if existing.request_fingerprint != fingerprint {
+                    return Err(ScreeningError::IdempotencyConflict);
+                }
+                let latest = repo::screenings::latest_id(c, trial_id, &existing.site, &existing.patient_ref)?;
+                let subject = repo::subjects::for_patient(c, trial_id, &existing.site, &existing.patient_ref)?;
+                let is_latest = latest.as_deref() == Some(existing.id.as_str());
+                return Ok(Recorded {
+                    screening: ScreeningView::from_row(&existing, is_latest, subject.map(|s| s.id), None)?,
+                    replayed: true,
+                });
+            }
+        }
         let current = in_force::<ScreeningError>(c, trial)?;
         let (input, evaluation) = if current.version == trial.version {
             evaluated
@@ -91,64 +144,115 @@ pub fn record(
         if current.status == TrialStatus::Closed {
             return Err(TrialClosed(trial_id.to_string()).into());
         }
-        let stratum = stratum_key_of(&current.protocol, &input);
-        let result_json = serde_json::to_string(&evaluation)
-            .map_err(|e| Internal::caused("encoding the evaluation", e))?;
-        let entry = storage::append_audit(
+        if let Some(subject) = repo::subjects::for_patient(c, trial_id, &input.site, &input.patient_ref)? {
+            return Err(ScreeningError::AlreadyRandomized { subject_id: subject.id });
+        }
+        let row = stored_row(
             c,
             &mut head,
-            at,
-            &user.name,
-            Some(user.role),
+            user,
             Action::ScreeningRecorded,
-            json!({
-                "screening_id": id,
-                "patient_ref": input.patient_ref,
-                "site": input.site,
-                "screening_date": input.screening_date.to_string(),
-                "input": submitted,
-                "outcome": evaluation.outcome,
-                "missing": evaluation.missing,
-                "criteria": evaluation.criteria,
-                "stratum_key": stratum,
-                "protocol_version": current.version,
-            }),
-        )?;
-        repo::screenings::insert(
-            c,
-            &repo::screenings::NewScreening {
-                id: &id,
+            Stored {
                 trial_id,
-                patient_ref: &input.patient_ref,
-                site: &input.site,
-                outcome: evaluation.outcome,
-                input_json: &submitted.to_string(),
-                result_json: &result_json,
-                screening_date: input.screening_date,
-                screened_at: at,
-                screened_by: &user.name,
-                audit_seq: entry.seq,
-                stratum_key: stratum.as_deref(),
-                protocol_version: current.version,
+                at,
+                protocol: &current.protocol,
+                version: current.version,
+                input: &input,
+                evaluation: &evaluation,
+                submitted: &submitted,
+                input_json: input_json.clone(),
+                correction: None,
+                idempotency_key,
+                request_fingerprint: fingerprint.as_deref(),
             },
+            serde_json::Map::new(),
         )?;
-        Ok::<_, ScreeningError>((input, evaluation, current.version))
-    })?;
-    Ok(ScreeningView {
-        id,
-        trial: trial_id.to_string(),
-        patient_ref: input.patient_ref.into(),
-        site: input.site,
-        outcome: evaluation.outcome,
-        criteria: evaluation.criteria,
-        missing: evaluation.missing,
-        screening_date: input.screening_date.to_string(),
-        screened_at: format_time(at),
-        screened_by: user.name.clone(),
-        latest: true,
-        subject_id: None,
-        protocol_version: version,
+        Ok(Recorded {
+            screening: ScreeningView::from_row(&row, true, None, None)?,
+            replayed: false,
+        })
     })
+}
+
+/// A correction's part of a screening row.
+pub(crate) struct CorrectionOf<'a> {
+    pub corrects: &'a str,
+    pub status: crate::protocol::CorrectionStatus,
+    pub reason: &'a str,
+}
+
+/// Everything a new screening row is made of.
+pub(crate) struct Stored<'a> {
+    pub trial_id: &'a str,
+    pub at: chrono::NaiveDateTime,
+    pub protocol: &'a Protocol,
+    pub version: i32,
+    pub input: &'a crate::eligibility::ScreeningInput,
+    pub evaluation: &'a Evaluation,
+    pub submitted: &'a serde_json::Value,
+    pub input_json: String,
+    pub correction: Option<CorrectionOf<'a>>,
+    pub idempotency_key: Option<&'a str>,
+    pub request_fingerprint: Option<&'a str>,
+}
+
+/// Writes a screening's audit entry (`action`, its data being the screening's fields plus
+/// `extra`) and its row, with the chain head locked. Returns the row as stored.
+pub(crate) fn stored_row(
+    c: &mut DbConnection,
+    head: &mut storage::ChainHead,
+    user: &User,
+    action: Action,
+    s: Stored<'_>,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Result<crate::storage::models::Screening, ScreeningError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let stratum = stratum_key_of(s.protocol, s.input);
+    let result_json = serde_json::to_string(s.evaluation)
+        .map_err(|e| Internal::caused("encoding the evaluation", e))?;
+    let mut data = json!({
+        "screening_id": id,
+        "patient_ref": s.input.patient_ref,
+        "site": s.input.site,
+        "screening_date": s.input.screening_date.to_string(),
+        "input": s.submitted,
+        "outcome": s.evaluation.outcome,
+        "missing": s.evaluation.missing,
+        "criteria": s.evaluation.criteria,
+        "stratum_key": stratum,
+        "protocol_version": s.version,
+    });
+    if let Some(object) = data.as_object_mut() {
+        if let Some(correction) = &s.correction {
+            object.insert("corrects".into(), correction.corrects.into());
+            object.insert("correction_status".into(), correction.status.as_str().into());
+            object.insert("reason".into(), correction.reason.into());
+        }
+        object.extend(extra);
+    }
+    let entry = storage::append_audit(c, head, s.at, &user.name, Some(user.role), action, data)?;
+    let row = crate::storage::models::Screening {
+        id,
+        trial_id: s.trial_id.to_string(),
+        patient_ref: s.input.patient_ref.to_string(),
+        site: s.input.site.clone(),
+        outcome: s.evaluation.outcome,
+        input_json: s.input_json,
+        result_json,
+        screening_date: s.input.screening_date,
+        screened_at: s.at,
+        screened_by: user.name.clone(),
+        audit_seq: entry.seq,
+        stratum_key: stratum,
+        protocol_version: s.version,
+        corrects: s.correction.as_ref().map(|c| c.corrects.to_string()),
+        correction_status: s.correction.as_ref().map(|c| c.status),
+        correction_reason: s.correction.as_ref().map(|c| c.reason.to_string()),
+        idempotency_key: s.idempotency_key.map(str::to_string),
+        request_fingerprint: s.request_fingerprint.map(str::to_string),
+    };
+    repo::screenings::insert(c, &row.as_new())?;
+    Ok(row)
 }
 
 /// The stratum a screened patient would be randomized in, fixed at screening so a later

@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::access::Role;
-use crate::eligibility::{CriterionResult, Outcome};
-use crate::protocol::{SubjectStatus, TrialStatus};
+use crate::eligibility::{CriterionResult, Evaluation, Outcome, RawScreening};
+use crate::protocol::{CorrectionStatus, SubjectStatus, TrialStatus};
+use crate::service::error::Internal;
+use crate::service::format_time;
+use crate::storage::models;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TrialSummary {
@@ -84,6 +87,56 @@ pub struct ScreeningView {
     pub subject_id: Option<String>,
     /// The protocol version it was evaluated under (1: as the trial was initialised).
     pub protocol_version: i32,
+    /// The patient's initials, birth date and sex as screened: what the pharmacist checks
+    /// the patient's identity against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initials: Option<String>,
+    #[schema(format = Date, example = "1961-03-02")]
+    pub birth_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sex: Option<crate::eligibility::Sex>,
+    /// The screening this one corrects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<String>,
+    /// A correction's status: `applied`, `pending`, `approved` or `rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_status: Option<CorrectionStatus>,
+}
+
+impl ScreeningView {
+    /// The view of a stored screening. `decision` is the monitor's decision on it when it is
+    /// a correction that was pending.
+    pub fn from_row(
+        row: &models::Screening,
+        latest: bool,
+        subject_id: Option<String>,
+        decision: Option<CorrectionStatus>,
+    ) -> Result<Self, Internal> {
+        let evaluation: Evaluation = serde_json::from_str(&row.result_json)
+            .map_err(|e| Internal::caused(format!("screening {} result", row.id), e))?;
+        let submitted = RawScreening::from_json(row.input_json.as_bytes())
+            .map_err(|e| Internal::caused(format!("screening {} input", row.id), e))?;
+        Ok(ScreeningView {
+            id: row.id.clone(),
+            trial: row.trial_id.clone(),
+            patient_ref: row.patient_ref.clone(),
+            site: row.site.clone(),
+            outcome: evaluation.outcome,
+            criteria: evaluation.criteria,
+            missing: evaluation.missing,
+            screening_date: row.screening_date.to_string(),
+            screened_at: format_time(row.screened_at),
+            screened_by: row.screened_by.clone(),
+            latest,
+            subject_id,
+            protocol_version: row.protocol_version,
+            initials: submitted.canonical_initials(),
+            birth_date: submitted.birth_date.clone().unwrap_or_default(),
+            sex: submitted.sex_value(),
+            corrects: row.corrects.clone(),
+            correction_status: decision.or(row.correction_status),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -13,7 +13,9 @@ use super::models::{AuditEntry, AuditHead, NewAuditEntry, NewAuditHead, Screenin
 use super::schema::{audit_entries, audit_heads, screenings, subjects};
 use super::{read_transaction, DbConnection, StorageError};
 use crate::access::Role;
-use crate::audit::rows::{RowClaims, RowDisagreement, ScreeningRow, SubjectRow};
+use crate::audit::rows::{
+    DecisionRow, DeviationRow, RowClaims, RowDisagreement, ScreeningRow, SubjectRow,
+};
 use crate::audit::{self, Action, AsStoredEntry, ChainVerifier, Verification, GENESIS_HASH};
 use crate::protocol::SubjectStatus;
 
@@ -320,6 +322,29 @@ fn check_rows(
             audit_seq: s.audit_seq,
             stratum_key: s.stratum_key.as_deref(),
             protocol_version: s.protocol_version,
+            corrects: s.corrects.as_deref(),
+            correction_status: s.correction_status.map(|c| c.as_str()),
+            correction_reason: s.correction_reason.as_deref(),
+        });
+    }
+    for d in crate::storage::repo::corrections::decisions(conn, chain)? {
+        claims.check_decision(&DecisionRow {
+            screening_id: &d.screening_id,
+            decision: d.decision.as_str(),
+            reason: &d.reason,
+            decided_by: &d.decided_by,
+            decided_at: d.decided_at,
+            audit_seq: d.audit_seq,
+        });
+    }
+    for d in crate::storage::repo::corrections::deviations(conn, chain)? {
+        claims.check_deviation(&DeviationRow {
+            id: &d.id,
+            subject_id: &d.subject_id,
+            kind: d.kind.as_str(),
+            screening_id: &d.screening_id,
+            recorded_at: d.recorded_at,
+            audit_seq: d.audit_seq,
         });
     }
     for s in subjects::table

@@ -9,12 +9,13 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{
-    audit_entries, audit_heads, screenings, subjects, tokens, trials, users, web_sessions,
+    audit_entries, audit_heads, correction_decisions, deviations, screenings, subjects, tokens,
+    trials, users, web_sessions,
 };
 use crate::access::Role;
 use crate::audit::{AsStoredEntry, StoredEntry};
 use crate::eligibility::Outcome;
-use crate::protocol::{SubjectStatus, TrialStatus};
+use crate::protocol::{CorrectionStatus, DeviationKind, SubjectStatus, TrialStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = trials)]
@@ -114,6 +115,40 @@ pub struct Screening {
     pub stratum_key: Option<String>,
     /// The protocol version it was evaluated under.
     pub protocol_version: i32,
+    /// The screening this one corrects.
+    pub corrects: Option<String>,
+    /// As recorded: `Applied` or `Pending` for a correction, `None` otherwise. A decision on a
+    /// pending one is a [`CorrectionDecision`].
+    pub correction_status: Option<CorrectionStatus>,
+    pub correction_reason: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_fingerprint: Option<String>,
+}
+
+impl Screening {
+    /// The row as an insert.
+    pub fn as_new(&self) -> NewScreening<'_> {
+        NewScreening {
+            id: &self.id,
+            trial_id: &self.trial_id,
+            patient_ref: &self.patient_ref,
+            site: &self.site,
+            outcome: self.outcome,
+            input_json: &self.input_json,
+            result_json: &self.result_json,
+            screening_date: self.screening_date,
+            screened_at: self.screened_at,
+            screened_by: &self.screened_by,
+            audit_seq: self.audit_seq,
+            stratum_key: self.stratum_key.as_deref(),
+            protocol_version: self.protocol_version,
+            corrects: self.corrects.as_deref(),
+            correction_status: self.correction_status,
+            correction_reason: self.correction_reason.as_deref(),
+            idempotency_key: self.idempotency_key.as_deref(),
+            request_fingerprint: self.request_fingerprint.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -132,6 +167,41 @@ pub struct NewScreening<'a> {
     pub audit_seq: i64,
     pub stratum_key: Option<&'a str>,
     pub protocol_version: i32,
+    pub corrects: Option<&'a str>,
+    pub correction_status: Option<CorrectionStatus>,
+    pub correction_reason: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub request_fingerprint: Option<&'a str>,
+}
+
+/// A monitor's decision on a pending correction (`decision` is `Approved` or `Rejected`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = correction_decisions, primary_key(screening_id))]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct CorrectionDecision {
+    /// The correcting screening.
+    pub screening_id: String,
+    pub trial_id: String,
+    pub decision: CorrectionStatus,
+    pub reason: String,
+    pub decided_by: String,
+    pub decided_at: NaiveDateTime,
+    pub audit_seq: i64,
+}
+
+/// A deviation recorded when a correction of a randomized patient was approved.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deviations)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct Deviation {
+    pub id: String,
+    pub trial_id: String,
+    pub subject_id: String,
+    pub kind: DeviationKind,
+    /// The approved correcting screening that revealed it.
+    pub screening_id: String,
+    pub recorded_at: NaiveDateTime,
+    pub audit_seq: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]

@@ -64,6 +64,35 @@ diesel::table! {
         audit_seq -> BigInt,
         stratum_key -> Nullable<Text>,
         protocol_version -> Integer,
+        corrects -> Nullable<Text>,
+        correction_status -> Nullable<Text>,
+        correction_reason -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        request_fingerprint -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    correction_decisions (screening_id) {
+        screening_id -> Text,
+        trial_id -> Text,
+        decision -> Text,
+        reason -> Text,
+        decided_by -> Text,
+        decided_at -> Timestamp,
+        audit_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    deviations (id) {
+        id -> Text,
+        trial_id -> Text,
+        subject_id -> Text,
+        kind -> Text,
+        screening_id -> Text,
+        recorded_at -> Timestamp,
+        audit_seq -> BigInt,
     }
 }
 
@@ -143,6 +172,8 @@ diesel::joinable!(subjects -> screenings (screening_id));
 diesel::joinable!(audit_entries -> audit_heads (chain));
 
 diesel::joinable!(protocol_versions -> trials (trial_id));
+diesel::joinable!(correction_decisions -> screenings (screening_id));
+diesel::joinable!(deviations -> subjects (subject_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     merkle_nodes,
@@ -155,4 +186,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_entries,
     audit_heads,
     web_sessions,
+    correction_decisions,
+    deviations,
 );

@@ -17,7 +17,7 @@ use diesel::sqlite::Sqlite;
 use super::connection::MultiBackend;
 use crate::access::Role;
 use crate::eligibility::Outcome;
-use crate::protocol::{SubjectStatus, TrialStatus};
+use crate::protocol::{CorrectionStatus, DeviationKind, SubjectStatus, TrialStatus};
 
 /// Implements the Text mapping of `$ty` (which has `as_str(self) -> &'static str` and
 /// `parse(&str) -> Option<Self>`) through the proxy `$proxy`.
@@ -79,3 +79,5 @@ text_enum!(Role, RoleProxy, "role");
 text_enum!(Outcome, OutcomeProxy, "screening outcome");
 text_enum!(TrialStatus, TrialStatusProxy, "trial status");
 text_enum!(SubjectStatus, SubjectStatusProxy, "subject status");
+text_enum!(CorrectionStatus, CorrectionStatusProxy, "correction status");
+text_enum!(DeviationKind, DeviationKindProxy, "deviation kind");

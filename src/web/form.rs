@@ -115,6 +115,15 @@ impl Fields {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every non-blank value sent under `name` (checkboxes of one name).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, v)| n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The value sent under `name`, or "".
     pub fn value(&self, name: &str) -> &str {
         self.get(name).unwrap_or("")

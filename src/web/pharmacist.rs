@@ -165,7 +165,7 @@ pub async fn randomize(
             )))
         }
         Err(WebError::Page {
-            error: ApiError::AlreadyRandomized { subject_id },
+            error: ApiError::AlreadyRandomized { subject_id, .. },
             ..
         }) => {
             let body = html! {

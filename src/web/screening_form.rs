@@ -333,6 +333,15 @@ pub fn to_request(fields: &Fields) -> Result<RawScreening, Vec<FieldError>> {
         liver_metastasis: yes_no(fields, "liver_metastasis", &mut errors),
         attestations: (attestations != RawAttestations::default()).then_some(attestations),
         labs: (labs != RawLabs::default()).then_some(labs),
+        initials: text(fields, "initials"),
+        confirm_implausible: {
+            let confirmed: Vec<String> = fields
+                .all("confirm_implausible")
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            (!confirmed.is_empty()).then_some(confirmed)
+        },
     };
     if errors.is_empty() {
         Ok(raw)

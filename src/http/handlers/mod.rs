@@ -1,6 +1,7 @@
 //! Thin handlers: authenticate, find the trial, call one use case, shape the response.
 
 pub mod audit;
+pub mod corrections;
 pub mod log;
 pub mod ops;
 pub mod screenings;

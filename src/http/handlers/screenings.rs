@@ -1,28 +1,32 @@
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::trial;
 use crate::access::Permission;
 use crate::eligibility::RawScreening;
 use crate::http::error::ApiError;
-use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
+use crate::http::extract::{idempotency_key, parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
 use crate::service::screening;
 use crate::service::views::ScreeningView;
 
-/// Screen a patient: every criterion evaluated, the outcome and the missing inputs.
+/// Screen a patient: every criterion evaluated, the outcome and the missing inputs. With an
+/// `Idempotency-Key`, a repeat returns the first screening (header `Idempotent-Replayed:
+/// true`) instead of recording a second.
 #[utoipa::path(post, operation_id = "createScreening", tag = "screenings",
-    params(("trial" = String, Path)),
+    params(("trial" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "≤ 128 characters; a repeat returns the same screening")),
     request_body(content = crate::eligibility::RawScreening, description = "Screening request (api.md)", content_type = "application/json"),
     responses((status = 201, body = ScreeningView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 409, body = Problem, description = "trial_closed"),
-        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+        (status = 403, body = Problem), (status = 409, body = Problem, description = "trial_closed, already_randomized"),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem, description = "validation_failed, idempotency_conflict")),
     security(("bearer" = [])))]
 #[post("/trials/{trial}/screenings")]
 pub async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AuthUser,
     path: web::Path<String>,
     body: JsonBytes,
@@ -31,13 +35,21 @@ pub async fn create(
     // Refuse a role that may not screen before reading what it sent.
     user.0.require_permission(Permission::Screen)?;
     let raw: RawScreening = parse_json(&body.0)?;
-    let out = run_db(&state, move |c| screening::record(c, &t, &user.0, &raw)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            "Location",
-            format!("/api/v1/trials/{}/screenings/{}", out.trial, out.id),
-        ))
-        .json(out))
+    let key = idempotency_key(&req)?;
+    let out = run_db(&state, move |c| {
+        screening::record_once(c, &t, &user.0, &raw, key.as_deref())
+    })
+    .await?;
+    let s = out.screening;
+    let mut response = HttpResponse::Created();
+    response.insert_header((
+        "Location",
+        format!("/api/v1/trials/{}/screenings/{}", s.trial, s.id),
+    ));
+    if out.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(s))
 }
 
 /// One screening.

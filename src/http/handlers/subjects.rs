@@ -4,7 +4,7 @@ use serde::Deserialize;
 use super::trial;
 use crate::access::Permission;
 use crate::http::error::ApiError;
-use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
+use crate::http::extract::{idempotency_key, parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::views::{Allocation, Balance};
@@ -40,14 +40,7 @@ pub async fn randomize(
     let t = trial(&state, &path)?;
     user.0.require_permission(Permission::Randomize)?;
     let request: RandomizationRequest = parse_json(&body.0)?;
-    let key = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?
-                .to_string(),
-        ),
-    };
+    let key = idempotency_key(&req)?;
     let trial_id = t.protocol.id.clone();
     let result = run_db(&state, move |c| {
         allocation::randomize(c, &t, &user.0, &request.screening_id, key.as_deref())

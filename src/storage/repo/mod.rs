@@ -1,5 +1,6 @@
 //! Queries per table: the only place the service layer's SQL lives.
 
+pub mod corrections;
 pub mod screenings;
 pub mod subjects;
 pub mod trials;

@@ -1,0 +1,8 @@
+DROP TABLE deviations;
+DROP TABLE correction_decisions;
+DROP INDEX screenings_idempotency;
+ALTER TABLE screenings DROP COLUMN request_fingerprint;
+ALTER TABLE screenings DROP COLUMN idempotency_key;
+ALTER TABLE screenings DROP COLUMN correction_reason;
+ALTER TABLE screenings DROP COLUMN correction_status;
+ALTER TABLE screenings DROP COLUMN corrects;
