@@ -836,6 +836,11 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         audit_seq: 1,
         stratum_key: Some(""),
         protocol_version: 1,
+        corrects: None,
+        correction_status: None,
+        correction_reason: None,
+        idempotency_key: None,
+        request_fingerprint: None,
     };
     diesel::insert_into(trialgate::storage::schema::screenings::table)
         .values(&screening)
@@ -1068,6 +1073,11 @@ fn stored_enums_round_trip_and_unknown_text_is_an_error(db: TestDb) {
                 audit_seq: i as i64 + 1,
                 stratum_key: None,
                 protocol_version: 1,
+                corrects: None,
+                correction_status: None,
+                correction_reason: None,
+                idempotency_key: None,
+                request_fingerprint: None,
             })
             .execute(&mut *conn)
             .unwrap();

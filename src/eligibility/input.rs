@@ -314,7 +314,9 @@ impl RawScreening {
 
     /// The initials as stored and shown (canonical), when given and valid.
     pub fn canonical_initials(&self) -> Option<String> {
-        self.initials.as_deref().and_then(|i| canonical_initials(i).ok())
+        self.initials
+            .as_deref()
+            .and_then(|i| canonical_initials(i).ok())
     }
 
     /// The sex, when given and valid.

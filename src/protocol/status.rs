@@ -81,7 +81,9 @@ impl CorrectionStatus {
     }
 
     pub fn parse(text: &str) -> Option<CorrectionStatus> {
-        CorrectionStatus::ALL.into_iter().find(|s| s.as_str() == text)
+        CorrectionStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 
     /// Whether the correction stands as the patient's screening (a rejected one does not;
@@ -121,8 +123,10 @@ pub enum DeviationKind {
 }
 
 impl DeviationKind {
-    pub const ALL: [DeviationKind; 2] =
-        [DeviationKind::IneligibleRandomized, DeviationKind::Misstratified];
+    pub const ALL: [DeviationKind; 2] = [
+        DeviationKind::IneligibleRandomized,
+        DeviationKind::Misstratified,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -464,7 +464,11 @@ fn in_changes(errors: Vec<FieldError>) -> Vec<FieldError> {
 /// The submitted screening with `changes` applied: top-level fields replaced; inside `labs`
 /// and `attestations` the named keys replaced (null removes one). The screening date is kept
 /// as it was (a screening that left it out was dated the day it was recorded).
-pub fn merged(before: &Value, changes: &Map<String, Value>, screening_date: chrono::NaiveDate) -> Value {
+pub fn merged(
+    before: &Value,
+    changes: &Map<String, Value>,
+    screening_date: chrono::NaiveDate,
+) -> Value {
     let mut after = before.as_object().cloned().unwrap_or_default();
     for (key, value) in changes {
         match (MERGED_FIELDS.contains(&key.as_str()), value) {
@@ -489,10 +493,7 @@ pub fn merged(before: &Value, changes: &Map<String, Value>, screening_date: chro
         }
     }
     if after.get("screening_date").is_none_or(Value::is_null) {
-        after.insert(
-            "screening_date".into(),
-            screening_date.to_string().into(),
-        );
+        after.insert("screening_date".into(), screening_date.to_string().into());
     }
     Value::Object(after)
 }

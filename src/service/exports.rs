@@ -3,15 +3,15 @@
 use serde_json::{json, Value};
 
 use super::allocation::allocation_view;
-use super::csv_cell;
 use super::corrections::DeviationView;
+use super::csv_cell;
 use super::queries::{balance_of, revealed_seed, subject_blocks, trial_detail, SubjectBlocks};
 use super::{format_time, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::protocol::{CorrectionStatus, SubjectStatus, TrialStatus};
-use crate::service::views::ScreeningView;
 use crate::service::error::{Internal, NotFound};
 use crate::service::queries::QueryError;
+use crate::service::views::ScreeningView;
 use crate::storage::{self, models, repo, DbConnection};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

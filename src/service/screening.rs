@@ -122,15 +122,32 @@ pub fn record_once(
     storage::write_transaction(conn, |c| {
         let mut head = storage::lock_chain_head(c, trial_id)?;
         if let Some(key) = idempotency_key {
-            if let Some(existing) = repo::screenings::by_idempotency_key(c, trial_id, &user.name, key)? {
+            if let Some(existing) =
+                repo::screenings::by_idempotency_key(c, trial_id, &user.name, key)?
+            {
                 if existing.request_fingerprint != fingerprint {
                     return Err(ScreeningError::IdempotencyConflict);
                 }
-                let latest = repo::screenings::latest_id(c, trial_id, &existing.site, &existing.patient_ref)?;
-                let subject = repo::subjects::for_patient(c, trial_id, &existing.site, &existing.patient_ref)?;
+                let latest = repo::screenings::latest_id(
+                    c,
+                    trial_id,
+                    &existing.site,
+                    &existing.patient_ref,
+                )?;
+                let subject = repo::subjects::for_patient(
+                    c,
+                    trial_id,
+                    &existing.site,
+                    &existing.patient_ref,
+                )?;
                 let is_latest = latest.as_deref() == Some(existing.id.as_str());
                 return Ok(Recorded {
-                    screening: ScreeningView::from_row(&existing, is_latest, subject.map(|s| s.id), None)?,
+                    screening: ScreeningView::from_row(
+                        &existing,
+                        is_latest,
+                        subject.map(|s| s.id),
+                        None,
+                    )?,
                     replayed: true,
                 });
             }
@@ -144,8 +161,12 @@ pub fn record_once(
         if current.status == TrialStatus::Closed {
             return Err(TrialClosed(trial_id.to_string()).into());
         }
-        if let Some(subject) = repo::subjects::for_patient(c, trial_id, &input.site, &input.patient_ref)? {
-            return Err(ScreeningError::AlreadyRandomized { subject_id: subject.id });
+        if let Some(subject) =
+            repo::subjects::for_patient(c, trial_id, &input.site, &input.patient_ref)?
+        {
+            return Err(ScreeningError::AlreadyRandomized {
+                subject_id: subject.id,
+            });
         }
         let row = stored_row(
             c,
@@ -225,7 +246,10 @@ pub(crate) fn stored_row(
     if let Some(object) = data.as_object_mut() {
         if let Some(correction) = &s.correction {
             object.insert("corrects".into(), correction.corrects.into());
-            object.insert("correction_status".into(), correction.status.as_str().into());
+            object.insert(
+                "correction_status".into(),
+                correction.status.as_str().into(),
+            );
             object.insert("reason".into(), correction.reason.into());
         }
         object.extend(extra);

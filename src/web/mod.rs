@@ -10,6 +10,7 @@
 mod admin;
 mod assets;
 mod charts;
+mod corrections;
 mod csrf;
 mod error;
 mod form;
@@ -111,6 +112,14 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                     web::get().to(monitor::dashboard),
                 )
                 .route("/trials/{trial}/audit", web::get().to(monitor::audit_log))
+                .route(
+                    "/trials/{trial}/corrections",
+                    web::get().to(corrections::queue),
+                )
+                .route(
+                    "/trials/{trial}/corrections/{id}/decision",
+                    web::post().to(corrections::decide),
+                )
                 .route(
                     "/trials/{trial}/audit/verify",
                     web::get().to(monitor::verify),

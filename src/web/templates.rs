@@ -51,6 +51,7 @@ fn nav_links(role: Role, trial: Option<&str>) -> Vec<(String, &'static str)> {
         ],
         Role::Monitor => vec![
             (format!("/trials/{t}/dashboard"), "Dashboard"),
+            (format!("/trials/{t}/corrections"), "Corrections"),
             (format!("/trials/{t}/audit"), "Audit log"),
         ],
         Role::Admin => vec![("/admin".into(), "Users and trials")],

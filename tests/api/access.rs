@@ -42,6 +42,25 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
         PHARMACIST,
         Permission::Randomize,
     ),
+    (
+        "POST",
+        "{T}/screenings/{fresh}/corrections",
+        INVESTIGATOR,
+        Permission::Correct,
+    ),
+    (
+        "GET",
+        "{T}/corrections",
+        MONITOR,
+        Permission::ReviewCorrections,
+    ),
+    (
+        "POST",
+        "{T}/corrections/{pending}/approval",
+        MONITOR,
+        Permission::ReviewCorrections,
+    ),
+    ("GET", "{T}/deviations", MONITOR, Permission::Monitor),
     ("GET", "{T}/subjects", READERS, Permission::ReadPatients),
     (
         "GET",
@@ -127,7 +146,8 @@ fn declared_permissions_match_the_contract() {
             got, want,
             "{method} {path}: {permission:?} declares {declared:?}"
         );
-        let trial_wide = allowed == &MONITOR;
+        // A site-limited monitor decides on corrections at the sites they visit.
+        let trial_wide = allowed == &MONITOR && *permission != Permission::ReviewCorrections;
         assert_eq!(permission.trial_wide(), trial_wide, "{method} {path}");
     }
     // Every permission is used by some endpoint of the contract.
@@ -143,6 +163,8 @@ fn declared_permissions_match_the_contract() {
 struct Ids {
     screening: String,
     fresh: String,
+    /// A correction waiting for a monitor.
+    pending: String,
     subject: String,
     victim: String,
 }
@@ -152,6 +174,7 @@ fn fill(template: &str, ids: &Ids) -> String {
         .replace("{T}", T)
         .replace("{screening}", &ids.screening)
         .replace("{fresh}", &ids.fresh)
+        .replace("{pending}", &ids.pending)
         .replace("{subject}", &ids.subject)
         .replace("{victim}", &ids.victim)
 }
@@ -164,6 +187,10 @@ fn body_for(path: &str, ids: &Ids, role: &str) -> Option<Value> {
         Some(json!({ "screening_id": ids.fresh }))
     } else if path.ends_with("/withdrawal") {
         Some(json!({ "reason": "matrix" }))
+    } else if path.ends_with("/corrections") {
+        Some(json!({ "reason": "matrix", "changes": {"initials": "AB"} }))
+    } else if path.ends_with("/approval") {
+        Some(json!({ "decision": "approve", "reason": "matrix" }))
     } else if path.ends_with("/users") {
         Some(json!({ "name": format!("made-by-{role}"), "role": "monitor" }))
     } else if path.ends_with("/close") {
@@ -190,8 +217,19 @@ fn role_matrix(db: TestDb) {
         .as_str()
         .unwrap()
         .to_string();
+    let pending = app.post(
+        &inv,
+        &format!("{T}/screenings/{screening}/corrections"),
+        &json!({"reason": "matrix", "changes": {"initials": "CD"}}),
+    );
+    assert_eq!(pending.status(), 201);
+    let pending = pending.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ids = Ids {
         screening,
+        pending,
         fresh: screen_eligible(&app, &inv, "SITE01-0002", "SITE01"),
         subject,
         victim: "victim".into(),
@@ -254,6 +292,7 @@ fn authentication_failures(db: TestDb) {
     let ids = Ids {
         screening: "s".into(),
         fresh: "s".into(),
+        pending: "s".into(),
         subject: "x".into(),
         victim: "victim".into(),
     };
@@ -592,6 +631,8 @@ fn matrix_covers_the_route_table() {
             let path = path
                 .replace("{T}", "/api/v1/trials/{trial}")
                 .replace("{screening}", "{id}")
+                .replace("{fresh}", "{id}")
+                .replace("{pending}", "{id}")
                 .replace("{subject}", "{subject_id}")
                 .replace("{victim}", "{name}");
             (method.to_string(), path)

@@ -11,6 +11,7 @@ mod auth_limit;
 mod backup;
 mod checkpoint;
 mod concurrency;
+mod corrections;
 mod flow;
 mod receipts;
 mod support;

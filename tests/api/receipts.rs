@@ -282,6 +282,10 @@ fn older_chains_are_committed_once(db: TestDb) {
     // Back to the schema before the log: its tables and head columns are gone.
     assert_eq!(
         trialgate::storage::revert_last_migration(&mut conn).unwrap(),
+        "20261201000009"
+    );
+    assert_eq!(
+        trialgate::storage::revert_last_migration(&mut conn).unwrap(),
         "20261201000008"
     );
     assert_eq!(

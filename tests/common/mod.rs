@@ -246,7 +246,9 @@ pub fn drop_table_triggers(conn: &mut DbConnection) {
                 "DROP TRIGGER subjects_no_delete;
                  DROP TRIGGER subjects_only_audited_withdrawal;
                  DROP TRIGGER screenings_no_update;
-                 DROP TRIGGER screenings_no_delete;",
+                 DROP TRIGGER screenings_no_delete;
+                 DROP TRIGGER deviations_no_delete;
+                 DROP TRIGGER correction_decisions_no_delete;",
             )
             .unwrap(),
         DbConnection::Postgres(c) => c
@@ -256,7 +258,9 @@ pub fn drop_table_triggers(conn: &mut DbConnection) {
                  DROP TRIGGER subjects_guard_truncate ON subjects;
                  DROP TRIGGER screenings_no_update ON screenings;
                  DROP TRIGGER screenings_no_delete ON screenings;
-                 DROP TRIGGER screenings_no_truncate ON screenings;",
+                 DROP TRIGGER screenings_no_truncate ON screenings;
+                 DROP TRIGGER deviations_no_delete ON deviations;
+                 DROP TRIGGER correction_decisions_no_delete ON correction_decisions;",
             )
             .unwrap(),
     }

@@ -122,6 +122,9 @@ pub async fn deviations(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let t = trial(&state, &path)?;
-    let out = run_db(&state, move |c| corrections::list_deviations(c, &t, &user.0)).await?;
+    let out = run_db(&state, move |c| {
+        corrections::list_deviations(c, &t, &user.0)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }

@@ -1,7 +1,7 @@
 use diesel::prelude::*;
 
-pub use crate::storage::models::NewScreening;
 use crate::protocol::CorrectionStatus;
+pub use crate::storage::models::NewScreening;
 use crate::storage::models::{CorrectionDecision, Screening};
 use crate::storage::schema::{correction_decisions, screenings};
 use crate::storage::{DbConnection, StorageError};
