@@ -80,6 +80,69 @@ pub fn parse_json<T: JsonRequest>(body: &[u8]) -> Result<T, InputError> {
     })
 }
 
+/// Most field errors [`parse_json_all`] collects before it gives up on a body.
+const MAX_FIELD_ERRORS: usize = 64;
+
+/// Like [`parse_json`], but a wrong, unknown or missing field does not end the parse: it is
+/// recorded, taken out of the body, and the rest parsed again, so one answer can name every
+/// field at once. Returns the request without the refused fields and the refusals (empty
+/// when the body is fine). Syntax errors are still [`InputError::Malformed`].
+pub fn parse_json_all<T: JsonRequest>(body: &[u8]) -> Result<(T, Vec<FieldError>), InputError> {
+    let mut document: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| InputError::Malformed(e.to_string()))?;
+    if !document.is_object() {
+        return Err(InputError::Malformed(
+            "the request body must be a JSON object".into(),
+        ));
+    }
+    let mut errors = Vec::new();
+    find_arrays(&document, "", T::ARRAY_FIELDS, &mut errors);
+    for e in &errors {
+        remove_path(&mut document, &e.field);
+    }
+    loop {
+        match serde_path_to_error::deserialize::<_, T>(document.clone()) {
+            Ok(value) => return Ok((value, errors)),
+            Err(err) => {
+                let path = err.path().to_string();
+                let error = field_error_from_serde(
+                    (path != ".").then_some(path.as_str()),
+                    &err.into_inner().to_string(),
+                );
+                // A missing part makes its parent unusable: take the parent out.
+                let removed = remove_path(&mut document, &error.field)
+                    || error
+                        .field
+                        .rsplit_once('.')
+                        .is_some_and(|(parent, _)| remove_path(&mut document, parent));
+                if !errors.iter().any(|e: &FieldError| e.field == error.field) {
+                    errors.push(error);
+                }
+                if !removed || errors.len() >= MAX_FIELD_ERRORS {
+                    return Err(InputError::Invalid(errors));
+                }
+            }
+        }
+    }
+}
+
+/// Removes the value at a dot-separated path; false when there is none.
+fn remove_path(document: &mut serde_json::Value, path: &str) -> bool {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop().filter(|l| !l.is_empty()) else {
+        return false;
+    };
+    let mut node = document;
+    for part in parts {
+        match node.get_mut(part) {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    node.as_object_mut()
+        .is_some_and(|map| map.remove(last).is_some())
+}
+
 fn find_arrays(
     value: &serde_json::Value,
     path: &str,
@@ -194,6 +257,27 @@ mod tests {
             "is not a known field"
         );
         assert_eq!(fields(r#"{"inner":null}"#)[0].1, "is required");
+    }
+
+    #[test]
+    fn every_bad_field_is_named_in_one_parse() {
+        let body = br#"{"screening_id":7,"colour":1,"inner":{"unit":3},"tags":["a"]}"#;
+        match parse_json_all::<Outer>(body) {
+            Err(InputError::Invalid(errors)) => {
+                let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                // screening_id is required: once it is taken out the parse cannot succeed,
+                // but everything found on the way is named.
+                assert_eq!(named, ["colour", "inner.unit", "screening_id"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let body = br#"{"screening_id":"s","colour":1,"inner":{"unit":3}}"#;
+        let (value, errors) = parse_json_all::<Outer>(body).unwrap();
+        let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, ["colour", "inner.unit"]);
+        assert!(value.inner.is_none());
+        let (_, errors) = parse_json_all::<Outer>(br#"{"screening_id":"s"}"#).unwrap();
+        assert!(errors.is_empty());
     }
 
     #[test]

@@ -70,6 +70,33 @@ pub fn evaluate_request(
     }
 }
 
+/// Every refusal of a screening request whose shape was partly wrong: the `shape` errors
+/// (wrong type, unknown field: those fields were taken out) with the meaning errors of the
+/// rest, so a client learns every problem in one answer. Meaning errors about a field the
+/// shape already refused are left out.
+pub fn all_errors(
+    protocol: &Protocol,
+    rest: &RawScreening,
+    shape: Vec<FieldError>,
+    today: chrono::NaiveDate,
+) -> Invalid {
+    let covered = |field: &str| {
+        shape.iter().any(|s| {
+            field == s.field
+                || field.starts_with(&format!("{}.", s.field))
+                || s.field.starts_with(&format!("{field}."))
+        })
+    };
+    let meaning = match evaluate_request(protocol, rest, today) {
+        Ok(_) => Vec::new(),
+        Err(Invalid(errors)) => errors,
+    };
+    let extra: Vec<FieldError> = meaning.into_iter().filter(|e| !covered(&e.field)).collect();
+    let mut errors = shape;
+    errors.extend(extra);
+    Invalid(errors)
+}
+
 /// What a screening request produced: a new screening, or the one an earlier request with
 /// the same idempotency key (a resubmitted form) recorded.
 pub struct Recorded {

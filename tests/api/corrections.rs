@@ -414,6 +414,31 @@ fn every_screening_error_at_once_and_plausibility(db: TestDb) {
     ] {
         assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
     }
+    // A wrong type does not hide the other problems (the four at once).
+    let mut body = eligible("", "S1");
+    body["birth_date"] = json!("2030-01-01");
+    body["labs"]["anc"] = json!({"value": "1,5x", "unit": "10^9/L"});
+    body["labs"]["hemoglobin"] = json!({"value": 11.2, "unit": "g/L"});
+    body["shoe_size"] = json!(42);
+    let p = assert_problem(
+        app.post(&inv, &format!("{T}/screenings"), &body),
+        422,
+        "validation_failed",
+    );
+    let fields = error_fields(&p);
+    for f in [
+        "patient_ref",
+        "birth_date",
+        "labs.anc.value",
+        "labs.hemoglobin",
+        "shoe_size",
+    ] {
+        assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
+    }
+    let mut body = eligible("P-0", "S1");
+    body["initials"] = json!("W1");
+    body["labs"]["hemoglobin"] = json!({"value": 11.2, "unit": "g/L"});
+    body["labs"]["platelets"] = json!({"value": 180000, "unit": "10^9/L"});
     // Confirmed as typed, the implausible values are accepted (and judged as they are).
     body["patient_ref"] = json!("P-1");
     body["birth_date"] = json!("1961-03-02");

@@ -5,7 +5,7 @@ use super::trial;
 use crate::access::Permission;
 use crate::eligibility::RawScreening;
 use crate::http::error::ApiError;
-use crate::http::extract::{idempotency_key, parse_json, run_db, AuthUser, JsonBytes};
+use crate::http::extract::{idempotency_key, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
@@ -34,7 +34,11 @@ pub async fn create(
     let t = trial(&state, &path)?;
     // Refuse a role that may not screen before reading what it sent.
     user.0.require_permission(Permission::Screen)?;
-    let raw: RawScreening = parse_json(&body.0)?;
+    let (raw, shape) = crate::fields::parse_json_all::<RawScreening>(&body.0)?;
+    if !shape.is_empty() {
+        let today = crate::service::now().date();
+        return Err(screening::all_errors(&t.protocol, &raw, shape, today).into());
+    }
     let key = idempotency_key(&req)?;
     let out = run_db(&state, move |c| {
         screening::record_once(c, &t, &user.0, &raw, key.as_deref())
