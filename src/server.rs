@@ -52,6 +52,9 @@ pub struct Settings {
     pub web: crate::web::WebSettings,
     /// The Merkle log's origin: `{origin}/{trial}` on checkpoints, and the signing key's name.
     pub log_origin: String,
+    /// Also run a training copy of every trial (`{id}-TRAINING`). Without it, training copies
+    /// in the database are not served.
+    pub training: bool,
 }
 
 impl Settings {
@@ -86,6 +89,7 @@ impl Settings {
             auth_failures_per_minute: 20,
             web: crate::web::WebSettings::default(),
             log_origin: crate::audit::note::DEFAULT_ORIGIN.to_string(),
+            training: false,
         }
     }
 }
@@ -172,8 +176,33 @@ pub fn open_and_prepare(
             Initialised::AlreadyInitialised => {}
         }
     }
+    if settings.training {
+        // Copies of the protocols in force (amended ones included); an existing copy keeps
+        // the version it has.
+        let real = setup::load_trials(&mut conn, &settings.data_dir)?;
+        for trial in real.all().iter().filter(|t| !t.protocol.training) {
+            let copy = trial.protocol.training_copy().map_err(|e| {
+                setup::SetupError::Internal(crate::service::error::Internal::caused(
+                    "the training copy",
+                    e,
+                ))
+            })?;
+            if let Initialised::New { .. } = setup::initialise_trial(
+                &mut conn,
+                &copy,
+                setup::ProtocolSource::BuiltIn,
+                &settings.data_dir,
+            )? {
+                tracing::info!(trial = %copy.id, "training trial initialised");
+            }
+        }
+    }
     let admin_token = setup::bootstrap_admin(&mut conn, &settings.data_dir)?;
     let trials = setup::load_trials(&mut conn, &settings.data_dir)?;
+    if !settings.training {
+        let named: Vec<&str> = settings.protocols.iter().map(|p| p.id.as_str()).collect();
+        trials.retain(|t| !t.protocol.training || named.contains(&t.protocol.id.as_str()));
+    }
     Ok((db, trials, admin_token))
 }
 
@@ -278,6 +307,7 @@ pub fn serve(args: crate::cli::ServeArgs) -> Result<std::process::ExitCode, crat
     settings.workers = args.workers;
     settings.web.secure_cookies = args.secure_cookies;
     settings.log_origin = args.log_origin;
+    settings.training = args.training;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
         let app = Application::build(settings.clone())

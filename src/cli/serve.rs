@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// line names the key by it. Every instance on one database must use the same.
     #[arg(long, env = "TRIALGATE_LOG_ORIGIN", default_value = crate::audit::note::DEFAULT_ORIGIN)]
     pub log_origin: String,
+    /// Also serve a training copy of every trial, `{id}-TRAINING`, with its own seed, audit
+    /// chain and patients, marked on every page: for staff training and the README tour.
+    #[arg(long, env = "TRIALGATE_TRAINING")]
+    pub training: bool,
 }
 
 pub(super) fn run(

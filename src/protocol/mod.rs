@@ -22,6 +22,9 @@ pub use patient_ref::{
 pub use status::{CorrectionStatus, Decision, DeviationKind, SubjectStatus, TrialStatus};
 pub use vocabulary::{Attestation, CountLab, Dipstick, UlnLab};
 
+/// What a training copy's id ends with.
+pub const TRAINING_SUFFIX: &str = "-TRAINING";
+
 /// The default trial, compiled into the binary.
 pub const DEFAULT_PROTOCOL_TOML: &str = include_str!("../../protocols/NCT06987370.toml");
 
@@ -158,6 +161,10 @@ pub struct Protocol {
     /// How many days a screening stays valid for randomization; unset: no limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub screening_valid_days: Option<u32>,
+    /// A training trial (REDCap's development mode): for staff training and tours, marked on
+    /// every page; its patients and allocations are not the study's. Absent when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub training: bool,
     pub arms: Vec<Arm>,
     pub criteria: Vec<Criterion>,
     #[serde(skip)]
@@ -213,6 +220,24 @@ impl Protocol {
         })
     }
 
+    /// The training copy of this trial (`serve --training`): id `{id}-TRAINING`, the title
+    /// marked, `training = true`; everything else, the design included, the same. Its seed,
+    /// chain, patients and exports are its own.
+    pub fn training_copy(&self) -> Result<Protocol, ProtocolError> {
+        let id = format!("{}{TRAINING_SUFFIX}", self.id);
+        let invalid = |message: String| ProtocolError::Invalid {
+            origin: format!("training copy of {}", self.id),
+            message,
+        };
+        let mut value = serde_json::to_value(self).map_err(|e| invalid(e.to_string()))?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("id".into(), id.clone().into());
+            map.insert("title".into(), format!("[TRAINING] {}", self.title).into());
+            map.insert("training".into(), true.into());
+        }
+        Protocol::from_canonical_json(&value.to_string(), &id)
+    }
+
     pub fn design(&self) -> &Design {
         &self.design
     }
@@ -252,6 +277,8 @@ struct RawProtocol {
     start_date: Option<chrono::NaiveDate>,
     #[serde(default)]
     screening_valid_days: Option<u32>,
+    #[serde(default)]
+    training: bool,
     arms: Vec<Arm>,
     criteria: Vec<RawCriterion>,
 }
@@ -494,6 +521,13 @@ impl RawProtocol {
         if self.title.trim().is_empty() {
             return Err("title must not be empty".into());
         }
+        // The id says which trials are for training, so every page and export can tell.
+        if self.training != self.id.ends_with(TRAINING_SUFFIX) {
+            return Err(format!(
+                "id {:?}: a training trial's id ends with {TRAINING_SUFFIX:?}, and only a training trial's does (training = {})",
+                self.id, self.training
+            ));
+        }
         if self.cap == 0 {
             return Err("cap must be at least 1".into());
         }
@@ -576,6 +610,7 @@ impl RawProtocol {
             declared_patient_ref_pattern: self.patient_ref_pattern,
             start_date: self.start_date,
             screening_valid_days: self.screening_valid_days,
+            training: self.training,
             arms: self.arms,
             criteria,
             design,
@@ -587,6 +622,27 @@ impl RawProtocol {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn training_copy_is_marked_and_otherwise_the_same() {
+        let p = Protocol::default_trial().unwrap();
+        assert!(!p.training);
+        let copy = p.training_copy().unwrap();
+        assert_eq!(copy.id, "NCT06987370-TRAINING");
+        assert!(copy.training);
+        assert!(copy.title.starts_with("[TRAINING] "));
+        assert_eq!(copy.design(), p.design());
+        assert_eq!(copy.criteria, p.criteria);
+        assert_ne!(copy.digest(), p.digest());
+        // The real trial's digest does not mention the flag.
+        assert!(!p.canonical_json().contains("training"));
+        let named_like_training = DEFAULT_PROTOCOL_TOML.replacen(
+            "id = \"NCT06987370\"",
+            "id = \"NCT06987370-TRAINING\"",
+            1,
+        );
+        assert!(Protocol::from_toml(&named_like_training, "t").is_err());
+    }
 
     #[test]
     fn default_protocol_loads() {

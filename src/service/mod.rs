@@ -80,6 +80,14 @@ impl Trials {
         self.read().keys().cloned().collect()
     }
 
+    /// Keeps only the trials `keep` accepts (at start-up: which trials this server serves).
+    pub fn retain(&self, keep: impl Fn(&TrialRuntime) -> bool) {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, t| keep(t));
+    }
+
     /// Puts a newer version of a trial in force for the requests that follow (an older one
     /// never replaces a newer: two amendments may finish in any order).
     pub fn replace(&self, runtime: TrialRuntime) {

@@ -47,8 +47,9 @@ pub fn list_trials(
     let enrolled = repo::subjects::count_by_trial(conn)?;
     let mut out = Vec::new();
     for row in repo::trials::list(conn)? {
-        if trials.contains(&row.id) {
+        if let Ok(runtime) = trials.get(&row.id) {
             out.push(TrialSummary {
+                training: runtime.protocol.training,
                 enrolled: enrolled.get(&row.id).copied().unwrap_or(0),
                 id: row.id,
                 title: row.title,
@@ -74,6 +75,7 @@ pub fn trial_detail(
         status: row.status,
         enrolled,
         cap: row.cap,
+        training: p.training,
         arms: p
             .arms
             .iter()

@@ -20,6 +20,9 @@ pub struct TrialSummary {
     pub status: TrialStatus,
     pub enrolled: i64,
     pub cap: i64,
+    /// A training trial (`{id}-TRAINING`): practice only, not the study's data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub training: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -45,6 +48,9 @@ pub struct TrialDetail {
     pub status: TrialStatus,
     pub enrolled: i64,
     pub cap: i64,
+    /// A training trial (`{id}-TRAINING`): practice only, not the study's data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub training: bool,
     pub arms: Vec<ArmView>,
     pub criteria: Vec<CriterionView>,
     pub stratification: Vec<String>,

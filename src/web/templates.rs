@@ -94,6 +94,12 @@ pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Mar
                         }
                     }
                 }
+                @if trial.is_some_and(|t| t.ends_with(crate::protocol::TRAINING_SUFFIX)) {
+                    div.training-banner role="note" {
+                        strong { "Training trial" }
+                        " — for practice: its patients, allocations and audit trail are not the study's."
+                    }
+                }
                 main #main { (body) }
             }
         }

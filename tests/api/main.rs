@@ -15,6 +15,7 @@ mod corrections;
 mod flow;
 mod receipts;
 mod support;
+mod training;
 
 mod access;
 mod endpoints;

@@ -33,13 +33,19 @@ impl TestApp {
 
     /// A server on an existing data directory (seed files, keys, admin token).
     pub fn spawn_in(db: TestDb, data_dir: tempfile::TempDir, protocols: Vec<Protocol>) -> TestApp {
-        Self::spawn_full(db, data_dir, protocols, AUTH_QUOTA)
+        Self::spawn_full(db, data_dir, protocols, AUTH_QUOTA, false)
+    }
+
+    /// A server that also runs the training copy of each trial (`serve --training`), on an
+    /// existing data directory.
+    pub fn spawn_training(db: TestDb, data_dir: tempfile::TempDir) -> TestApp {
+        Self::spawn_full(db, data_dir, Vec::new(), AUTH_QUOTA, true)
     }
 
     /// A server allowing `quota` failed authentications per minute from one address, for
     /// tests that send many bad tokens on purpose.
     pub fn spawn_with_auth_quota(db: TestDb, quota: u32) -> TestApp {
-        Self::spawn_full(db, tempfile::tempdir().unwrap(), Vec::new(), quota)
+        Self::spawn_full(db, tempfile::tempdir().unwrap(), Vec::new(), quota, false)
     }
 
     fn spawn_full(
@@ -47,12 +53,14 @@ impl TestApp {
         data_dir: tempfile::TempDir,
         protocols: Vec<Protocol>,
         auth_quota: u32,
+        training: bool,
     ) -> TestApp {
         let (base, handle, thread) = start(
             data_dir.path().to_path_buf(),
             db.url.clone(),
             protocols,
             auth_quota,
+            training,
         );
         let admin = std::fs::read_to_string(data_dir.path().join("admin.token"))
             .unwrap()
@@ -79,6 +87,7 @@ impl TestApp {
             self.db.url.clone(),
             Vec::new(),
             AUTH_QUOTA,
+            false,
         );
         (base, handle)
     }
@@ -152,6 +161,7 @@ fn start(
     url: String,
     protocols: Vec<Protocol>,
     auth_quota: u32,
+    training: bool,
 ) -> (
     String,
     actix_web::dev::ServerHandle,
@@ -167,6 +177,7 @@ fn start(
             settings.workers = Some(2);
             settings.auth_failures_per_minute = auth_quota;
             settings.pool_size = 8;
+            settings.training = training;
             match Application::build(settings) {
                 Ok(app) => {
                     tx.send(Ok((app.port(), app.handle()))).unwrap();
