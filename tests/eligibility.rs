@@ -267,10 +267,40 @@ fn hemoglobin_passes_from_90_g_per_l() {
         (9.01, "g/dL", Pass),
         (9.0, "g/dL", Pass),
         (8.99, "g/dL", Fail),
-        (0.0, "g/L", Fail),
     ] {
         let request = with(eligible(), "labs.hemoglobin", lab(value, unit));
         assert_status(&request, "hemoglobin", expected);
+    }
+    // Below the plausible range (30 g/L) a value counts only once confirmed, and then fails.
+    let zero = with(eligible(), "labs.hemoglobin", lab(0.0, "g/L"));
+    assert!(parse_on(&zero, today()).is_err());
+    let confirmed = with(zero, "confirm_implausible", json!(["hemoglobin"]));
+    assert_status(&confirmed, "hemoglobin", Fail);
+}
+
+#[test]
+fn implausible_values_need_confirming_and_are_named() {
+    for (lab_name, value, unit) in [
+        ("hemoglobin", 11.2, "g/L"),
+        ("hemoglobin", 26.0, "g/dL"),
+        ("platelets", 180_000.0, "10^9/L"),
+        ("anc", 150.0, "10^3/uL"),
+    ] {
+        let request = with(eligible(), &format!("labs.{lab_name}"), lab(value, unit));
+        let errors = match parse_on(&request, today()) {
+            Err(InputError::Invalid(errors)) => errors,
+            other => panic!("{lab_name} {value} {unit}: {other:?}"),
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, [format!("labs.{lab_name}")], "{lab_name} {value}");
+        assert!(errors[0].message.contains("confirm_implausible"), "{errors:?}");
+        let confirmed = with(request, "confirm_implausible", json!([lab_name]));
+        assert!(parse_on(&confirmed, today()).is_ok(), "{lab_name} confirmed");
+    }
+    // At the bounds, values are plausible.
+    for (value, unit) in [(30.0, "g/L"), (250.0, "g/L"), (3.0, "g/dL")] {
+        let request = with(eligible(), "labs.hemoglobin", lab(value, unit));
+        assert!(parse_on(&request, today()).is_ok(), "{value} {unit}");
     }
 }
 
@@ -1423,6 +1453,13 @@ fn valid_request() -> impl Strategy<Value = Value> {
             if let Some(s) = sex {
                 request = with(request, "sex", json!(s));
             }
+            // Any value is valid here, implausible ones too once confirmed (plausibility is
+            // tested on its own).
+            request = with(
+                request,
+                "confirm_implausible",
+                json!(["hemoglobin", "anc", "platelets"]),
+            );
             request = with(request, "attestations", json!({}));
             for ((field, _, _), value) in ATTESTATIONS.iter().zip(attestations) {
                 if let Some(v) = value {
