@@ -350,6 +350,7 @@ pub fn allocation_view(
         status: s.status,
         audit_seq: s.audit_seq,
         withdrawn_at: s.withdrawn_at.map(format_time),
+        withdrawn_by: s.withdrawn_by.clone(),
         withdrawal_reason: s.withdrawal_reason.clone(),
     }
 }

@@ -157,6 +157,7 @@ fn subjects_csv(
         "randomized_by",
         "status",
         "withdrawn_at",
+        "withdrawn_by",
         "withdrawal_reason",
         "screening_id",
         "stratum_key",
@@ -171,6 +172,7 @@ fn subjects_csv(
     for s in subjects {
         let a = allocation_view(&trial.protocol, s);
         let withdrawn_at = a.withdrawn_at.unwrap_or_default();
+        let withdrawn_by = a.withdrawn_by.unwrap_or_default();
         let reason = a.withdrawal_reason.unwrap_or_default();
         let mut row: Vec<String> = [
             csv_cell::text(&a.subject_id),
@@ -183,6 +185,7 @@ fn subjects_csv(
             csv_cell::text(&a.randomized_by),
             csv_cell::text(a.status.as_str()),
             csv_cell::text(&withdrawn_at),
+            csv_cell::text(&withdrawn_by),
             csv_cell::text(&reason),
             csv_cell::text(&s.screening_id),
             csv_cell::text(&s.stratum_key),

@@ -161,6 +161,9 @@ pub struct Allocation {
     pub audit_seq: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub withdrawn_at: Option<String>,
+    /// Who withdrew the subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub withdrawal_reason: Option<String>,
 }
