@@ -1162,3 +1162,95 @@ fn signin_rate_limit_says_retry_after(db: TestDb) {
     assert!((1..=60).contains(&seconds), "{seconds}");
 }
 both_backends!(signin_rate_limit_says_retry_after);
+
+/// A closed trial looks closed on every page, for every role, and offers nothing that would
+/// write to it; the close review refuses an empty reason before the confirmation.
+fn closed_trial_pages(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let waiting = hidden_id(&screen_ok(&s, &eligible_form("SITE01-0020")));
+    let p = Web::signed_in(&app, &pharm);
+    assert!(p
+        .page(&format!("/trials/{T}/queue"))
+        .contains(&format!("/trials/{T}/randomize/{waiting}")));
+    assert!(s
+        .page(&format!("/trials/{T}/screenings"))
+        .contains(&format!("href=\"/trials/{T}/screening\"")));
+
+    // The review step refuses a reason that is empty or only whitespace, at the input.
+    let a = Web::signed_in(&app, &app.admin);
+    let close = format!("/admin/trials/{T}/close");
+    for reason in ["", "  \r\n\t "] {
+        let r = a.post(&close, &[("csrf", &a.csrf()), ("reason", reason)]);
+        assert_eq!(r.status(), 422, "{reason:?}");
+        let body = r.text().unwrap();
+        assert!(body.contains("id=\"reason-error\""), "{body}");
+        assert!(body.contains("must not be empty"), "{body}");
+        assert!(
+            !body.contains("This cannot be undone"),
+            "no confirmation: {body}"
+        );
+    }
+    let r = a.post(
+        &close,
+        &[
+            ("csrf", &a.csrf()),
+            ("reason", "DSMB <stopped> the trial"),
+            ("confirm", "yes"),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+
+    let banner = "is closed</strong> since ";
+    let reason = "Reason: DSMB &lt;stopped&gt; the trial";
+    let m = Web::signed_in(&app, &mon);
+    for (web, path) in [
+        (&s, format!("/trials/{T}/screenings")),
+        (&s, format!("/trials/{T}/screenings/{waiting}")),
+        (&s, "/trials".to_string()),
+        (&p, format!("/trials/{T}/queue")),
+        (&p, format!("/trials/{T}/randomize/{waiting}")),
+        (&m, format!("/trials/{T}/dashboard")),
+        (&m, format!("/trials/{T}/audit")),
+        (&a, format!("/admin/trials/{T}/close")),
+    ] {
+        let body = web.page(&path);
+        assert!(body.contains(banner), "GET {path}: {body}");
+        assert!(body.contains(reason), "GET {path}: {body}");
+    }
+    // Error pages about the trial say it too.
+    let r = p.get(&format!("/trials/{T}/screenings/no-such-screening"));
+    assert_eq!(r.status(), 404);
+    assert!(r.text().unwrap().contains(banner));
+
+    // No way to screen: no navigation link, a notice instead of the form.
+    let form = s.page(&format!("/trials/{T}/screening"));
+    assert!(
+        form.contains("is closed: no new screening can be recorded"),
+        "{form}"
+    );
+    assert!(!form.contains("name=\"patient_ref\""), "{form}");
+    for path in [
+        format!("/trials/{T}/screenings"),
+        format!("/trials/{T}/screenings/{waiting}"),
+    ] {
+        let body = s.page(&path);
+        assert!(
+            !body.contains(&format!("href=\"/trials/{T}/screening\"")),
+            "{path}: {body}"
+        );
+    }
+    // No way to randomize: no button in the queue or on the result, no form to confirm.
+    let queue = p.page(&format!("/trials/{T}/queue"));
+    assert!(queue.contains("SITE01-0020"));
+    assert!(!queue.contains("/randomize/"), "{queue}");
+    assert!(!p
+        .page(&format!("/trials/{T}/screenings/{waiting}"))
+        .contains("/randomize/"));
+    let confirm = p.page(&format!("/trials/{T}/randomize/{waiting}"));
+    assert!(!confirm.contains("idempotency_key"), "{confirm}");
+    // The admin's close page offers no second close.
+    assert!(!a.page(&close).contains("name=\"reason\""));
+}
+both_backends!(closed_trial_pages);

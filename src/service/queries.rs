@@ -7,7 +7,7 @@ use super::{format_time, TrialRuntime, Trials};
 use crate::access::{Permission, User};
 use crate::audit::Action;
 use crate::eligibility::{Evaluation, Outcome};
-use crate::protocol::{CorrectionStatus, SubjectStatus};
+use crate::protocol::{CorrectionStatus, SubjectStatus, TrialStatus};
 use crate::randomization::{Schedule, ScheduledAllocation, Seed};
 use crate::service::error::{Internal, Invalid, NotFound};
 use crate::service::views::{
@@ -107,6 +107,31 @@ pub fn trial_detail(
         close_reason: row.close_reason,
         seed_revealed: row.seed_revealed,
         seed_available: trial.seed.is_some(),
+    })
+}
+
+/// Where a trial stands, as every page about it shows it: one row read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialState {
+    pub id: String,
+    pub status: TrialStatus,
+    pub closed_at: Option<String>,
+    pub close_reason: Option<String>,
+}
+
+pub fn trial_state(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+) -> Result<TrialState, QueryError> {
+    user.require_permission(Permission::ReadTrials)?;
+    let id = &trial.protocol.id;
+    let row = repo::trials::get(conn, id)?.ok_or_else(|| NotFound::trial(id))?;
+    Ok(TrialState {
+        id: row.id,
+        status: row.status,
+        closed_at: row.closed_at.map(format_time),
+        close_reason: row.close_reason,
     })
 }
 

@@ -364,6 +364,19 @@ pub async fn close_form(
     session.require(Permission::ManageUsers)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    if session.trial_closed(&trial_id) {
+        let body = html! {
+            h1 { "Close trial " (trial_id) }
+            p { "The trial is already closed." }
+            p { a href="/admin" { "Back to users and trials" } }
+        };
+        return Ok(templates::ok(page(
+            "Close trial",
+            Some(&session),
+            Some(&trial_id),
+            body,
+        )));
+    }
     Ok(templates::ok(close_form_page(
         &session,
         &trial_id,
@@ -387,6 +400,19 @@ pub async fn close(
     let reason = fields.value("reason").to_string();
     let reveal = fields.value("reveal_seed") == "yes";
     if fields.value("confirm") != "yes" {
+        // The service's own rule for reasons, applied before the confirmation is shown.
+        if let Err(message) = crate::text::check_reason(&reason, crate::text::MAX_REASON_CHARS) {
+            return Ok(templates::respond(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                close_form_page(
+                    &session,
+                    &trial_id,
+                    &trial.protocol.title,
+                    &fields,
+                    &[FieldError::new("reason", message)],
+                ),
+            ));
+        }
         let body = html! {
             h1 { "Close trial " (trial_id) "?" }
             div.card.confirm {

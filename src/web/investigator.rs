@@ -266,6 +266,21 @@ pub async fn new_screening(
 ) -> Result<HttpResponse, WebError> {
     session.require(Permission::Screen)?;
     let trial = state.trials.get(&path).map_err(|e| session.fail(e))?;
+    let t = &trial.protocol.id;
+    if session.trial_closed(t) {
+        // The service would refuse the POST: no form to fill in for nothing.
+        let body = html! {
+            h1 { "Screen a patient" }
+            (templates::notice("warn", html! { "Trial " (t) " is closed: no new screening can be recorded." }))
+            p { a href=(format!("/trials/{t}/screenings")) { "Screening list" } }
+        };
+        return Ok(templates::ok(page(
+            "Screen a patient",
+            Some(&session),
+            Some(t),
+            body,
+        )));
+    }
     let fields = sf::initial(crate::service::now().date(), &session.user.sites);
     Ok(templates::ok(screening_form(
         &session,
@@ -353,6 +368,7 @@ pub async fn result(
         })
         .await?;
     let role = session.user.role;
+    let closed = session.trial_closed(&trial_id);
     let body = html! {
         div.heading {
             h1 { "Screening of " (v.patient_ref) }
@@ -385,10 +401,10 @@ pub async fn result(
         }
         div.actions {
             @if role == Role::Investigator {
-                a.button href=(format!("/trials/{trial_id}/screening")) { "Screen another patient" }
+                @if !closed { a.button href=(format!("/trials/{trial_id}/screening")) { "Screen another patient" } }
                 a href=(format!("/trials/{trial_id}/screenings")) { "Screening list" }
             }
-            @if role == Role::Pharmacist && v.subject_id.is_none() && v.latest && v.outcome == crate::eligibility::Outcome::Eligible {
+            @if !closed && role == Role::Pharmacist && v.subject_id.is_none() && v.latest && v.outcome == crate::eligibility::Outcome::Eligible {
                 a.button href=(format!("/trials/{trial_id}/randomize/{}", v.id)) { "Randomize" }
             }
         }

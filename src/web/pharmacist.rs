@@ -44,6 +44,7 @@ pub async fn queue(
             queries::list_screenings(c, &trial, user, &filter)
         })
         .await?;
+    let closed = session.trial_closed(&trial_id);
     let body = html! {
         h1 { "Randomization queue" }
         p.lead { "Eligible patients of your sites who are not randomized yet." }
@@ -51,7 +52,8 @@ pub async fn queue(
             p.empty { "No patient is waiting." }
         } @else {
             table.queue {
-                thead { tr { th { "Patient" } th { "Site" } th { "Screening date" } th { "Screened by" } th { span.visually-hidden { "Action" } } } }
+                thead { tr { th { "Patient" } th { "Site" } th { "Screening date" } th { "Screened by" }
+                    @if !closed { th { span.visually-hidden { "Action" } } } } }
                 tbody {
                     @for r in &rows {
                         tr {
@@ -59,8 +61,10 @@ pub async fn queue(
                             td { (r.site) }
                             td { (r.screening_date) }
                             td { (r.screened_by) }
-                            td { a.button href=(format!("/trials/{trial_id}/randomize/{}", r.id))
-                                aria-label=(format!("Randomize {}", r.patient_ref)) { "Randomize" } }
+                            @if !closed {
+                                td { a.button href=(format!("/trials/{trial_id}/randomize/{}", r.id))
+                                    aria-label=(format!("Randomize {}", r.patient_ref)) { "Randomize" } }
+                            }
                         }
                     }
                 }
@@ -91,10 +95,13 @@ pub async fn confirm(
         })
         .await?;
     let key = uuid::Uuid::new_v4().to_string();
-    let ready = v.subject_id.is_none() && v.latest && v.outcome == Outcome::Eligible;
+    let closed = session.trial_closed(&trial_id);
+    let ready = !closed && v.subject_id.is_none() && v.latest && v.outcome == Outcome::Eligible;
     let body = html! {
         h1 { "Confirm randomization" }
-        @if let Some(sub) = &v.subject_id {
+        @if closed {
+            (templates::notice("warn", html! { "The trial is closed; no patient can be randomized." }))
+        } @else if let Some(sub) = &v.subject_id {
             (templates::notice("warn", html! { "This patient is already randomized as "
                 a href=(format!("/trials/{trial_id}/subjects/{sub}")) { (sub) } "." }))
         } @else if !v.latest {

@@ -13,6 +13,7 @@ use crate::access::{Permission, User};
 use crate::http::error::ApiError;
 use crate::http::extract::run_db;
 use crate::http::state::AppState;
+use crate::service::queries::{self, TrialState};
 use crate::service::web_sessions;
 use crate::storage::DbConnection;
 
@@ -109,12 +110,13 @@ pub(super) fn only_trial(state: &AppState) -> Option<String> {
 }
 
 impl WebSession {
-    pub(super) fn new(user: User, id: String, state: &AppState) -> Self {
+    pub(super) fn new(user: User, id: String, state: &AppState, trial: Option<TrialState>) -> Self {
         WebSession {
             viewer: Viewer {
                 user,
                 csrf: super::csrf::token_for(&id),
                 only_trial: only_trial(state),
+                trial,
             },
             id,
         }
@@ -128,6 +130,7 @@ impl FromRequest for WebSession {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let id = req.cookie(COOKIE).map(|c| c.value().to_string());
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let trial_in_path = req.match_info().get("trial").map(str::to_string);
         let policy = req
             .app_data::<web::Data<WebSettings>>()
             .map(|s| s.sessions)
@@ -136,10 +139,24 @@ impl FromRequest for WebSession {
             let id = id.ok_or(WebError::SignIn)?;
             let state = state.ok_or_else(|| WebError::from(ApiError::internal("no app state")))?;
             let lookup = id.clone();
-            let user = run_db(&state, move |c| web_sessions::resolve(c, &lookup, policy))
-                .await?
-                .ok_or(WebError::SignIn)?;
-            Ok(WebSession::new(user, id, &state))
+            // The trial the page is about, read in the same round trip as the session (one
+            // row): an unknown trial is left to the handler's 404.
+            let trial = trial_in_path
+                .or_else(|| only_trial(&state))
+                .and_then(|t| state.trials.get(&t).ok());
+            let found = run_db(&state, move |c| {
+                let Some(user) = web_sessions::resolve(c, &lookup, policy)? else {
+                    return Ok::<_, ApiError>(None);
+                };
+                let trial = match &trial {
+                    Some(t) => Some(queries::trial_state(c, t, &user)?),
+                    None => None,
+                };
+                Ok(Some((user, trial)))
+            })
+            .await?;
+            let (user, trial) = found.ok_or(WebError::SignIn)?;
+            Ok(WebSession::new(user, id, &state, trial))
         })
     }
 }

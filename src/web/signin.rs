@@ -165,7 +165,7 @@ pub async fn submit(
     match result {
         Ok(new) => {
             tracing::info!(user = %new.user.name, role = new.user.role.as_str(), "web sign-in");
-            let s = WebSession::new(new.user, new.id, &state);
+            let s = WebSession::new(new.user, new.id, &state, None);
             let mut response = templates::see_other(&s.home());
             let mut gone = signin_cookie("", &settings);
             gone.make_removal();

@@ -8,6 +8,8 @@ use maud::{html, Markup, DOCTYPE};
 use super::viewer::Viewer;
 use crate::access::Role;
 use crate::eligibility::{CriterionStatus, Outcome};
+use crate::protocol::TrialStatus;
+use crate::service::queries::TrialState;
 
 /// An HTML response that no cache keeps (pages show patient data).
 pub fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
@@ -33,7 +35,8 @@ pub fn csrf_field(s: &Viewer) -> Markup {
     html! { input type="hidden" name=(super::csrf::FIELD) value=(s.csrf()); }
 }
 
-fn nav_links(role: Role, trial: Option<&str>) -> Vec<(String, &'static str)> {
+/// The role's links; a closed trial's offer nothing that would write to it.
+fn nav_links(role: Role, trial: Option<&str>, closed: bool) -> Vec<(String, &'static str)> {
     let Some(t) = trial else {
         return match role {
             Role::Admin => vec![("/admin".into(), "Users and trials")],
@@ -41,6 +44,7 @@ fn nav_links(role: Role, trial: Option<&str>) -> Vec<(String, &'static str)> {
         };
     };
     match role {
+        Role::Investigator if closed => vec![(format!("/trials/{t}/screenings"), "Screenings")],
         Role::Investigator => vec![
             (format!("/trials/{t}/screening"), "New screening"),
             (format!("/trials/{t}/screenings"), "Screenings"),
@@ -58,9 +62,27 @@ fn nav_links(role: Role, trial: Option<&str>) -> Vec<(String, &'static str)> {
     }
 }
 
-/// The whole page: header with the user and sign-out, navigation for the role, the body.
+/// The banner of every page about a closed trial.
+fn closed_banner(t: &TrialState) -> Markup {
+    html! {
+        div.notice.closed role="status" {
+            strong { "Trial " (t.id) " is closed" }
+            @if let Some(at) = &t.closed_at { " since " (when(at)) }
+            "."
+            @if let Some(reason) = &t.close_reason { " Reason: " (reason) }
+            p { "No patient can be screened, randomized or withdrawn any more; the records stay readable." }
+        }
+    }
+}
+
+/// The whole page: header with the user and sign-out, navigation for the role, the body;
+/// a banner first when the page's trial is closed.
 pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Markup) -> Markup {
     let trial = trial.or_else(|| viewer.and_then(Viewer::only_trial));
+    let closed = viewer
+        .zip(trial)
+        .and_then(|(v, t)| v.trial_state(t))
+        .filter(|t| t.status == TrialStatus::Closed);
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -79,7 +101,7 @@ pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Mar
                     @if let Some(v) = viewer {
                         nav aria-label="Main" {
                             ul {
-                                @for (href, label) in nav_links(v.user.role, trial) {
+                                @for (href, label) in nav_links(v.user.role, trial, closed.is_some()) {
                                     li { a href=(href) { (label) } }
                                 }
                             }
@@ -100,7 +122,10 @@ pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Mar
                         " — for practice: its patients, allocations and audit trail are not the study's."
                     }
                 }
-                main #main { (body) }
+                main #main {
+                    @if let Some(t) = closed { (closed_banner(t)) }
+                    (body)
+                }
             }
         }
     }

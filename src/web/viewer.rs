@@ -2,7 +2,9 @@
 //! pages are about. Plain data, so the page shell and error pages can show it without
 //! knowing how sessions are resolved.
 
-use crate::access::{Role, User};
+use crate::access::{Permission, Role, User};
+use crate::protocol::TrialStatus;
+use crate::service::queries::TrialState;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "tg_session";
@@ -25,6 +27,9 @@ pub struct Viewer {
     pub(super) csrf: String,
     /// The trial every page is about when the server serves exactly one.
     pub(super) only_trial: Option<String>,
+    /// The state of the trial this request is about (its address's, else the only one),
+    /// read with the session so that every page can say when the trial is closed.
+    pub(super) trial: Option<TrialState>,
 }
 
 impl Viewer {
@@ -35,6 +40,22 @@ impl Viewer {
 
     pub fn only_trial(&self) -> Option<&str> {
         self.only_trial.as_deref()
+    }
+
+    /// Whether the user holds `permission` (to offer an action; the use case checks again).
+    pub fn may(&self, permission: Permission) -> bool {
+        self.user.require_permission(permission).is_ok()
+    }
+
+    /// The state of `trial`, when this request read it.
+    pub fn trial_state(&self, trial: &str) -> Option<&TrialState> {
+        self.trial.as_ref().filter(|t| t.id == trial)
+    }
+
+    /// Whether `trial` is known to be closed (pages then offer no action that writes to it).
+    pub fn trial_closed(&self, trial: &str) -> bool {
+        self.trial_state(trial)
+            .is_some_and(|t| t.status == TrialStatus::Closed)
     }
 
     /// The user's home page.
