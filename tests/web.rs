@@ -308,6 +308,10 @@ fn pages_by_role(db: TestDb) {
         (format!("/trials/{T}/randomize/{id}"), vec!["pharmacist"]),
         (format!("/trials/{T}/subjects"), readers.clone()),
         (format!("/trials/{T}/subjects/{subject}"), readers.clone()),
+        (
+            format!("/trials/{T}/subjects/{subject}/withdraw"),
+            vec!["investigator"],
+        ),
         (format!("/trials/{T}/dashboard"), vec!["monitor"]),
         (format!("/trials/{T}/audit"), vec!["monitor"]),
         (format!("/trials/{T}/audit/verify"), vec!["monitor"]),
@@ -1170,6 +1174,15 @@ fn closed_trial_pages(db: TestDb) {
     let (inv, pharm, mon) = users(&app);
     let s = Web::signed_in(&app, &inv);
     let waiting = hidden_id(&screen_ok(&s, &eligible_form("SITE01-0020")));
+    let randomized = hidden_id(&screen_ok(&s, &eligible_form("SITE01-0021")));
+    let r = app.post(
+        &pharm,
+        &format!("/api/v1/trials/{T}/randomizations"),
+        &serde_json::json!({ "screening_id": randomized }),
+    );
+    assert_eq!(r.status(), 201);
+    let card = format!("/trials/{T}/subjects/{T}-0001");
+    assert!(s.page(&card).contains(&format!("{card}/withdraw")));
     let p = Web::signed_in(&app, &pharm);
     assert!(p
         .page(&format!("/trials/{T}/queue"))
@@ -1250,7 +1263,167 @@ fn closed_trial_pages(db: TestDb) {
         .contains("/randomize/"));
     let confirm = p.page(&format!("/trials/{T}/randomize/{waiting}"));
     assert!(!confirm.contains("idempotency_key"), "{confirm}");
+    // No way to withdraw.
+    assert!(!s.page(&card).contains(&format!("{card}/withdraw")));
+    assert!(!s
+        .page(&format!("/trials/{T}/screenings/{randomized}"))
+        .contains("/withdraw"));
+    let form = s.page(&format!("{card}/withdraw"));
+    assert!(form.contains("The trial is closed"), "{form}");
+    assert!(!form.contains("name=\"reason\""), "{form}");
     // The admin's close page offers no second close.
     assert!(!a.page(&close).contains("name=\"reason\""));
 }
 both_backends!(closed_trial_pages);
+
+/// Withdrawal through the web: offered to investigators on the subject's and the result
+/// page, a reason required (checked on the review step), a confirmation naming the patient,
+/// then the subject page shows when, by whom and why; a second withdrawal is refused
+/// clearly and other roles are refused. Dashboard and exports count it.
+fn withdraw_through_the_web(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let result = screen_ok(&s, &eligible_form("SITE01-0030"));
+    let r = app.post(
+        &pharm,
+        &format!("/api/v1/trials/{T}/randomizations"),
+        &serde_json::json!({ "screening_id": hidden_id(&result) }),
+    );
+    assert_eq!(r.status(), 201);
+    let subject = r.json::<Value>().unwrap()["subject_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let card = format!("/trials/{T}/subjects/{subject}");
+    let withdraw = format!("{card}/withdraw");
+    let api_subject = || -> Value {
+        app.get(&mon, &format!("/api/v1/trials/{T}/subjects/{subject}"))
+            .json()
+            .unwrap()
+    };
+    let link = format!("href=\"{withdraw}\"");
+    assert!(s.page(&card).contains(&link));
+    assert!(s.page(&result).contains(&link));
+
+    // Roles without the permission: no link, a 403 page, nothing done.
+    let p = Web::signed_in(&app, &pharm);
+    let m = Web::signed_in(&app, &mon);
+    for web in [&p, &m] {
+        assert!(!web.page(&card).contains(&link));
+        assert_eq!(web.get(&withdraw).status(), 403);
+        let r = web.post(
+            &withdraw,
+            &[("csrf", &web.csrf()), ("reason", "no"), ("confirm", "yes")],
+        );
+        assert_eq!(r.status(), 403);
+        assert!(r.text().unwrap().contains("Not allowed"));
+    }
+    assert_eq!(api_subject()["status"], "on_study");
+    // Without the form's token: refused.
+    assert_eq!(
+        s.post(&withdraw, &[("reason", "x"), ("confirm", "yes")])
+            .status(),
+        403
+    );
+
+    let form = s.page(&withdraw);
+    assert!(
+        form.contains("<textarea id=\"reason\" name=\"reason\""),
+        "{form}"
+    );
+    // The review step refuses what the use case would: empty, control characters.
+    for (reason, says) in [
+        ("   ", "must not be empty"),
+        ("moved\u{7}away", "control characters"),
+    ] {
+        let r = s.post(&withdraw, &[("csrf", &s.csrf()), ("reason", reason)]);
+        assert_eq!(r.status(), 422, "{reason:?}");
+        let body = r.text().unwrap();
+        assert!(body.contains("id=\"reason-error\""), "{body}");
+        assert!(body.contains(says), "{body}");
+        assert!(!body.contains("This cannot be undone"), "{body}");
+    }
+    // A forged confirmation with an empty reason: the use case's error at the input.
+    let r = s.post(
+        &withdraw,
+        &[("csrf", &s.csrf()), ("reason", ""), ("confirm", "yes")],
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("id=\"reason-error\""));
+
+    let r = s.post(
+        &withdraw,
+        &[("csrf", &s.csrf()), ("reason", "  moved <abroad>  ")],
+    );
+    assert_eq!(r.status(), 200);
+    let confirm = r.text().unwrap();
+    assert!(
+        confirm.contains(&format!(
+            "Withdraw patient SITE01-0030 (subject {subject})? This cannot be undone."
+        )),
+        "{confirm}"
+    );
+    assert!(confirm.contains("moved &lt;abroad&gt;"));
+    assert_eq!(
+        api_subject()["status"],
+        "on_study",
+        "nothing before confirmation"
+    );
+    // The hidden field as a browser reads it back.
+    let reason = hidden(&confirm, "reason")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let r = s.post(
+        &withdraw,
+        &[("csrf", &s.csrf()), ("reason", &reason), ("confirm", "yes")],
+    );
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), card);
+    let shown = s.page(&card);
+    assert!(shown.contains("Withdrawn on "), "{shown}");
+    assert!(shown.contains(" by ines"), "{shown}");
+    assert!(shown.contains("moved &lt;abroad&gt;"), "{shown}");
+    assert!(!shown.contains(&link), "no second withdrawal offered");
+    assert!(!s.page(&result).contains(&link));
+    let a = api_subject();
+    assert_eq!(a["status"], "withdrawn");
+    assert_eq!(a["withdrawn_by"], "ines");
+    assert_eq!(a["withdrawal_reason"], "moved <abroad>");
+
+    // Again (another tab): refused as such, nothing changed.
+    for fields in [
+        vec![("reason", "again"), ("confirm", "yes")],
+        vec![("reason", "again")],
+    ] {
+        let csrf = s.csrf();
+        let mut sent = vec![("csrf", csrf.as_str())];
+        sent.extend(fields);
+        let r = s.post(&withdraw, &sent);
+        assert_eq!(r.status(), 409);
+        let body = r.text().unwrap();
+        assert!(body.contains("Already withdrawn"), "{body}");
+        assert!(body.contains("already withdrawn"), "{body}");
+    }
+    assert!(!s.page(&withdraw).contains("name=\"reason\""));
+    assert_eq!(api_subject()["withdrawal_reason"], "moved <abroad>");
+
+    // The monitor's flow and exports show it.
+    let d = m.page(&format!("/trials/{T}/dashboard"));
+    assert!(d.contains("1 withdrawn in all"), "{d}");
+    let csv = m.get(&format!("/trials/{T}/export/csv")).text().unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let row = reader.records().next().unwrap().unwrap();
+    let col = |name: &str| &row[header.iter().position(|h| h == name).unwrap()];
+    assert_eq!(col("status"), "withdrawn");
+    assert_eq!(col("withdrawn_by"), "ines");
+    assert_eq!(col("withdrawal_reason"), "moved <abroad>");
+    assert!(!col("withdrawn_at").is_empty());
+    let json: Value = m.get(&format!("/trials/{T}/export/json")).json().unwrap();
+    assert_eq!(json["subjects"][0]["withdrawn_by"], "ines");
+    assert_eq!(json["subjects"][0]["withdrawal_reason"], "moved <abroad>");
+}
+both_backends!(withdraw_through_the_web);

@@ -16,8 +16,9 @@ use crate::access::{Permission, Role};
 use crate::eligibility::{Attestation, FieldError, Outcome};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
-use crate::service::views::ScreeningView;
+use crate::protocol::SubjectStatus;
+use crate::service::queries::{self, QueryError, ScreeningFilter, MAX_LIMIT};
+use crate::service::views::{Allocation, ScreeningView};
 use crate::service::{screening, TrialRuntime};
 
 /// The values and errors a form is drawn with.
@@ -362,9 +363,14 @@ pub async fn result(
     let (trial_id, id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let t = trial.clone();
-    let v: ScreeningView = session
+    let (v, subject): (ScreeningView, Option<Allocation>) = session
         .db(&state, move |c, user| {
-            queries::get_screening(c, &t, user, &id)
+            let v = queries::get_screening(c, &t, user, &id)?;
+            let subject = match &v.subject_id {
+                Some(s) => Some(queries::get_subject(c, &t, user, s)?),
+                None => None,
+            };
+            Ok::<_, QueryError>((v, subject))
         })
         .await?;
     let role = session.user.role;
@@ -378,7 +384,13 @@ pub async fn result(
             dt { "Site" } dd { (v.site) }
             dt { "Screening date" } dd { (v.screening_date) }
             dt { "Recorded" } dd { (templates::when(&v.screened_at)) " by " (v.screened_by) }
-            @if let Some(sub) = &v.subject_id { dt { "Randomized as" } dd { a href=(format!("/trials/{trial_id}/subjects/{sub}")) { (sub) } } }
+            @if let Some(a) = &subject {
+                dt { "Randomized as" }
+                dd { a href=(format!("/trials/{trial_id}/subjects/{}", a.subject_id)) { (a.subject_id) }
+                    @if a.status == SubjectStatus::Withdrawn {
+                        " · withdrawn" @if let Some(at) = &a.withdrawn_at { " on " (templates::when(at)) }
+                    } }
+            }
         }
         @if !v.latest {
             (templates::notice("warn", html! { "A later screening of this patient exists; this one no longer counts." }))
@@ -403,6 +415,11 @@ pub async fn result(
             @if role == Role::Investigator {
                 @if !closed { a.button href=(format!("/trials/{trial_id}/screening")) { "Screen another patient" } }
                 a href=(format!("/trials/{trial_id}/screenings")) { "Screening list" }
+            }
+            @if let Some(a) = subject.as_ref().filter(|a| a.status == SubjectStatus::OnStudy) {
+                @if !closed && session.may(Permission::Withdraw) {
+                    a.button.danger href=(format!("/trials/{trial_id}/subjects/{}/withdraw", a.subject_id)) { "Withdraw from the trial" }
+                }
             }
             @if !closed && role == Role::Pharmacist && v.subject_id.is_none() && v.latest && v.outcome == crate::eligibility::Outcome::Eligible {
                 a.button href=(format!("/trials/{trial_id}/randomize/{}", v.id)) { "Randomize" }

@@ -22,6 +22,7 @@ mod session;
 mod signin;
 mod templates;
 mod viewer;
+mod withdrawal;
 
 use actix_web::{middleware, web};
 
@@ -102,6 +103,11 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                 .route(
                     "/trials/{trial}/subjects/{subject}",
                     web::get().to(pharmacist::card_page),
+                )
+                .service(
+                    web::resource("/trials/{trial}/subjects/{subject}/withdraw")
+                        .route(web::get().to(withdrawal::form))
+                        .route(web::post().to(withdrawal::submit)),
                 )
                 .route(
                     "/trials/{trial}/subjects/{subject}/receipt",

@@ -203,7 +203,10 @@ fn card(trial_id: &str, a: &Allocation) -> maud::Markup {
                 dt { "By" } dd { (a.randomized_by) }
                 dt { "Trial" } dd { (trial_id) }
                 @if a.status == SubjectStatus::Withdrawn {
-                    dt { "Status" } dd { "Withdrawn" @if let Some(w) = &a.withdrawn_at { " on " (templates::when(w)) } }
+                    dt { "Status" } dd.withdrawn { "Withdrawn"
+                        @if let Some(w) = &a.withdrawn_at { " on " (templates::when(w)) }
+                        @if let Some(by) = &a.withdrawn_by { " by " (by) } }
+                    @if let Some(reason) = &a.withdrawal_reason { dt { "Reason" } dd.reason { (reason) } }
                 }
             }
         }
@@ -237,6 +240,9 @@ pub async fn card_page(
             }
             @if session.user.role == Role::Pharmacist {
                 a href=(format!("/trials/{trial_id}/queue")) { "Back to the queue" }
+            }
+            @if a.status == SubjectStatus::OnStudy && session.may(Permission::Withdraw) && !session.trial_closed(&trial_id) {
+                a.button.danger href=(format!("/trials/{trial_id}/subjects/{}/withdraw", a.subject_id)) { "Withdraw from the trial" }
             }
         }
     };
