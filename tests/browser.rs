@@ -462,8 +462,9 @@ async fn dashboard_screenshot(c: &Client, base: &str, enrolled: usize) {
     sign_out(c).await;
 }
 
-#[test]
-fn browser_end_to_end() {
+/// Whether Chromium and chromedriver are installed; without them a test says so and passes,
+/// unless `TRIALGATE_REQUIRE_BROWSER=1`.
+fn browser_installed() -> bool {
     let required = std::env::var("TRIALGATE_REQUIRE_BROWSER").as_deref() == Ok("1");
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
         let line = format!(
@@ -473,6 +474,37 @@ fn browser_end_to_end() {
             panic!("{line} (TRIALGATE_REQUIRE_BROWSER=1)");
         }
         let _ = writeln!(std::io::stderr().lock(), "{line}");
+        return false;
+    }
+    true
+}
+
+/// A headless Chromium session through the chromedriver on `port`.
+async fn chromium(port: u16, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1100,900",
+                "--lang=en-US", "--hide-scrollbars",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session")
+}
+
+#[test]
+fn browser_end_to_end() {
+    if !browser_installed() {
         return;
     }
     let app = TestApp::spawn(TestDb::sqlite());
@@ -485,25 +517,7 @@ fn browser_end_to_end() {
         .build()
         .unwrap();
     let (client, seen) = runtime.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1100,900",
-                    "--lang=en-US", "--hide-scrollbars",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            }),
-        );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a Chromium session");
+        let client = chromium(port, profile.path()).await;
         let seen = run(&client, &base, &admin).await;
         (client, seen)
     });
@@ -528,4 +542,56 @@ fn browser_end_to_end() {
         client.close().await.unwrap();
     });
     drop(profile);
+}
+
+/// A screening form sent back with several errors: the focus is on the error summary, which
+/// lists every one of them; its links take the focus to the input concerned.
+#[test]
+fn screening_errors_take_the_focus() {
+    if !browser_installed() {
+        return;
+    }
+    let app = TestApp::spawn(TestDb::sqlite());
+    let inv = app.user("ines", "investigator", &["SITE01"]);
+    let (_driver, port) = start_driver();
+    let profile = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let c = chromium(port, profile.path()).await;
+        sign_in(&c, &app.base, &inv).await;
+        assert_eq!(path_of(&c).await, format!("/trials/{T}/screening"));
+        fill_screening(&c, "SITE01-0001", "112").await;
+        fill(&c, "f-patient_ref", "").await;
+        set_date(&c, "f-birth_date", "2030-01-01").await;
+        fill(&c, "f-labs-anc-value", "1,5x").await;
+        click(&c, "form[action$=\"/screening\"] button[type=submit]").await;
+        let summary = text_of(&c, "div.error-summary").await;
+        assert!(summary.contains("There are 3 problems"), "{summary}");
+        for named in [
+            "Patient reference: is required",
+            "Date of birth: 2030-01-01 is after the screening date",
+            "Absolute neutrophil count (ANC): \"1,5x\" is not a number",
+        ] {
+            assert!(summary.contains(named), "{named}: {summary}");
+        }
+        let focused = c
+            .execute(
+                "const a = document.activeElement; \
+                 return [a === document.querySelector('div.error-summary'), a.getAttribute('role')];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(focused, json!([true, "alert"]), "the summary has the focus");
+        click(&c, "div.error-summary a[href=\"#f-labs-anc-value\"]").await;
+        let focused = c
+            .execute("return document.activeElement.id;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(focused, json!("f-labs-anc-value"));
+        c.close().await.unwrap();
+    });
 }

@@ -456,11 +456,14 @@ fn field_errors_keep_what_was_typed(db: TestDb) {
     set(&mut form, "labs.hemoglobin.unit", "g/dL");
     set(&mut form, "labs.hemoglobin.value", "11.2");
     set(&mut form, "labs.anc.unit", "cells");
-    // The request's shape is checked first (the ULN left out), its meaning after that.
+    // Every problem at once: the ULN left out (not even a request yet) and what the use
+    // case refuses in the rest.
     let r = screen(&s, &form);
     assert_eq!(r.status(), 422);
     let body = r.text().unwrap();
     assert!(body.contains("id=\"f-labs-alt-uln-error\""), "{body}");
+    assert!(body.contains("id=\"f-birth_date-error\""), "{body}");
+    assert!(body.contains("There are 3 problems"), "{body}");
     assert!(body.contains("is required"));
     // Everything typed is still there.
     assert!(body.contains("value=\"SITE01-0003\""));
@@ -479,7 +482,7 @@ fn field_errors_keep_what_was_typed(db: TestDb) {
     assert!(body.contains("id=\"f-labs-anc-unit-error\""), "{body}");
     assert!(body.contains("is not an accepted unit"));
     assert!(body.contains("is not a date of the form YYYY-MM-DD"));
-    assert!(body.contains("Please correct 2 entries"), "{body}");
+    assert!(body.contains("There are 2 problems"), "{body}");
 
     // Not even a number: named at the input, value kept.
     let mut form = eligible_form("SITE01-0004");
@@ -1427,3 +1430,92 @@ fn withdraw_through_the_web(db: TestDb) {
     assert_eq!(json["subjects"][0]["withdrawal_reason"], "moved <abroad>");
 }
 both_backends!(withdraw_through_the_web);
+
+/// A form with errors comes back with a summary at the top that takes the focus and lists
+/// every error in the order of the form, each linked to its input; what could not even be
+/// read (a malformed number) and what the use case refuses are named in one round trip.
+fn screening_error_summary(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let s = Web::signed_in(&app, &inv);
+    let mut form = eligible_form("SITE01-0040");
+    set(&mut form, "labs.anc.value", "1,5x");
+    set(&mut form, "birth_date", "2030-01-01");
+    set(&mut form, "patient_ref", "");
+    let r = screen(&s, &form);
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    let start = body
+        .find("<div class=\"error-summary\" role=\"alert\" tabindex=\"-1\" autofocus")
+        .unwrap_or_else(|| panic!("no error summary: {body}"));
+    let form_at = body
+        .find(&format!(
+            "<form method=\"post\" action=\"/trials/{T}/screening\""
+        ))
+        .unwrap();
+    assert!(start < form_at, "above the form");
+    let summary = &body[start..start + body[start..].find("</div>").unwrap()];
+    assert!(summary.contains("There are 3 problems"), "{summary}");
+    let links: Vec<&str> = summary
+        .split("<a href=\"#")
+        .skip(1)
+        .map(|l| l.split('"').next().unwrap())
+        .collect();
+    assert_eq!(
+        links,
+        ["f-patient_ref", "f-birth_date", "f-labs-anc-value"],
+        "{summary}"
+    );
+    for id in links {
+        assert!(body.contains(&format!("id=\"{id}\"")), "{id} exists");
+    }
+    assert!(
+        summary.contains("&quot;1,5x&quot; is not a number"),
+        "{summary}"
+    );
+    assert!(body.contains("value=\"1,5x\""), "kept as typed");
+    // One error: said so.
+    let mut form = eligible_form("SITE01-0041");
+    set(&mut form, "labs.alt.uln", "");
+    let body = screen(&s, &form).text().unwrap();
+    assert!(body.contains("There is 1 problem"), "{body}");
+    assert!(body.contains("href=\"#f-labs-alt-uln\""), "{body}");
+    // A decimal comma is read as a decimal point (numbers are text inputs: a browser would
+    // empty a number input holding "2,1").
+    let mut form = eligible_form("SITE01-0042");
+    set(&mut form, "labs.anc.value", "2,1");
+    let body = s.page(&screen_ok(&s, &form));
+    assert!(body.contains("Eligible"), "{body}");
+    assert!(!s
+        .page(&format!("/trials/{T}/screening"))
+        .contains("type=\"number\""));
+}
+both_backends!(screening_error_summary);
+
+/// The site input: a site-limited user chooses among their sites (one: preselected); a user
+/// without site limits types the code.
+fn screening_site_input(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let one = app.user("ines", "investigator", &["SITE01"]);
+    let two = app.user("ida", "investigator", &["SITE01", "SITE02"]);
+    let all = app.user("ivan", "investigator", &[]);
+    let page = Web::signed_in(&app, &one).page(&format!("/trials/{T}/screening"));
+    assert!(
+        page.contains("<select id=\"f-site\" name=\"site\""),
+        "{page}"
+    );
+    assert!(page.contains("<option value=\"SITE01\" selected>SITE01</option>"));
+    assert_eq!(page.matches("<option value=\"SITE0").count(), 1, "{page}");
+    let page = Web::signed_in(&app, &two).page(&format!("/trials/{T}/screening"));
+    assert!(
+        page.contains("<select id=\"f-site\" name=\"site\""),
+        "{page}"
+    );
+    assert!(page.contains("<option value=\"SITE02\">SITE02</option>"));
+    let page = Web::signed_in(&app, &all).page(&format!("/trials/{T}/screening"));
+    assert!(
+        page.contains("<input id=\"f-site\" type=\"text\" name=\"site\" value=\"\""),
+        "{page}"
+    );
+}
+both_backends!(screening_site_input);

@@ -17,6 +17,7 @@ use crate::eligibility::{Attestation, FieldError, Outcome};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::protocol::SubjectStatus;
+use crate::service::error::Invalid;
 use crate::service::queries::{self, QueryError, ScreeningFilter, MAX_LIMIT};
 use crate::service::views::{Allocation, ScreeningView};
 use crate::service::{screening, TrialRuntime};
@@ -74,7 +75,9 @@ impl Draw<'_> {
         html! {
             div.field.small {
                 label for=(id) { (label) }
-                input id=(id) type="number" step="any" inputmode="decimal" name=(name)
+                // Text, not type=number: a browser empties a number input it cannot read
+                // ("1,5" in an English locale), so the value would be lost, not named.
+                input id=(id) type="text" inputmode="decimal" autocomplete="off" name=(name)
                     value=(self.fields.value(name))
                     aria-invalid=[self.invalid(name)] aria-describedby=[self.described(name)];
                 (self.error_text(name))
@@ -153,23 +156,27 @@ impl Draw<'_> {
         }
     }
 
+    /// Every error at the top, in the order of the form, each linked to its input; the
+    /// summary takes the focus (`autofocus`, and app.js where that is not honoured), so a
+    /// screen reader announces it and the keyboard starts there.
     fn summary(&self, extra: Option<&str>) -> Markup {
         let labels: BTreeMap<String, String> = sf::labels().into_iter().collect();
+        let n = self.errors.len();
         html! {
-            @if !self.errors.is_empty() || extra.is_some() {
-                div.notice.error role="alert" {
-                    @if let Some(x) = extra { p { (x) } }
-                    @if !self.errors.is_empty() {
-                        h2 { "Please correct " (self.errors.len()) " "
-                            (if self.errors.len() == 1 { "entry" } else { "entries" }) }
-                        ul {
-                            @for e in self.errors {
-                                li {
-                                    @match labels.get(&e.field) {
-                                        Some(label) => a href=(format!("#{}", dom_id(&e.field))) { (label) },
-                                        None => code { (if e.field.is_empty() { "form" } else { e.field.as_str() }) },
-                                    }
-                                    ": " (sf::friendly(&e.message))
+            @if let Some(x) = extra {
+                div.notice.error role="alert" { p { (x) } }
+            }
+            @if n > 0 {
+                div.error-summary role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title" {
+                    h2 #error-summary-title {
+                        @if n == 1 { "There is 1 problem" } @else { "There are " (n) " problems" }
+                    }
+                    ul {
+                        @for e in self.errors {
+                            li {
+                                @match labels.get(&e.field) {
+                                    Some(label) => a href=(format!("#{}", sf::anchor(&e.field))) { (label) ": " (sf::friendly(&e.message)) },
+                                    None => { code { (if e.field.is_empty() { "form" } else { e.field.as_str() }) } ": " (sf::friendly(&e.message)) },
                                 }
                             }
                         }
@@ -200,7 +207,8 @@ fn screening_form(
                 legend { "Patient" }
                 div.row {
                     (d.text("patient_ref", "Patient reference", "text", Some("Your site's identifier for the patient; no names.")))
-                    @if sites.len() > 1 {
+                    // A site-limited user picks one of their sites; others type the code.
+                    @if !sites.is_empty() {
                         (d.select("site", "Site", &sites.iter().map(|x| (x.as_str(), x.as_str())).collect::<Vec<_>>()))
                     } @else {
                         (d.text("site", "Site", "text", None))
@@ -309,10 +317,23 @@ pub async fn submit(
             screening_form(&session, &trial, &fields, errors, problem),
         )
     };
-    let raw = match sf::to_request(&fields) {
-        Ok(raw) => raw,
-        Err(errors) => return Ok(redraw(StatusCode::UNPROCESSABLE_ENTITY, &errors, None)),
-    };
+    let (raw, mut errors) = sf::parse(&fields);
+    if !errors.is_empty() {
+        // The use case's checks of everything that did parse too, so that one round trip
+        // names every problem (nothing is recorded: this only validates).
+        let today = crate::service::now().date();
+        if let Err(Invalid(more)) = screening::evaluate_request(&trial.protocol, &raw, today) {
+            let related = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}."));
+            let seen: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+            errors.extend(more.into_iter().filter(|e| {
+                !seen
+                    .iter()
+                    .any(|f| related(f, &e.field) || related(&e.field, f))
+            }));
+        }
+        sf::in_form_order(&mut errors);
+        return Ok(redraw(StatusCode::UNPROCESSABLE_ENTITY, &errors, None));
+    }
     let t = trial.clone();
     let result = session
         .db(&state, move |c, user| screening::record(c, &t, user, &raw))
@@ -323,7 +344,8 @@ pub async fn submit(
             view.trial, view.id
         ))),
         Err(WebError::Page { error, .. }) => match error {
-            ApiError::Validation(errors) => {
+            ApiError::Validation(mut errors) => {
+                sf::in_form_order(&mut errors);
                 Ok(redraw(StatusCode::UNPROCESSABLE_ENTITY, &errors, None))
             }
             ApiError::Malformed(m) => Ok(redraw(

@@ -131,7 +131,8 @@ pub fn dipstick_options() -> Vec<(&'static str, &'static str)> {
     out
 }
 
-/// Every input with its label, for the error summary.
+/// Every input with its label, in the order of the form (the error summary lists errors in
+/// this order). A measure's own name (`labs.alt`) follows its parts.
 pub fn labels() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = [
         ("patient_ref", "Patient reference"),
@@ -139,7 +140,6 @@ pub fn labels() -> Vec<(String, String)> {
         ("birth_date", "Date of birth"),
         ("sex", "Sex"),
         ("screening_date", "Screening date"),
-        ("liver_metastasis", "Liver metastasis"),
     ]
     .into_iter()
     .map(|(n, l)| (n.to_string(), l.to_string()))
@@ -153,6 +153,7 @@ pub fn labels() -> Vec<(String, String)> {
         out.push((format!("{base}.unit"), format!("{} unit", c.label)));
         out.push((base, c.label.to_string()));
     }
+    out.push(("liver_metastasis".into(), "Liver metastasis".into()));
     for u in LIVER.iter().chain(std::iter::once(&CREATININE)) {
         let base = format!("labs.{}", u.lab.field());
         out.push((format!("{base}.value"), u.label.to_string()));
@@ -164,17 +165,47 @@ pub fn labels() -> Vec<(String, String)> {
         out.push((base, u.label.to_string()));
     }
     for (name, label) in [
-        (format!("{CLEARANCE}.value"), "24-h creatinine clearance"),
-        (CLEARANCE.to_string(), "24-h creatinine clearance"),
+        (format!("{CLEARANCE}.value"), "24-hour creatinine clearance"),
+        (CLEARANCE.to_string(), "24-hour creatinine clearance"),
         (DIPSTICK.to_string(), "Urine protein dipstick"),
-        (format!("{PROTEIN_24H}.value"), "24-h urine protein"),
-        (format!("{PROTEIN_24H}.unit"), "24-h urine protein unit"),
-        (PROTEIN_24H.to_string(), "24-h urine protein"),
+        (format!("{PROTEIN_24H}.value"), "24-hour urine protein"),
+        (format!("{PROTEIN_24H}.unit"), "24-hour urine protein unit"),
+        (PROTEIN_24H.to_string(), "24-hour urine protein"),
         (UPC.to_string(), "Urine protein/creatinine ratio"),
     ] {
         out.push((name, label.to_string()));
     }
     out
+}
+
+/// The id of the element a field's error links to: its input, or for a measure as a whole
+/// (`labs.alt`) its value's input.
+pub fn anchor(field: &str) -> String {
+    let is_measure = field.starts_with("labs.")
+        && field.matches('.').count() == 1
+        && field != DIPSTICK
+        && field != UPC;
+    let target = if is_measure {
+        format!("{field}.value")
+    } else {
+        field.to_string()
+    };
+    format!("f-{}", target.replace('.', "-"))
+}
+
+/// Errors in the order of the form's inputs; form-wide ones first, unknown names last.
+pub fn in_form_order(errors: &mut [FieldError]) {
+    let order = labels();
+    let rank = |field: &str| {
+        if field.is_empty() {
+            return 0;
+        }
+        order
+            .iter()
+            .position(|(n, _)| n == field)
+            .map_or(usize::MAX, |i| i + 1)
+    };
+    errors.sort_by_key(|e| rank(&e.field));
 }
 
 /// The form's initial values: today's date, the user's site when they have one, the first
@@ -293,7 +324,19 @@ fn uln_measure(fields: &Fields, base: &str, errors: &mut Vec<FieldError>) -> Opt
 /// The API's screening request for these form values, or every value that is not even a
 /// number or a begun measure's missing part. Blank inputs are left out (not recorded),
 /// exactly as an API client would.
+#[cfg(test)]
 pub fn to_request(fields: &Fields) -> Result<RawScreening, Vec<FieldError>> {
+    let (raw, errors) = parse(fields);
+    if errors.is_empty() {
+        Ok(raw)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The request with every value that parsed, and the errors of those that did not (left
+/// out of the request), so that the rest can still be checked.
+pub fn parse(fields: &Fields) -> (RawScreening, Vec<FieldError>) {
     let mut errors = Vec::new();
     let mut answers = Attestation::ALL.map(|a| yes_no(fields, &attestation_name(a), &mut errors));
     let mut take = |a: Attestation| answers[a as usize].take();
@@ -343,11 +386,7 @@ pub fn to_request(fields: &Fields) -> Result<RawScreening, Vec<FieldError>> {
             (!confirmed.is_empty()).then_some(confirmed)
         },
     };
-    if errors.is_empty() {
-        Ok(raw)
-    } else {
-        Err(errors)
-    }
+    (raw, errors)
 }
 
 /// A field error's message as a person reads it.
@@ -414,6 +453,47 @@ mod tests {
                 "labs.ast.value",
                 "labs.ast.unit"
             ]
+        );
+    }
+
+    #[test]
+    fn errors_sort_in_form_order_and_link_to_an_input() {
+        let mut errors: Vec<FieldError> = [
+            "labs.upc_ratio",
+            "no.such.field",
+            "labs.anc.value",
+            "liver_metastasis",
+            "attestations.informed_consent",
+            "",
+            "birth_date",
+            "patient_ref",
+        ]
+        .into_iter()
+        .map(|f| FieldError::new(f, "x"))
+        .collect();
+        in_form_order(&mut errors);
+        let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "",
+                "patient_ref",
+                "birth_date",
+                "attestations.informed_consent",
+                "labs.anc.value",
+                "liver_metastasis",
+                "labs.upc_ratio",
+                "no.such.field"
+            ]
+        );
+        assert_eq!(anchor("labs.alt"), "f-labs-alt-value");
+        assert_eq!(anchor("labs.alt.uln"), "f-labs-alt-uln");
+        assert_eq!(anchor(CLEARANCE), "f-labs-creatinine_clearance_24h-value");
+        assert_eq!(anchor(DIPSTICK), "f-labs-urine_protein_dipstick");
+        assert_eq!(anchor(UPC), "f-labs-upc_ratio");
+        assert_eq!(
+            anchor("attestations.informed_consent"),
+            "f-attestations-informed_consent"
         );
     }
 

@@ -1,6 +1,24 @@
 // Progressive enhancement only: every page works without this file.
 // Buttons marked data-copy="ID" copy the text of element ID; data-print prints the page.
+// A form's error summary takes the focus (the page's autofocus does it in most browsers), and
+// its links move the focus to the input they name.
 document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.querySelector(".error-summary");
+  if (summary) {
+    if (document.activeElement !== summary) summary.focus();
+    summary.querySelectorAll("a[href^='#']").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var target = document.getElementById(link.getAttribute("href").slice(1));
+        if (!target) return;
+        // A fieldset of radio buttons: its first choice.
+        var input = target.matches("input, select, textarea") ? target : target.querySelector("input, select, textarea");
+        if (!input) return;
+        event.preventDefault();
+        target.scrollIntoView({ block: "center" });
+        input.focus();
+      });
+    });
+  }
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.hidden = false;
     button.addEventListener("click", function () {
