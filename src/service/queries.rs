@@ -143,6 +143,12 @@ pub fn screening_view(
     Ok(ScreeningView::from_row(&row, latest, subject_id, None)?)
 }
 
+/// An id no row can have: control characters (PostgreSQL text cannot even hold NUL) or
+/// longer than any id issued. Answered as not found without asking the database.
+fn impossible_id(id: &str) -> bool {
+    id.len() > 128 || id.chars().any(char::is_control)
+}
+
 pub fn get_screening(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
@@ -150,6 +156,9 @@ pub fn get_screening(
     id: &str,
 ) -> Result<ScreeningView, QueryError> {
     user.require_permission(Permission::ReadPatients)?;
+    if impossible_id(id) {
+        return Err(NotFound::screening(id).into());
+    }
     let trial_id = &trial.protocol.id;
     let row = repo::screenings::get(conn, trial_id, id)?.ok_or_else(|| NotFound::screening(id))?;
     user.require_site(&row.site)?;
@@ -257,6 +266,9 @@ pub fn get_subject(
     subject_id: &str,
 ) -> Result<Allocation, QueryError> {
     user.require_permission(Permission::ReadPatients)?;
+    if impossible_id(subject_id) {
+        return Err(NotFound::subject(subject_id).into());
+    }
     let s = repo::subjects::get(conn, &trial.protocol.id, subject_id)?
         .ok_or_else(|| NotFound::subject(subject_id))?;
     user.require_site(&s.site)?;
