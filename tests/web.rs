@@ -1519,3 +1519,130 @@ fn screening_site_input(db: TestDb) {
     );
 }
 both_backends!(screening_site_input);
+
+/// An incomplete screening names what is missing as people read it and offers to complete
+/// it: the form comes back with everything recorded filled in, the missing inputs listed,
+/// linked and marked; sending it records a new screening. Criterion details read as text.
+fn complete_an_incomplete_screening(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, _) = users(&app);
+    let other_site = app.user("otto", "investigator", &["SITE02"]);
+    let s = Web::signed_in(&app, &inv);
+    let mut form = eligible_form("SITE01-0050");
+    set(&mut form, "labs.creatinine.value", "150");
+    set(&mut form, "labs.creatinine_clearance_24h.value", "");
+    set(&mut form, "attestations.informed_consent", "");
+    set(&mut form, "labs.hemoglobin.value", "11,5");
+    set(&mut form, "labs.hemoglobin.unit", "g/dL");
+    let first = screen_ok(&s, &form);
+    let id = hidden_id(&first);
+    let result = s.page(&first);
+    assert!(result.contains("<span class=\"badge missing\">Incomplete</span>"));
+    assert!(result.contains("Still needed:"), "{result}");
+    assert!(
+        result.contains("24-hour creatinine clearance (mL/min)"),
+        "{result}"
+    );
+    assert!(
+        result.contains("Signed informed consent obtained?"),
+        "{result}"
+    );
+    for machine in ["creatinine_clearance_24h", "attested", "informed_consent"] {
+        assert!(!result.contains(machine), "{machine} in {result}");
+    }
+    assert!(result.contains("Answered yes"), "{result}");
+    assert!(result.contains("Not answered"), "{result}");
+    let complete = format!("/trials/{T}/screening?from={id}");
+    assert!(
+        result.contains(&format!("href=\"{complete}\">Complete this screening</a>")),
+        "{result}"
+    );
+    // Not offered to a pharmacist, nor on a complete screening.
+    let p = Web::signed_in(&app, &pharm);
+    assert!(!p.page(&first).contains("Complete this screening"));
+    assert_eq!(p.get(&complete).status(), 403);
+    let eligible_path = screen_ok(&s, &eligible_form("SITE01-0051"));
+    assert!(!s.page(&eligible_path).contains("Complete this screening"));
+
+    // The form, filled in from the earlier screening.
+    let page = s.page(&complete);
+    for kept in [
+        "value=\"SITE01-0050\"",
+        "value=\"1961-03-02\"",
+        "value=\"2026-11-20\"",
+        "value=\"150\"",
+        "value=\"11.5\"",
+        "<option value=\"g/dL\" selected>",
+        "name=\"attestations.bone_met_soft_tissue\" value=\"yes\" checked",
+        "name=\"liver_metastasis\" value=\"no\" checked",
+    ] {
+        assert!(page.contains(kept), "{kept}: {page}");
+    }
+    let start = page.find("Still needed:").unwrap();
+    let list = &page[start..start + page[start..].find("</ul>").unwrap()];
+    assert!(
+        list.contains(
+            "<a href=\"#f-labs-creatinine_clearance_24h-value\">24-hour creatinine clearance (mL/min)</a>"
+        ),
+        "{list}"
+    );
+    assert!(
+        list.contains(
+            "<a href=\"#f-attestations-informed_consent\">Signed informed consent obtained?</a>"
+        ),
+        "{list}"
+    );
+    assert_eq!(list.matches("<li>").count(), 2, "{list}");
+    // The needed inputs are marked, and say so to assistive technology.
+    assert!(page.contains("aria-describedby=\"f-labs-creatinine_clearance_24h-value-needed\""));
+    assert!(
+        page.contains("<fieldset class=\"question needed\" id=\"f-attestations-informed_consent\"")
+    );
+    assert_eq!(page.matches("class=\"needed-mark\"").count(), 2);
+
+    // Completed and sent: a new screening, eligible; the earlier one no longer counts.
+    let mut form = eligible_form("SITE01-0050");
+    set(&mut form, "labs.creatinine.value", "150");
+    set(&mut form, "labs.creatinine_clearance_24h.value", "62");
+    let second = screen_ok(&s, &form);
+    assert_ne!(second, first);
+    assert!(s
+        .page(&second)
+        .contains("<span class=\"badge pass\">Eligible</span>"));
+    let earlier = s.page(&first);
+    assert!(earlier.contains("no longer counts"));
+    assert!(!earlier.contains("Complete this screening"));
+
+    // A dipstick of 2+ without a quantitative test: the detail and the list name both.
+    let mut form = eligible_form("SITE01-0052");
+    set(&mut form, "labs.urine_protein_dipstick", "2+");
+    set(&mut form, "labs.urine_protein_24h.value", "");
+    set(&mut form, "labs.upc_ratio", "");
+    let body = s.page(&screen_ok(&s, &form));
+    assert!(
+        body.contains("dipstick 2+ ≥ 2+; needs a 24-h protein or a UPC"),
+        "{body}"
+    );
+    assert!(body.contains("24-hour urine protein (or the urine protein/creatinine ratio)"));
+    assert!(
+        !body.contains("upc_ratio") && !body.contains("urine_protein_24h"),
+        "{body}"
+    );
+
+    // Another site's screening, an unknown or hostile id: refused as pages.
+    let o = Web::signed_in(&app, &other_site);
+    assert_eq!(o.get(&complete).status(), 403);
+    for bad in ["no-such-id", "%00%0A%E2%80%AE", &"x".repeat(5000)] {
+        for path in [
+            format!("/trials/{T}/screening?from={bad}"),
+            format!("/trials/{T}/screenings/{bad}"),
+            format!("/trials/{T}/subjects/{bad}"),
+            format!("/trials/{T}/subjects/{bad}/withdraw"),
+        ] {
+            let r = s.get(&path);
+            assert_eq!(r.status(), 404, "{path}");
+            assert!(content_type(&r).starts_with("text/html"));
+        }
+    }
+}
+both_backends!(complete_an_incomplete_screening);

@@ -244,13 +244,16 @@ fn decide(rule: &Rule, input: &ScreeningInput) -> Decision {
             } else {
                 // Dipstick at or above the grade: either quantitative test can still clear it.
                 let mut needed = Vec::new();
+                let mut said = Vec::new();
                 if p24.is_none() {
                     needed.push("urine_protein_24h");
+                    said.push("a 24-h protein");
                 }
                 if upc.is_none() {
                     needed.push("upc_ratio");
+                    said.push("a UPC");
                 }
-                missing(format!("{facts}; needs {}", needed.join(" or ")), needed)
+                missing(format!("{facts}; needs {}", said.join(" or ")), needed)
             }
         }
     }

@@ -6,7 +6,7 @@ use super::allocation::allocation_view;
 use super::{format_time, TrialRuntime, Trials};
 use crate::access::{Permission, User};
 use crate::audit::Action;
-use crate::eligibility::{Evaluation, Outcome};
+use crate::eligibility::{Evaluation, Outcome, RawScreening};
 use crate::protocol::{CorrectionStatus, SubjectStatus, TrialStatus};
 use crate::randomization::{Schedule, ScheduledAllocation, Seed};
 use crate::service::error::{Internal, Invalid, NotFound};
@@ -177,6 +177,29 @@ pub fn get_screening(
         subject.map(|s| s.id),
         decision,
     )?)
+}
+
+/// A screening with the request it was recorded from, as submitted (to start a new
+/// screening of the patient from it).
+pub struct SubmittedScreening {
+    pub view: ScreeningView,
+    pub input: RawScreening,
+}
+
+/// [`get_screening`] and its submitted input, under the same permission and site check.
+pub fn submitted_screening(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    id: &str,
+) -> Result<SubmittedScreening, QueryError> {
+    // The view exactly as get_screening gives it (its checks first); then the input.
+    let view = get_screening(conn, trial, user, id)?;
+    let row = repo::screenings::get(conn, &trial.protocol.id, id)?
+        .ok_or_else(|| NotFound::screening(id))?;
+    let input = RawScreening::from_json(row.input_json.as_bytes())
+        .map_err(|e| Internal::caused(format!("stored screening {id}"), e))?;
+    Ok(SubmittedScreening { view, input })
 }
 
 /// Filters of the screening list; `None` means "any".

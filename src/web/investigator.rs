@@ -13,10 +13,10 @@ use super::screening_form::{self as sf, CountInput, UlnInput};
 use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
 use crate::access::{Permission, Role};
-use crate::eligibility::{Attestation, FieldError, Outcome};
+use crate::eligibility::{Attestation, CriterionResult, FieldError, Outcome, RawScreening};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::protocol::SubjectStatus;
+use crate::protocol::{Rule, SubjectStatus};
 use crate::service::error::Invalid;
 use crate::service::queries::{self, QueryError, ScreeningFilter, MAX_LIMIT};
 use crate::service::views::{Allocation, ScreeningView};
@@ -26,6 +26,8 @@ use crate::service::{screening, TrialRuntime};
 struct Draw<'a> {
     fields: &'a Fields,
     errors: &'a [FieldError],
+    /// Inputs an earlier screening lacked (completing it): marked.
+    needed: &'a [String],
 }
 
 fn dom_id(name: &str) -> String {
@@ -41,9 +43,29 @@ impl Draw<'_> {
         (!self.errors_at(name).is_empty()).then_some("true")
     }
 
+    fn is_needed(&self, name: &str) -> bool {
+        self.needed.iter().any(|n| n == name)
+    }
+
     fn described(&self, name: &str) -> Option<String> {
-        self.invalid(name)
-            .map(|_| format!("{}-error", dom_id(name)))
+        let ids: Vec<String> = [
+            self.invalid(name)
+                .map(|_| format!("{}-error", dom_id(name))),
+            self.is_needed(name)
+                .then(|| format!("{}-needed", dom_id(name))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!ids.is_empty()).then(|| ids.join(" "))
+    }
+
+    fn needed_mark(&self, name: &str) -> Markup {
+        html! {
+            @if self.is_needed(name) {
+                p.needed-mark id=(format!("{}-needed", dom_id(name))) { "Still needed" }
+            }
+        }
     }
 
     fn error_text(&self, name: &str) -> Markup {
@@ -60,11 +82,12 @@ impl Draw<'_> {
     fn text(&self, name: &str, label: &str, kind: &str, hint: Option<&str>) -> Markup {
         let id = dom_id(name);
         html! {
-            div.field {
+            div.field.needed[self.is_needed(name)] {
                 label for=(id) { (label) }
                 input id=(id) type=(kind) name=(name) value=(self.fields.value(name))
                     aria-invalid=[self.invalid(name)] aria-describedby=[self.described(name)];
                 @if let Some(h) = hint { p.hint { (h) } }
+                (self.needed_mark(name))
                 (self.error_text(name))
             }
         }
@@ -73,13 +96,14 @@ impl Draw<'_> {
     fn number(&self, name: &str, label: &str) -> Markup {
         let id = dom_id(name);
         html! {
-            div.field.small {
+            div.field.small.needed[self.is_needed(name)] {
                 label for=(id) { (label) }
                 // Text, not type=number: a browser empties a number input it cannot read
                 // ("1,5" in an English locale), so the value would be lost, not named.
                 input id=(id) type="text" inputmode="decimal" autocomplete="off" name=(name)
                     value=(self.fields.value(name))
                     aria-invalid=[self.invalid(name)] aria-describedby=[self.described(name)];
+                (self.needed_mark(name))
                 (self.error_text(name))
             }
         }
@@ -90,7 +114,7 @@ impl Draw<'_> {
         let current = self.fields.value(name);
         let known = options.iter().any(|(v, _)| *v == current);
         html! {
-            div.field.small {
+            div.field.small.needed[self.is_needed(name)] {
                 label for=(id) { (label) }
                 select id=(id) name=(name)
                     aria-invalid=[self.invalid(name)] aria-describedby=[self.described(name)] {
@@ -100,6 +124,7 @@ impl Draw<'_> {
                     // Nothing typed is lost: a value not in the list stays selected.
                     @if !known { option value=(current) selected { (current) } }
                 }
+                (self.needed_mark(name))
                 (self.error_text(name))
             }
         }
@@ -110,7 +135,7 @@ impl Draw<'_> {
         let id = dom_id(name);
         let current = self.fields.value(name);
         html! {
-            fieldset.question id=(id) aria-invalid=[self.invalid(name)]
+            fieldset.question.needed[self.is_needed(name)] id=(id) aria-invalid=[self.invalid(name)]
                 aria-describedby=[self.described(name)] {
                 legend { (question) }
                 div.choices {
@@ -121,6 +146,7 @@ impl Draw<'_> {
                         }
                     }
                 }
+                (self.needed_mark(name))
                 (self.error_text(name))
             }
         }
@@ -187,20 +213,54 @@ impl Draw<'_> {
     }
 }
 
+/// The earlier screening a form completes, and what it lacked.
+struct Completing {
+    view: ScreeningView,
+    needed: Vec<sf::Needed>,
+}
+
+fn still_needed(c: &Completing) -> Markup {
+    html! {
+        div.notice.warn.still-needed aria-labelledby="still-needed-title" {
+            p { "Completing the screening of " strong { (c.view.patient_ref) } " of " (c.view.screening_date)
+                " (recorded " (templates::when(&c.view.screened_at)) " by " (c.view.screened_by) "). "
+                "Everything it recorded is filled in; sending the form records a new screening." }
+            h2 #still-needed-title { "Still needed:" }
+            ul {
+                @for n in &c.needed {
+                    li { @match &n.field {
+                        Some(f) => a href=(format!("#{}", sf::anchor(f))) { (n.label) },
+                        None => (n.label),
+                    } }
+                }
+            }
+        }
+    }
+}
+
 fn screening_form(
     s: &WebSession,
     trial: &TrialRuntime,
     fields: &Fields,
     errors: &[FieldError],
     problem: Option<&str>,
+    completing: Option<&Completing>,
 ) -> Markup {
-    let d = Draw { fields, errors };
+    let needed: Vec<String> = completing
+        .map(|c| c.needed.iter().filter_map(|n| n.field.clone()).collect())
+        .unwrap_or_default();
+    let d = Draw {
+        fields,
+        errors,
+        needed: &needed,
+    };
     let t = &trial.protocol.id;
     let sites = &s.user.sites;
     let body = html! {
         h1 { "Screen a patient" }
         p.lead { (trial.protocol.title) }
         (d.summary(problem))
+        @if let Some(c) = completing { (still_needed(c)) }
         form method="post" action=(format!("/trials/{t}/screening")) novalidate {
             (csrf_field(s))
             fieldset.group {
@@ -267,11 +327,20 @@ fn screening_form(
     page("Screen a patient", Some(s), Some(t), body)
 }
 
-/// The empty screening form.
+#[derive(Debug, Deserialize)]
+pub struct NewScreeningQuery {
+    /// An earlier screening to start from (completing an incomplete one).
+    #[serde(default)]
+    from: Option<String>,
+}
+
+/// The screening form: empty, or (`?from=ID`) filled with everything an earlier screening
+/// recorded, its missing inputs listed and marked.
 pub async fn new_screening(
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<String>,
+    query: web::Query<NewScreeningQuery>,
 ) -> Result<HttpResponse, WebError> {
     session.require(Permission::Screen)?;
     let trial = state.trials.get(&path).map_err(|e| session.fail(e))?;
@@ -290,13 +359,31 @@ pub async fn new_screening(
             body,
         )));
     }
-    let fields = sf::initial(crate::service::now().date(), &session.user.sites);
+    let mut fields = sf::initial(crate::service::now().date(), &session.user.sites);
+    let completing = match query.into_inner().from.filter(|f| !f.is_empty()) {
+        Some(id) => {
+            let t = trial.clone();
+            let earlier = session
+                .db(&state, move |c, user| {
+                    queries::submitted_screening(c, &t, user, &id)
+                })
+                .await?;
+            sf::fill_from(&mut fields, &earlier.input);
+            let needed = earlier.view.missing.iter().map(|m| sf::needed(m)).collect();
+            Some(Completing {
+                view: earlier.view,
+                needed,
+            })
+        }
+        None => None,
+    };
     Ok(templates::ok(screening_form(
         &session,
         &trial,
         &fields,
         &[],
         None,
+        completing.as_ref(),
     )))
 }
 
@@ -314,7 +401,7 @@ pub async fn submit(
     let redraw = |status: StatusCode, errors: &[FieldError], problem: Option<&str>| {
         templates::respond(
             status,
-            screening_form(&session, &trial, &fields, errors, problem),
+            screening_form(&session, &trial, &fields, errors, problem, None),
         )
     };
     let (raw, mut errors) = sf::parse(&fields);
@@ -367,6 +454,32 @@ pub async fn submit(
     }
 }
 
+/// A criterion's detail as people read it. An attestation's is written here from the answer
+/// as recorded (the stored detail names the input field: `informed_consent attested true`);
+/// the others' already read as values against thresholds.
+fn criterion_detail(trial: &TrialRuntime, input: &RawScreening, c: &CriterionResult) -> String {
+    let rule = trial
+        .protocol
+        .criteria
+        .iter()
+        .find(|k| k.id == c.id)
+        .map(|k| &k.rule);
+    match rule {
+        Some(Rule::Attestation { attestation, .. }) => {
+            let answer = input
+                .attestations
+                .as_ref()
+                .and_then(|a| sf::attestation_answer(a, *attestation));
+            match answer {
+                Some(true) => "Answered yes".into(),
+                Some(false) => "Answered no".into(),
+                None => "Not answered".into(),
+            }
+        }
+        _ => c.detail.clone(),
+    }
+}
+
 fn criterion_text<'a>(trial: &'a TrialRuntime, id: &'a str) -> &'a str {
     trial
         .protocol
@@ -385,18 +498,24 @@ pub async fn result(
     let (trial_id, id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let t = trial.clone();
-    let (v, subject): (ScreeningView, Option<Allocation>) = session
+    let (v, input, subject) = session
         .db(&state, move |c, user| {
-            let v = queries::get_screening(c, &t, user, &id)?;
-            let subject = match &v.subject_id {
-                Some(s) => Some(queries::get_subject(c, &t, user, s)?),
+            let s = queries::submitted_screening(c, &t, user, &id)?;
+            let subject: Option<Allocation> = match &s.view.subject_id {
+                Some(sub) => Some(queries::get_subject(c, &t, user, sub)?),
                 None => None,
             };
-            Ok::<_, QueryError>((v, subject))
+            Ok::<_, QueryError>((s.view, s.input, subject))
         })
         .await?;
     let role = session.user.role;
     let closed = session.trial_closed(&trial_id);
+    // Only the patient's latest screening, not yet randomized, counts: complete that one.
+    let completable = v.outcome == Outcome::Incomplete
+        && v.latest
+        && v.subject_id.is_none()
+        && !closed
+        && session.may(Permission::Screen);
     let body = html! {
         div.heading {
             h1 { "Screening of " (v.patient_ref) }
@@ -425,15 +544,21 @@ pub async fn result(
                     tr {
                         td { (criterion_text(&trial, &c.id)) }
                         td { (templates::status_badge(c.status)) }
-                        td { (c.detail) }
+                        td { (criterion_detail(&trial, &input, c)) }
                     }
                 }
             }
         }
         @if !v.missing.is_empty() {
-            p { "Missing inputs: " @for (i, m) in v.missing.iter().enumerate() { @if i > 0 { ", " } code { (m) } } }
+            section.still-needed aria-labelledby="still-needed-title" {
+                h2 #still-needed-title { "Still needed:" }
+                ul { @for m in &v.missing { li { (sf::needed(m).label) } } }
+            }
         }
         div.actions {
+            @if completable {
+                a.button href=(format!("/trials/{trial_id}/screening?from={}", v.id)) { "Complete this screening" }
+            }
             @if role == Role::Investigator {
                 @if !closed { a.button href=(format!("/trials/{trial_id}/screening")) { "Screen another patient" } }
                 a href=(format!("/trials/{trial_id}/screenings")) { "Screening list" }

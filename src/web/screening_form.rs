@@ -230,6 +230,128 @@ pub fn initial(today: chrono::NaiveDate, sites: &[String]) -> Fields {
     f
 }
 
+fn count_of(labs: &RawLabs, lab: CountLab) -> Option<&RawMeasure> {
+    match lab {
+        CountLab::Hemoglobin => labs.hemoglobin.as_ref(),
+        CountLab::Anc => labs.anc.as_ref(),
+        CountLab::Platelets => labs.platelets.as_ref(),
+    }
+}
+
+fn uln_of(labs: &RawLabs, lab: UlnLab) -> Option<&RawUlnMeasure> {
+    match lab {
+        UlnLab::Alt => labs.alt.as_ref(),
+        UlnLab::Ast => labs.ast.as_ref(),
+        UlnLab::Bilirubin => labs.bilirubin.as_ref(),
+        UlnLab::Alp => labs.alp.as_ref(),
+        UlnLab::Creatinine => labs.creatinine.as_ref(),
+    }
+}
+
+/// The answer to one attestation in a request.
+pub fn attestation_answer(a: &RawAttestations, which: Attestation) -> Option<bool> {
+    match which {
+        Attestation::BoneMetSoftTissue => a.bone_met_soft_tissue,
+        Attestation::InformedConsent => a.informed_consent,
+        Attestation::AcuteInfectionOrSeriousDisease => a.acute_infection_or_serious_disease,
+        Attestation::NeuroPsychHistory => a.neuro_psych_history,
+        Attestation::InvestigatorFindsSuitable => a.investigator_finds_suitable,
+    }
+}
+
+/// Puts every value of a recorded request into the form: the inverse of [`parse`], so that
+/// sending the form unchanged sends the same request.
+pub fn fill_from(fields: &mut Fields, raw: &RawScreening) {
+    let mut put = |name: &str, value: Option<String>| {
+        if let Some(v) = value {
+            fields.set(name, v);
+        }
+    };
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    put("patient_ref", raw.patient_ref.clone());
+    put("site", raw.site.clone());
+    put("birth_date", raw.birth_date.clone());
+    put("sex", raw.sex.clone());
+    put("screening_date", raw.screening_date.clone());
+    put("liver_metastasis", raw.liver_metastasis.map(yes_no));
+    if let Some(at) = &raw.attestations {
+        for a in Attestation::ALL {
+            put(&attestation_name(a), attestation_answer(at, a).map(yes_no));
+        }
+    }
+    let Some(labs) = &raw.labs else { return };
+    let mut measure = |base: &str, m: Option<&RawMeasure>| {
+        if let Some(m) = m {
+            put(&format!("{base}.value"), Some(m.value.to_string()));
+            put(&format!("{base}.unit"), Some(m.unit.clone()));
+        }
+    };
+    for c in &BLOOD_COUNTS {
+        measure(&format!("labs.{}", c.lab.field()), count_of(labs, c.lab));
+    }
+    measure(CLEARANCE, labs.creatinine_clearance_24h.as_ref());
+    measure(PROTEIN_24H, labs.urine_protein_24h.as_ref());
+    for u in LIVER.iter().chain(std::iter::once(&CREATININE)) {
+        if let Some(m) = uln_of(labs, u.lab) {
+            let base = format!("labs.{}", u.lab.field());
+            put(&format!("{base}.value"), Some(m.value.to_string()));
+            put(&format!("{base}.uln"), Some(m.uln.to_string()));
+            put(&format!("{base}.unit"), Some(m.unit.clone()));
+        }
+    }
+    put(DIPSTICK, labs.urine_protein_dipstick.clone());
+    put(UPC, labs.upc_ratio.map(|x| x.to_string()));
+}
+
+/// An input a screening lacked, as a person asks for it, and the form input to fill (none
+/// for a name this form does not know).
+pub struct Needed {
+    pub label: String,
+    pub field: Option<String>,
+}
+
+/// The evaluation's name of a missing input (`creatinine_clearance_24h`) as the form asks for it.
+pub fn needed(name: &str) -> Needed {
+    let found = |label: &str, field: String| Needed {
+        label: label.to_string(),
+        field: Some(field),
+    };
+    if let Some(a) = Attestation::ALL.into_iter().find(|a| a.field() == name) {
+        return found(attestation_question(a), attestation_name(a));
+    }
+    if let Some(c) = BLOOD_COUNTS.iter().find(|c| c.lab.field() == name) {
+        return found(c.label, format!("labs.{name}.value"));
+    }
+    if let Some(u) = LIVER
+        .iter()
+        .chain(std::iter::once(&CREATININE))
+        .find(|u| u.lab.field() == name)
+    {
+        let label = format!("{} (value and upper limit of normal)", u.label);
+        return found(&label, format!("labs.{name}.value"));
+    }
+    match name {
+        "liver_metastasis" => found("Liver metastasis (yes or no)", name.into()),
+        "creatinine_clearance_24h" => found(
+            "24-hour creatinine clearance (mL/min)",
+            format!("{CLEARANCE}.value"),
+        ),
+        "urine_protein_dipstick" => found("Urine protein dipstick", DIPSTICK.into()),
+        "urine_protein_24h" => found(
+            "24-hour urine protein (or the urine protein/creatinine ratio)",
+            format!("{PROTEIN_24H}.value"),
+        ),
+        "upc_ratio" => found(
+            "Urine protein/creatinine ratio (or the 24-hour urine protein)",
+            UPC.into(),
+        ),
+        other => Needed {
+            label: other.to_string(),
+            field: None,
+        },
+    }
+}
+
 fn number(fields: &Fields, name: &str, errors: &mut Vec<FieldError>) -> Option<f64> {
     let text = fields.filled(name)?;
     // A decimal comma is how many people write a lab value.
@@ -495,6 +617,55 @@ mod tests {
             anchor("attestations.informed_consent"),
             "f-attestations-informed_consent"
         );
+    }
+
+    #[test]
+    fn a_recorded_request_fills_the_form_it_came_from() {
+        let mut f = fields(&[
+            ("patient_ref", "P-1"),
+            ("site", "SITE01"),
+            ("birth_date", "1961-03-02"),
+            ("liver_metastasis", "no"),
+            ("attestations.informed_consent", "yes"),
+            ("attestations.neuro_psych_history", "no"),
+            ("labs.hemoglobin.value", "11.2"),
+            ("labs.hemoglobin.unit", "g/dL"),
+            ("labs.creatinine.value", "150"),
+            ("labs.creatinine.uln", "97"),
+            ("labs.creatinine.unit", "umol/L"),
+            ("labs.creatinine_clearance_24h.value", "0.5"),
+            ("labs.urine_protein_dipstick", "2+"),
+            ("labs.urine_protein_24h.value", "1200"),
+            ("labs.urine_protein_24h.unit", "mg/24h"),
+            ("labs.upc_ratio", "1.4"),
+        ]);
+        let raw = to_request(&f).unwrap();
+        let mut again = Fields::default();
+        fill_from(&mut again, &raw);
+        assert_eq!(to_request(&again).unwrap(), raw);
+        assert_eq!(again.value("labs.hemoglobin.value"), "11.2");
+        assert_eq!(again.value("labs.creatinine.value"), "150");
+        assert_eq!(again.value("attestations.neuro_psych_history"), "no");
+        assert_eq!(again.value("attestations.bone_met_soft_tissue"), "");
+        f.set("liver_metastasis", "");
+        assert_eq!(to_request(&f).unwrap().liver_metastasis, None);
+    }
+
+    #[test]
+    fn missing_inputs_are_named_as_the_form_asks_for_them() {
+        let n = needed("creatinine_clearance_24h");
+        assert_eq!(n.label, "24-hour creatinine clearance (mL/min)");
+        assert_eq!(
+            n.field.as_deref(),
+            Some("labs.creatinine_clearance_24h.value")
+        );
+        let n = needed("informed_consent");
+        assert_eq!(n.label, "Signed informed consent obtained?");
+        assert_eq!(n.field.as_deref(), Some("attestations.informed_consent"));
+        assert_eq!(needed("anc").field.as_deref(), Some("labs.anc.value"));
+        assert_eq!(needed("alt").field.as_deref(), Some("labs.alt.value"));
+        assert_eq!(needed("upc_ratio").field.as_deref(), Some(UPC));
+        assert!(needed("something_new").field.is_none());
     }
 
     #[test]
