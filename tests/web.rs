@@ -319,6 +319,7 @@ fn pages_by_role(db: TestDb) {
         ("/admin".into(), vec!["admin"]),
         ("/admin/users/ines/revoke".into(), vec!["admin"]),
         (format!("/admin/trials/{T}/close"), vec!["admin"]),
+        (format!("/admin/trials/{T}/amend"), vec!["admin"]),
     ];
     let anonymous = Web::new(&app);
     for (path, allowed) in &pages {
@@ -1646,3 +1647,166 @@ fn complete_an_incomplete_screening(db: TestDb) {
     }
 }
 both_backends!(complete_an_incomplete_screening);
+
+/// Posts the amendment form: the review, or with `confirm` the amendment itself.
+fn amend(web: &Web, protocol: &str, reason: &str, confirm: bool) -> Response {
+    let csrf = web.csrf();
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("protocol", protocol),
+        ("reason", reason),
+    ];
+    if confirm {
+        fields.push(("confirm", "yes"));
+    }
+    web.post(&format!("/admin/trials/{T}/amend"), &fields)
+}
+
+/// Admins amend a protocol on the web: a review of what changes (values before and after,
+/// criteria changed), refusals at their input before any confirmation, then the amendment,
+/// checked again, and a notice naming the version in force.
+fn admin_amends_the_protocol(db: TestDb) {
+    use trialgate::protocol::DEFAULT_PROTOCOL_TOML as CURRENT;
+    let app = TestApp::spawn(db);
+    let (inv, pharm, _) = users(&app);
+    let a = Web::signed_in(&app, &app.admin);
+    let path = format!("/admin/trials/{T}/amend");
+    assert!(a.page("/admin").contains(&format!("href=\"{path}\"")));
+    let form = a.page(&path);
+    assert!(
+        form.contains("<textarea class=\"code\" id=\"protocol\" name=\"protocol\""),
+        "{form}"
+    );
+    assert!(
+        form.contains("data-load=\"protocol\""),
+        "the file input app.js enables"
+    );
+    let cap = |r: &str| -> Value {
+        app.get(&app.admin, &format!("/api/v1/trials/{T}"))
+            .json::<Value>()
+            .unwrap()[r]
+            .clone()
+    };
+
+    // Refused for every other role.
+    for token in [&inv, &pharm] {
+        let w = Web::signed_in(&app, token);
+        assert_eq!(w.get(&path).status(), 403);
+        let r = amend(&w, CURRENT, "x", true);
+        assert_eq!(r.status(), 403);
+        assert!(r.text().unwrap().contains("Not allowed"));
+    }
+
+    // The review: what changes, nothing in force yet.
+    let amended = CURRENT.replacen("cap = 90", "cap = 120", 1).replacen(
+        "Platelet count ≥ 75×10⁹/L",
+        "Platelets ≥ 75×10⁹/L",
+        1,
+    );
+    let r = amend(&a, &amended, "DSMB letter <2026-12-01>", false);
+    assert_eq!(r.status(), 200);
+    let review = r.text().unwrap();
+    assert!(
+        review.contains("protocol version <strong>2</strong>"),
+        "{review}"
+    );
+    assert!(
+        review.contains("<th scope=\"row\"><code>cap</code></th><td><code>90</code></td><td><code>120</code></td>"),
+        "{review}"
+    );
+    assert!(review.contains("<code>criteria</code>"), "{review}");
+    assert!(review.contains("Changed"), "{review}");
+    assert!(
+        review.contains("<code>platelets</code> — Platelets ≥ 75×10⁹/L"),
+        "{review}"
+    );
+    assert!(
+        !review.contains("Added") && !review.contains("Removed"),
+        "{review}"
+    );
+    assert!(review.contains("DSMB letter &lt;2026-12-01&gt;"));
+    assert!(review.contains("Put version 2 in force"));
+    assert_eq!(cap("cap"), 90, "nothing before confirmation");
+
+    // Refusals, each at its input, and no confirmation offered.
+    let refused = |protocol: &str, reason: &str, confirm: bool, at: &str, says: &str| {
+        let r = amend(&a, protocol, reason, confirm);
+        assert_eq!(r.status(), 422, "{says}");
+        let body = r.text().unwrap();
+        assert!(
+            body.contains(&format!("id=\"{at}-error\"")),
+            "{says}: {body}"
+        );
+        assert!(body.contains(says), "{says}: {body}");
+        assert!(!body.contains("in force</button>"), "{says}: {body}");
+        assert!(body.contains("value=\"csrf\"") || body.contains("name=\"csrf\""));
+    };
+    refused(&amended, "  ", false, "reason", "must not be empty");
+    refused(
+        &CURRENT.replacen("id = \"NCT06987370\"", "id = \"NCT00000000\"", 1),
+        "typo",
+        false,
+        "protocol",
+        "id: the amendment is for trial &quot;NCT00000000&quot;",
+    );
+    refused("cap = ", "broken", false, "protocol", "protocol amendment:");
+    refused("", "empty", false, "protocol", "is required");
+    refused(CURRENT, "same", false, "protocol", "changes nothing");
+    let oversize = format!("{amended}\n# {}\n", "x".repeat(70 * 1024));
+    refused(
+        &oversize,
+        "big",
+        false,
+        "protocol",
+        "a protocol file may be at most 65536 bytes",
+    );
+    // Larger than any form: refused as a page.
+    let r = amend(&a, &"# x\n".repeat(80 * 1024), "huge", false);
+    assert_eq!(r.status(), 413);
+    assert!(content_type(&r).starts_with("text/html"));
+
+    // Confirmed: in force, the admin told so.
+    let r = amend(&a, &amended, "DSMB letter <2026-12-01>", true);
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("/admin?amended={T}"));
+    let home = a.page(&location(&r));
+    assert!(
+        home.contains(&format!(
+            "Trial <strong>{T}</strong>: protocol version 2 in force."
+        )),
+        "{home}"
+    );
+    assert_eq!(cap("cap"), 120);
+
+    // After the first randomization the design is locked: refused naming the key, on the
+    // review and again on a (forged) confirmation.
+    let s = Web::signed_in(&app, &inv);
+    let id = hidden_id(&screen_ok(&s, &eligible_form("SITE01-0060")));
+    let r = app.post(
+        &pharm,
+        &format!("/api/v1/trials/{T}/randomizations"),
+        &serde_json::json!({ "screening_id": id }),
+    );
+    assert_eq!(r.status(), 201);
+    let locked = amended.replacen("block_sizes = [3, 6]", "block_sizes = [3]", 1);
+    assert_ne!(locked, amended);
+    for confirm in [false, true] {
+        refused(
+            &locked,
+            "smaller blocks",
+            confirm,
+            "protocol",
+            "block_sizes: may not change once a subject is randomized (1 are)",
+        );
+    }
+    // The form comes back with what was typed.
+    let body = amend(&a, &locked, "smaller blocks", false).text().unwrap();
+    assert!(body.contains("block_sizes = [3]"), "{body}");
+    assert!(body.contains(">smaller blocks</textarea>"), "{body}");
+    let detail: Value = app
+        .get(&app.admin, &format!("/api/v1/trials/{T}"))
+        .json()
+        .unwrap();
+    assert_eq!(detail["block_sizes"], serde_json::json!([3, 6]));
+}
+both_backends!(admin_amends_the_protocol);

@@ -6,6 +6,9 @@ use serde_json::json;
 use super::{now, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::audit::Action;
+use crate::fields::FieldError;
+use crate::protocol::amendment::AmendmentError;
+use crate::protocol::Protocol;
 use crate::service::error::{Invalid, NotFound, TrialClosed};
 use crate::service::queries::QueryError;
 use crate::service::views::TrialDetail;
@@ -123,16 +126,7 @@ pub fn amend(
     reason: &str,
 ) -> Result<Amendment, TrialError> {
     user.require_permission(Permission::AmendProtocol)?;
-    let mut errors = Vec::new();
-    let reason = crate::text::check_reason(reason, MAX_REASON)
-        .map_err(|message| errors.push(crate::fields::FieldError::new("reason", message)))
-        .ok();
-    let new = crate::protocol::Protocol::from_toml(text, "amendment")
-        .map_err(|e| errors.push(crate::fields::FieldError::new("protocol", e.to_string())))
-        .ok();
-    let (Some(reason), Some(new)) = (reason, new) else {
-        return Err(Invalid(errors).into());
-    };
+    let (reason, new) = parse_amendment(text, reason)?;
     let trial_id = trial.protocol.id.as_str();
     let at = now();
     let (amendment, version) = storage::write_transaction(conn, |c| {
@@ -143,14 +137,7 @@ pub fn amend(
         }
         let enrolled = repo::subjects::count(c, trial_id)?;
         let changed = crate::protocol::amendment::check(&current.protocol, &new, enrolled)
-            .map_err(|refusals| {
-                Invalid(
-                    refusals
-                        .iter()
-                        .map(|r| crate::fields::FieldError::new(r.key(), r.to_string()))
-                        .collect(),
-                )
-            })?;
+            .map_err(refused)?;
         let version = current.version + 1;
         let row = repo::trials::ProtocolVersion {
             trial_id: trial_id.to_string(),
@@ -193,4 +180,69 @@ pub fn amend(
         seed_problem: trial.seed_problem.clone(),
     });
     Ok(amendment)
+}
+
+/// The reason and the parsed protocol of an amendment, or every problem with them.
+fn parse_amendment(text: &str, reason: &str) -> Result<(String, Protocol), Invalid> {
+    let mut errors = Vec::new();
+    let reason = crate::text::check_reason(reason, MAX_REASON)
+        .map_err(|message| errors.push(FieldError::new("reason", message)))
+        .ok();
+    let new = Protocol::from_toml(text, "amendment")
+        .map_err(|e| errors.push(FieldError::new("protocol", e.to_string())))
+        .ok();
+    match (reason, new) {
+        (Some(reason), Some(new)) => Ok((reason, new)),
+        _ => Err(Invalid(errors)),
+    }
+}
+
+/// An amendment's refusals, each at the protocol key it names.
+fn refused(refusals: Vec<AmendmentError>) -> Invalid {
+    Invalid(
+        refusals
+            .iter()
+            .map(|r| FieldError::new(r.key(), r.to_string()))
+            .collect(),
+    )
+}
+
+/// What an amendment would put in force, checked exactly as [`amend`] checks it but not
+/// written: the admin's review before confirming.
+pub struct AmendmentReview {
+    /// The version it would become.
+    pub version: i32,
+    pub current: Protocol,
+    pub proposed: Protocol,
+    /// The top-level keys it changes.
+    pub changed: Vec<String>,
+}
+
+/// Reviews an amendment: the same permission, parsing and refusals as [`amend`], read in one
+/// snapshot, nothing written (the confirmed amendment is checked again when it is made).
+pub fn review_amendment(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    text: &str,
+    reason: &str,
+) -> Result<AmendmentReview, TrialError> {
+    user.require_permission(Permission::AmendProtocol)?;
+    let (_, proposed) = parse_amendment(text, reason)?;
+    let trial_id = trial.protocol.id.as_str();
+    storage::read_transaction(conn, |c| {
+        let current = super::screening::in_force::<TrialError>(c, trial)?;
+        if current.status == crate::protocol::TrialStatus::Closed {
+            return Err(TrialClosed(trial_id.to_string()).into());
+        }
+        let enrolled = repo::subjects::count(c, trial_id)?;
+        let changed = crate::protocol::amendment::check(&current.protocol, &proposed, enrolled)
+            .map_err(refused)?;
+        Ok(AmendmentReview {
+            version: current.version + 1,
+            current: current.protocol.into_owned(),
+            proposed,
+            changed,
+        })
+    })
 }

@@ -23,6 +23,8 @@ pub struct Flash {
     revoked: Option<String>,
     #[serde(default)]
     closed: Option<String>,
+    #[serde(default)]
+    amended: Option<String>,
 }
 
 fn errors_at<'a>(errors: &'a [FieldError], prefix: &str) -> Vec<&'a FieldError> {
@@ -80,10 +82,17 @@ fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
     }
 }
 
+/// A trial as the admin's list shows it: its summary and the protocol version this server
+/// has in force.
+struct TrialRow {
+    summary: TrialSummary,
+    version: Option<i32>,
+}
+
 fn home_page(
     s: &WebSession,
     list: &[UserSummary],
-    trials: &[TrialSummary],
+    trials: &[TrialRow],
     fields: &Fields,
     errors: &[FieldError],
     flash: Option<Markup>,
@@ -114,15 +123,20 @@ fn home_page(
         section aria-labelledby="trials-title" {
             h2 #trials-title { "Trials" }
             table {
-                thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Enrolled" } th { span.visually-hidden { "Action" } } } }
+                thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Protocol version" } th.num { "Enrolled" } th { span.visually-hidden { "Actions" } } } }
                 tbody {
-                    @for t in trials {
+                    @for row in trials {
+                        @let t = &row.summary;
                         tr {
                             td { (t.id) }
                             td { (t.title) }
                             td { (t.status) }
+                            td.num { @if let Some(v) = row.version { (v) } }
                             td.num { (t.enrolled) " / " (t.cap) }
-                            td { @if t.status == TrialStatus::Open { a href=(format!("/admin/trials/{}/close", t.id)) { "Close trial…" } } }
+                            td { @if t.status == TrialStatus::Open {
+                                a href=(format!("/admin/trials/{}/amend", t.id)) aria-label=(format!("Amend the protocol of {}", t.id)) { "Amend protocol…" }
+                                " · "
+                                a href=(format!("/admin/trials/{}/close", t.id)) aria-label=(format!("Close trial {}", t.id)) { "Close trial…" } } }
                         }
                     }
                 }
@@ -135,12 +149,21 @@ fn home_page(
 async fn lists(
     state: &web::Data<AppState>,
     s: &WebSession,
-) -> Result<(Vec<UserSummary>, Vec<TrialSummary>), WebError> {
+) -> Result<(Vec<UserSummary>, Vec<TrialRow>), WebError> {
     let trials = state.trials.clone();
-    s.db(state, move |c, user| {
-        Ok::<_, ApiError>((users::list(c, user)?, queries::list_trials(c, &trials)?))
-    })
-    .await
+    let (users, summaries) = s
+        .db(state, move |c, user| {
+            Ok::<_, ApiError>((users::list(c, user)?, queries::list_trials(c, &trials)?))
+        })
+        .await?;
+    let rows = summaries
+        .into_iter()
+        .map(|summary| TrialRow {
+            version: state.trials.get(&summary.id).ok().map(|t| t.version),
+            summary,
+        })
+        .collect();
+    Ok((users, rows))
 }
 
 pub async fn home(
@@ -160,7 +183,13 @@ pub async fn home(
     let closed = flash.closed.and_then(|id| {
         trials
             .iter()
+            .map(|r| &r.summary)
             .find(|t| t.id == id && t.status == TrialStatus::Closed)
+    });
+    let amended = flash.amended.and_then(|id| {
+        trials
+            .iter()
+            .find(|r| r.summary.id == id && r.version.is_some_and(|v| v > 1))
     });
     let flash = match (revoked, closed) {
         (Some(u), _) => Some(templates::notice(
@@ -171,7 +200,12 @@ pub async fn home(
             "ok",
             html! { "Trial " strong { (t.id) } " is closed." },
         )),
-        (None, None) => None,
+        (None, None) => amended.map(|r| {
+            templates::notice(
+                "ok",
+                html! { "Trial " strong { (r.summary.id) } ": protocol version " (r.version.unwrap_or_default()) " in force." },
+            )
+        }),
     };
     let mut fields = Fields::default();
     fields.set("role", Role::Investigator.as_str());
@@ -309,7 +343,7 @@ pub async fn revoke(
 }
 
 /// Percent-encodes everything but unreserved characters.
-fn url_component(text: &str) -> String {
+pub(super) fn url_component(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

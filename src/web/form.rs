@@ -61,43 +61,68 @@ impl Fields {
     }
 }
 
+/// Reads a form body of at most `limit` bytes.
+fn read_form(
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+    limit: usize,
+) -> Pin<Box<dyn Future<Output = Result<Fields, WebError>>>> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if !is_form {
+            return Err(WebError::bad_request(
+                "send the form as application/x-www-form-urlencoded".into(),
+            ));
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| WebError::bad_request(format!("reading form: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit }.into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Fields::parse(&body).ok_or_else(|| {
+            WebError::bad_request(
+                "the form is not valid UTF-8; nothing was recorded. Check the entries and send it again"
+                    .into(),
+            )
+        })
+    })
+}
+
 impl FromRequest for Fields {
     type Error = WebError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, WebError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|t| {
-                t.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !is_form {
-                return Err(WebError::bad_request(
-                    "send the form as application/x-www-form-urlencoded".into(),
-                ));
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| WebError::bad_request(format!("reading form: {e}")))?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT }.into());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Fields::parse(&body).ok_or_else(|| {
-                WebError::bad_request(
-                    "the form is not valid UTF-8; nothing was recorded. Check the entries and send it again"
-                        .into(),
-                )
-            })
-        })
+        read_form(req, payload, BODY_LIMIT)
+    }
+}
+
+/// The largest form carrying a whole protocol file: the file itself may be as large as the
+/// API accepts ([`BODY_LIMIT`]), and percent-encoding can triple it.
+pub const LARGE_FORM_LIMIT: usize = 4 * BODY_LIMIT;
+
+/// A form that may be up to [`LARGE_FORM_LIMIT`] bytes (the protocol amendment's).
+pub struct LargeFields(pub Fields);
+
+impl FromRequest for LargeFields {
+    type Error = WebError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, WebError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let read = read_form(req, payload, LARGE_FORM_LIMIT);
+        Box::pin(async move { read.await.map(LargeFields) })
     }
 }
 

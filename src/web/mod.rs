@@ -8,6 +8,7 @@
 //! "print" buttons.
 
 mod admin;
+mod amendment;
 mod assets;
 mod charts;
 mod corrections;
@@ -140,6 +141,11 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                     web::resource("/admin/users/{name}/revoke")
                         .route(web::get().to(admin::confirm_revoke))
                         .route(web::post().to(admin::revoke)),
+                )
+                .service(
+                    web::resource("/admin/trials/{trial}/amend")
+                        .route(web::get().to(amendment::form))
+                        .route(web::post().to(amendment::submit)),
                 )
                 .service(
                     web::resource("/admin/trials/{trial}/close")

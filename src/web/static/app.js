@@ -1,5 +1,6 @@
 // Progressive enhancement only: every page works without this file.
-// Buttons marked data-copy="ID" copy the text of element ID; data-print prints the page.
+// Buttons marked data-copy="ID" copy the text of element ID; data-print prints the page;
+// data-load file inputs fill a textarea.
 // A form's error summary takes the focus (the page's autofocus does it in most browsers), and
 // its links move the focus to the input they name.
 document.addEventListener("DOMContentLoaded", function () {
@@ -33,6 +34,20 @@ document.addEventListener("DOMContentLoaded", function () {
         document.execCommand("copy");
         done();
       }
+    });
+  });
+  // A file input marked data-load="ID" puts the chosen text file into textarea ID (the form
+  // sends the textarea; without this script the text is pasted there).
+  document.querySelectorAll("input[type=file][data-load]").forEach(function (input) {
+    var wrapper = input.closest("[data-file-field]");
+    if (wrapper) wrapper.hidden = false;
+    input.addEventListener("change", function () {
+      var target = document.getElementById(input.getAttribute("data-load"));
+      var file = input.files && input.files[0];
+      if (!target || !file || !window.FileReader) return;
+      var reader = new FileReader();
+      reader.onload = function () { target.value = reader.result; };
+      reader.readAsText(file);
     });
   });
   document.querySelectorAll("[data-print]").forEach(function (button) {

@@ -1,0 +1,287 @@
+//! Amending a trial's protocol from the admin pages: the whole new protocol file (pasted, or
+//! loaded from a file by app.js) with a reason; a review of what changes, with every refusal
+//! at its input before anything can be confirmed; then the confirmation, which carries the
+//! file in a hidden field and is checked again by the use case.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use maud::{html, Markup};
+
+use super::error::WebError;
+use super::form::{Fields, LargeFields};
+use super::session::WebSession;
+use super::templates::{self, csrf_field, page};
+use crate::access::Permission;
+use crate::eligibility::FieldError;
+use crate::http::error::ApiError;
+use crate::http::extract::BODY_LIMIT;
+use crate::http::state::AppState;
+use crate::protocol::amendment::{describe, Item, KeyChange};
+use crate::service::trials::{self, AmendmentReview};
+
+const PROTOCOL: &str = "protocol";
+const REASON: &str = "reason";
+
+fn action(trial_id: &str) -> String {
+    format!("/admin/trials/{trial_id}/amend")
+}
+
+/// Errors at an input: the reason's at the reason, every other (the protocol, or a key of it
+/// that the amendment may not change) at the protocol.
+fn errors_for(errors: &[FieldError], reason: bool) -> Vec<&FieldError> {
+    errors
+        .iter()
+        .filter(|e| (e.field == REASON) == reason)
+        .collect()
+}
+
+fn field_error(id: &str, errors: &[&FieldError]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            p.field-error id=(format!("{id}-error")) {
+                @for e in errors {
+                    // A key of the protocol is named by the message itself ("arms: …").
+                    (e.message) " "
+                }
+            }
+        }
+    }
+}
+
+fn form_page(
+    s: &WebSession,
+    trial_id: &str,
+    title: &str,
+    fields: &Fields,
+    errors: &[FieldError],
+) -> Markup {
+    let protocol_errors = errors_for(errors, false);
+    let reason_errors = errors_for(errors, true);
+    let invalid = |e: &[&FieldError]| (!e.is_empty()).then_some("true");
+    let described = |id: &str, e: &[&FieldError]| (!e.is_empty()).then(|| format!("{id}-error"));
+    let body = html! {
+        h1 { "Amend the protocol of " (trial_id) }
+        p.lead { (title) }
+        p { "Give the whole new protocol file (TOML), as for " code { "trialgate trial amend" } ". "
+            "The next page shows what changes; nothing is put in force before you confirm there. "
+            "The trial id cannot change, and the design (arms, block sizes, stratification) is fixed once a patient is randomized." }
+        form method="post" action=(action(trial_id)) {
+            (csrf_field(s))
+            div.field hidden data-file-field {
+                label for="protocol-file" { "Load a protocol file" }
+                // No name: never sent; app.js reads the file into the text below.
+                input #protocol-file type="file" accept=".toml,text/plain" data-load="protocol";
+            }
+            div.field {
+                label for="protocol" { "Protocol file (TOML)" }
+                textarea #protocol.code name=(PROTOCOL) rows="22" spellcheck="false" autocomplete="off"
+                    aria-invalid=[invalid(&protocol_errors)] aria-describedby=[described("protocol", &protocol_errors)] {
+                    (fields.value(PROTOCOL))
+                }
+                (field_error("protocol", &protocol_errors))
+            }
+            div.field {
+                label for="reason" { "Reason for the amendment" }
+                textarea #reason name=(REASON) rows="3"
+                    aria-invalid=[invalid(&reason_errors)] aria-describedby=[described("reason", &reason_errors)] {
+                    (fields.value(REASON))
+                }
+                (field_error("reason", &reason_errors))
+            }
+            div.actions {
+                button.primary type="submit" { "Review the changes" }
+                a href="/admin" { "Cancel" }
+            }
+        }
+    };
+    page("Amend the protocol", Some(s), Some(trial_id), body)
+}
+
+fn items(heading: &str, list: &[Item]) -> Markup {
+    html! {
+        @if !list.is_empty() {
+            p { strong { (heading) } }
+            ul { @for i in list { li { code { (i.id) } " — " (i.label) } } }
+        }
+    }
+}
+
+fn changes(review: &AmendmentReview) -> Markup {
+    let none = || html! { span.empty { "(not set)" } };
+    html! {
+        table.changes {
+            caption { "What changes" }
+            thead { tr { th scope="col" { "Key" } th scope="col" { "Before" } th scope="col" { "After" } } }
+            tbody {
+                @for c in describe(&review.current, &review.proposed) {
+                    @match c {
+                        KeyChange::Value { key, old, new } => tr {
+                            th scope="row" { code { (key) } }
+                            td { @match old { Some(v) => code { (v) }, None => (none()) } }
+                            td { @match new { Some(v) => code { (v) }, None => (none()) } }
+                        },
+                        KeyChange::Items { key, added, removed, changed } => tr {
+                            th scope="row" { code { (key) } }
+                            td colspan="2" {
+                                (items("Added", &added))
+                                (items("Removed", &removed))
+                                @if !changed.is_empty() {
+                                    p { strong { "Changed" } }
+                                    ul {
+                                        @for ch in &changed {
+                                            li {
+                                                code { (ch.item.id) } " — " (ch.item.label)
+                                                details {
+                                                    summary { "Before and after" }
+                                                    pre { (ch.old) }
+                                                    pre { (ch.new) }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn form(
+    state: web::Data<AppState>,
+    session: WebSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    session.require(Permission::AmendProtocol)?;
+    let trial_id = path.into_inner();
+    let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    if session.trial_closed(&trial_id) {
+        let body = html! {
+            h1 { "Amend the protocol of " (trial_id) }
+            p { "The trial is closed; its protocol can no longer change." }
+            p { a href="/admin" { "Back to users and trials" } }
+        };
+        return Ok(templates::ok(page(
+            "Amend the protocol",
+            Some(&session),
+            Some(&trial_id),
+            body,
+        )));
+    }
+    Ok(templates::ok(form_page(
+        &session,
+        &trial_id,
+        &trial.protocol.title,
+        &Fields::default(),
+        &[],
+    )))
+}
+
+/// What the form can refuse before the use case sees it: no file, or one larger than the API
+/// accepts (then the reason too, by the use case's rule, so that one round trip names both).
+fn precheck(text: &str, reason: &str) -> Vec<FieldError> {
+    let protocol = if text.trim().is_empty() {
+        Some("is required: give the whole protocol file".to_string())
+    } else if text.len() > BODY_LIMIT {
+        Some(format!(
+            "is {} bytes; a protocol file may be at most {BODY_LIMIT} bytes ({} KiB)",
+            text.len(),
+            BODY_LIMIT / 1024
+        ))
+    } else {
+        None
+    };
+    let Some(protocol) = protocol else {
+        return Vec::new();
+    };
+    let mut errors = vec![FieldError::new(PROTOCOL, protocol)];
+    if let Err(message) = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS) {
+        errors.push(FieldError::new(REASON, message));
+    }
+    errors
+}
+
+/// The review (`confirm` absent) or the amendment (`confirm=yes`); refusals come back as the
+/// form with each at its input.
+pub async fn submit(
+    state: web::Data<AppState>,
+    session: WebSession,
+    path: web::Path<String>,
+    LargeFields(fields): LargeFields,
+) -> Result<HttpResponse, WebError> {
+    session.check_csrf(&fields)?;
+    session.require(Permission::AmendProtocol)?;
+    let trial_id = path.into_inner();
+    let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    let text = fields.value(PROTOCOL).to_string();
+    let reason = fields.value(REASON).to_string();
+    let refused = |errors: &[FieldError]| {
+        templates::respond(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form_page(&session, &trial_id, &trial.protocol.title, &fields, errors),
+        )
+    };
+    let early = precheck(&text, &reason);
+    if !early.is_empty() {
+        return Ok(refused(&early));
+    }
+    let confirmed = fields.value("confirm") == "yes";
+    let t = trial.clone();
+    let all = state.trials.clone();
+    let (sent, why) = (text.clone(), reason.clone());
+    let result = if confirmed {
+        session
+            .db(&state, move |c, user| {
+                trials::amend(c, &all, &t, user, &sent, &why).map(|a| (a.version, None))
+            })
+            .await
+    } else {
+        session
+            .db(&state, move |c, user| {
+                trials::review_amendment(c, &t, user, &sent, &why).map(|r| (r.version, Some(r)))
+            })
+            .await
+    };
+    let review = match result {
+        Ok((_, Some(review))) => review,
+        Ok((_, None)) => {
+            return Ok(templates::see_other(&format!(
+                "/admin?amended={}",
+                super::admin::url_component(&trial_id)
+            )))
+        }
+        Err(WebError::Page {
+            error: ApiError::Validation(errors),
+            ..
+        }) => return Ok(refused(&errors)),
+        Err(e) => return Err(e),
+    };
+    let body = html! {
+        h1 { "Review the amendment of " (trial_id) }
+        p.lead { (trial.protocol.title) }
+        p { "Confirming puts this file in force as protocol version " strong { (review.version) }
+            ", replacing version " (review.version - 1) ". Screenings keep the version they were evaluated under." }
+        (changes(&review))
+        div.card.confirm {
+            dl.big { dt { "Reason" } dd { (reason.trim()) } }
+            form method="post" action=(action(&trial_id)) {
+                (csrf_field(&session))
+                input type="hidden" name=(PROTOCOL) value=(text);
+                input type="hidden" name=(REASON) value=(reason);
+                input type="hidden" name="confirm" value="yes";
+                div.actions {
+                    button.primary type="submit" { "Put version " (review.version) " in force" }
+                    a href="/admin" { "Cancel" }
+                }
+            }
+        }
+    };
+    Ok(templates::ok(page(
+        "Review the amendment",
+        Some(&session),
+        Some(&trial_id),
+        body,
+    )))
+}
