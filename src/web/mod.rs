@@ -5,7 +5,8 @@
 //! decides who may do what or touches SQL. Sign-in takes a user's API token and opens a
 //! server-side session (HttpOnly, SameSite=Strict cookie); every form POST carries the
 //! session's CSRF token. No JavaScript is needed; `static/app.js` only adds "copy" and
-//! "print" buttons.
+//! "print" buttons, moves the focus to a form's error summary (where `autofocus` did not) and
+//! loads a protocol file into its textarea.
 
 mod admin;
 mod amendment;
