@@ -273,6 +273,9 @@ pub fn fill_from(fields: &mut Fields, raw: &RawScreening) {
     put("birth_date", raw.birth_date.clone());
     put("sex", raw.sex.clone());
     put("screening_date", raw.screening_date.clone());
+    put("initials", raw.initials.clone());
+    // Confirmations of implausible values are not carried over: a new screening confirms
+    // its own values.
     put("liver_metastasis", raw.liver_metastasis.map(yes_no));
     if let Some(at) = &raw.attestations {
         for a in Attestation::ALL {
