@@ -293,9 +293,15 @@ fn implausible_values_need_confirming_and_are_named() {
         };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, [format!("labs.{lab_name}")], "{lab_name} {value}");
-        assert!(errors[0].message.contains("confirm_implausible"), "{errors:?}");
+        assert!(
+            errors[0].message.contains("confirm_implausible"),
+            "{errors:?}"
+        );
         let confirmed = with(request, "confirm_implausible", json!([lab_name]));
-        assert!(parse_on(&confirmed, today()).is_ok(), "{lab_name} confirmed");
+        assert!(
+            parse_on(&confirmed, today()).is_ok(),
+            "{lab_name} confirmed"
+        );
     }
     // At the bounds, values are plausible.
     for (value, unit) in [(30.0, "g/L"), (250.0, "g/L"), (3.0, "g/dL")] {
