@@ -198,6 +198,7 @@ fn protocol_with(line: &str) -> Result<Protocol, String> {
 #[test]
 fn a_protocol_without_the_key_uses_the_default_and_keeps_its_digest() {
     let p = Protocol::default_trial().unwrap();
+    assert!(p.canonical_json().contains("plausible_max"));
     assert_eq!(
         p.patient_ref_pattern().as_str(),
         DEFAULT_PATIENT_REF_PATTERN
@@ -205,17 +206,23 @@ fn a_protocol_without_the_key_uses_the_default_and_keeps_its_digest() {
     assert!(!p.canonical_json().contains("patient_ref_pattern"));
     assert_eq!(p.digest(), BUILT_IN_DIGEST);
     // Keys a file leaves unset stay out of the digest: the built-in protocol as it was before
-    // `start_date` keeps the digest trials initialised with it recorded.
-    let before =
-        trialgate::protocol::DEFAULT_PROTOCOL_TOML.replacen("start_date = \"2025-06-01\"\n", "", 1);
+    // `start_date` and the plausible ranges keeps the digest trials initialised with it
+    // recorded.
+    let before: String = trialgate::protocol::DEFAULT_PROTOCOL_TOML
+        .replacen("start_date = \"2025-06-01\"\n", "", 1)
+        .lines()
+        .filter(|l| !l.starts_with("plausible_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let before = Protocol::from_toml(&before, "test").unwrap();
     assert!(!before.canonical_json().contains("start_date"));
     assert!(!before.canonical_json().contains("screening_valid_days"));
+    assert!(!before.canonical_json().contains("plausible"));
     assert_eq!(before.digest(), FIRST_BUILT_IN_DIGEST);
 }
 
 /// SHA-256 of the built-in protocol's canonical JSON.
-const BUILT_IN_DIGEST: &str = "6c71551312bae58391f054630635400df0ba5a11471f5cec0f596c9f355e03e4";
+const BUILT_IN_DIGEST: &str = "5214516b8490af585dc33ab130561385e9dd909fff03fbce56f7d6f21ffc8eea";
 /// The digest of the first built-in protocol (no `start_date`), unchanged by the keys added since.
 const FIRST_BUILT_IN_DIGEST: &str =
     "add6360207cded5e7f939164304c586047b6e415d86f367133018126c7fee425";

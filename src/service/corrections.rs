@@ -266,6 +266,65 @@ pub fn correct(
     })
 }
 
+/// Corrects screening `screening_id` to `full`, a whole screening as the web form sends it:
+/// the changes are what differs from the screening as submitted (patient and site are the
+/// corrected screening's).
+pub fn correct_to(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    screening_id: &str,
+    reason: &str,
+    full: &RawScreening,
+) -> Result<ScreeningView, CorrectionError> {
+    user.require_permission(Permission::Correct)?;
+    let trial_id = trial.protocol.id.as_str();
+    // A screening row never changes: reading it outside the correction's transaction is safe.
+    let old = repo::screenings::get(conn, trial_id, screening_id)?
+        .ok_or_else(|| NotFound::screening(screening_id))?;
+    user.require_site(&old.site)?;
+    let stored: Value = serde_json::from_str(&old.input_json)
+        .map_err(|e| Internal::caused(format!("stored screening {}", old.id), e))?;
+    let before = merged(&stored, &Map::new(), old.screening_date);
+    let mut after =
+        serde_json::to_value(full).map_err(|e| Internal::caused("encoding the screening", e))?;
+    if let Some(map) = after.as_object_mut() {
+        for field in FIXED_FIELDS {
+            map.insert(
+                field.into(),
+                before.get(field).cloned().unwrap_or(Value::Null),
+            );
+        }
+    }
+    let after = merged(&after, &Map::new(), old.screening_date);
+    let request = CorrectionRequest {
+        reason: reason.to_string(),
+        changes: changes_between(&before, &after),
+    };
+    correct(conn, trial, user, screening_id, &request)
+}
+
+/// The `changes` that turn `before` into `after` (both submitted screenings).
+pub fn changes_between(before: &Value, after: &Value) -> Map<String, Value> {
+    let mut changes = Map::new();
+    for change in changed_fields(before, after) {
+        match change.field.split_once('.') {
+            Some((parent, key)) => {
+                let entry = changes
+                    .entry(parent.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Some(map) = entry.as_object_mut() {
+                    map.insert(key.to_string(), change.new);
+                }
+            }
+            None => {
+                changes.insert(change.field, change.new);
+            }
+        }
+    }
+    changes
+}
+
 /// A monitor approves or rejects the pending correction `correction_id`. Approval records the
 /// deviations it reveals; the subject keeps arm and stratum either way.
 #[tracing::instrument(name = "decide_correction", skip_all, fields(trial = %trial.protocol.id, user = %user.name, correction = %correction_id))]
@@ -579,6 +638,25 @@ mod tests {
             .map(|c| c.field)
             .collect();
         assert_eq!(fields, ["birth_date", "labs.anc", "labs.hemoglobin"]);
+    }
+
+    #[test]
+    fn changes_between_round_trips_through_merged() {
+        let before = json!({
+            "patient_ref": "A-1", "site": "S1", "sex": "female",
+            "labs": {"hemoglobin": {"value": 11.2, "unit": "g/L"}, "anc": {"value": 2, "unit": "10^9/L"}},
+        });
+        let after = json!({
+            "patient_ref": "A-1", "site": "S1", "sex": "male",
+            "labs": {"hemoglobin": {"value": 11.2, "unit": "g/dL"}},
+        });
+        let changes = changes_between(&before, &after);
+        assert_eq!(
+            Value::Object(changes.clone()),
+            json!({"sex": "male", "labs": {"hemoglobin": {"value": 11.2, "unit": "g/dL"}, "anc": null}})
+        );
+        let rebuilt = merged(&before, &changes, date());
+        assert!(changed_fields(&rebuilt, &merged(&after, &Map::new(), date())).is_empty());
     }
 
     #[test]

@@ -282,6 +282,23 @@ pub fn list_subjects(
         .collect())
 }
 
+/// The subject's allocation and its patient's screening in effect (the one whose initials,
+/// birth date and sex identify the patient, corrections included).
+pub fn subject_with_screening(
+    conn: &mut DbConnection,
+    trial: &TrialRuntime,
+    user: &User,
+    subject_id: &str,
+) -> Result<(Allocation, ScreeningView), QueryError> {
+    let allocation = get_subject(conn, trial, user, subject_id)?;
+    let trial_id = &trial.protocol.id;
+    let screening_id =
+        repo::screenings::latest_id(conn, trial_id, &allocation.site, &allocation.patient_ref)?
+            .ok_or_else(|| Internal::new(format!("subject {subject_id} without a screening")))?;
+    let screening = get_screening(conn, trial, user, &screening_id)?;
+    Ok((allocation, screening))
+}
+
 pub fn get_subject(
     conn: &mut DbConnection,
     trial: &TrialRuntime,

@@ -159,6 +159,11 @@ impl Fields {
         self.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
 
+    /// Adds a value under `name` next to any it has (checkboxes of one name).
+    pub fn push(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_string(), value.into()));
+    }
+
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         let value = value.into();
         match self.0.iter_mut().find(|(n, _)| n == name) {

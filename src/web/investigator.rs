@@ -16,6 +16,7 @@ use crate::access::{Permission, Role};
 use crate::eligibility::{Attestation, CriterionResult, FieldError, Outcome, RawScreening};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::protocol::CorrectionStatus;
 use crate::protocol::{Rule, SubjectStatus};
 use crate::service::error::Invalid;
 use crate::service::queries::{self, QueryError, ScreeningFilter, MAX_LIMIT};
@@ -152,6 +153,28 @@ impl Draw<'_> {
         }
     }
 
+    /// "Right as typed": offered when the lab's value is outside the protocol's plausible
+    /// range (the refusal asks for it), and kept once ticked.
+    fn confirm_box(&self, lab: &str) -> Markup {
+        let base = format!("labs.{lab}");
+        let confirmed = self.fields.all(CONFIRM_FIELD).contains(&lab);
+        let asked = self
+            .errors_at(&base)
+            .iter()
+            .any(|e| e.message.contains(CONFIRM_FIELD));
+        let id = format!("{}-confirm", dom_id(&base));
+        html! {
+            @if asked || confirmed {
+                div.field.confirm {
+                    label.choice for=(id) {
+                        input id=(id) type="checkbox" name=(CONFIRM_FIELD) value=(lab) checked[confirmed];
+                        " The value is right as typed (it is outside the range usually seen)"
+                    }
+                }
+            }
+        }
+    }
+
     fn count_lab(&self, c: &CountInput) -> Markup {
         let base = format!("labs.{}", c.lab.field());
         let units = sf::count_units(c.lab);
@@ -163,6 +186,7 @@ impl Draw<'_> {
                     (self.select(&format!("{base}.unit"), "Unit", &units))
                 }
                 (self.error_text(&base))
+                (self.confirm_box(c.lab.field()))
             }
         }
     }
@@ -178,6 +202,7 @@ impl Draw<'_> {
                     (self.select(&format!("{base}.unit"), "Unit", u.units))
                 }
                 (self.error_text(&base))
+                (self.confirm_box(u.lab.field()))
             }
         }
     }
@@ -214,7 +239,7 @@ impl Draw<'_> {
 }
 
 /// The earlier screening a form completes, and what it lacked.
-struct Completing {
+pub(super) struct Completing {
     view: ScreeningView,
     needed: Vec<sf::Needed>,
 }
@@ -238,17 +263,42 @@ fn still_needed(c: &Completing) -> Markup {
     }
 }
 
-fn screening_form(
+/// The checkboxes confirming implausible values (`confirm_implausible` of the request).
+const CONFIRM_FIELD: &str = "confirm_implausible";
+/// The hidden one-time token of a screening form: sent twice, it records one screening.
+pub(super) const FORM_TOKEN: &str = "form_token";
+
+/// What the screening form is for.
+pub(super) enum FormKind<'a> {
+    /// A new screening, or one completing an earlier incomplete screening.
+    New(Option<&'a Completing>),
+    /// A correction of this screening: patient and site are fixed, a reason is asked.
+    Correct(&'a ScreeningView),
+}
+
+pub(super) fn screening_form(
     s: &WebSession,
     trial: &TrialRuntime,
     fields: &Fields,
     errors: &[FieldError],
     problem: Option<&str>,
-    completing: Option<&Completing>,
+    kind: FormKind<'_>,
 ) -> Markup {
+    let completing = match kind {
+        FormKind::New(c) => c,
+        FormKind::Correct(_) => None,
+    };
+    let correcting = match kind {
+        FormKind::Correct(v) => Some(v),
+        FormKind::New(_) => None,
+    };
     let needed: Vec<String> = completing
         .map(|c| c.needed.iter().filter_map(|n| n.field.clone()).collect())
         .unwrap_or_default();
+    // A form drawn again keeps its token, so sending it again is still one screening.
+    let token = fields
+        .filled(FORM_TOKEN)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
     let d = Draw {
         fields,
         errors,
@@ -256,23 +306,45 @@ fn screening_form(
     };
     let t = &trial.protocol.id;
     let sites = &s.user.sites;
+    let (title, action) = match correcting {
+        Some(v) => (
+            format!("Correct the screening of {}", v.patient_ref),
+            format!("/trials/{t}/screenings/{}/correct", v.id),
+        ),
+        None => (
+            "Screen a patient".to_string(),
+            format!("/trials/{t}/screening"),
+        ),
+    };
     let body = html! {
-        h1 { "Screen a patient" }
+        h1 { (title) }
         p.lead { (trial.protocol.title) }
         (d.summary(problem))
         @if let Some(c) = completing { (still_needed(c)) }
-        form method="post" action=(format!("/trials/{t}/screening")) novalidate {
+        @if let Some(v) = correcting { (correcting_notice(v)) }
+        form method="post" action=(action) novalidate {
             (csrf_field(s))
+            @if correcting.is_none() {
+                input type="hidden" name=(FORM_TOKEN) value=(token);
+            }
             fieldset.group {
                 legend { "Patient" }
-                div.row {
-                    (d.text("patient_ref", "Patient reference", "text", Some("Your site's identifier for the patient; no names.")))
-                    // A site-limited user picks one of their sites; others type the code.
-                    @if !sites.is_empty() {
-                        (d.select("site", "Site", &sites.iter().map(|x| (x.as_str(), x.as_str())).collect::<Vec<_>>()))
-                    } @else {
-                        (d.text("site", "Site", "text", None))
+                @if let Some(v) = correcting {
+                    // Who the patient is cannot be corrected.
+                    dl.meta { dt { "Patient reference" } dd { (v.patient_ref) } dt { "Site" } dd { (v.site) } }
+                } @else {
+                    div.row {
+                        (d.text("patient_ref", "Patient reference", "text", Some("Your site's identifier for the patient; no names.")))
+                        // A site-limited user picks one of their sites; others type the code.
+                        @if !sites.is_empty() {
+                            (d.select("site", "Site", &sites.iter().map(|x| (x.as_str(), x.as_str())).collect::<Vec<_>>()))
+                        } @else {
+                            (d.text("site", "Site", "text", None))
+                        }
                     }
+                }
+                div.row {
+                    (d.text("initials", "Initials", "text", Some("1–4 letters, e.g. WXL: the pharmacist checks them before randomizing.")))
                 }
                 div.row {
                     (d.text("birth_date", "Date of birth", "date", None))
@@ -319,12 +391,44 @@ fn screening_form(
                 }
                 div.row { (d.number(sf::UPC, "Urine protein/creatinine ratio")) }
             }
+            @if correcting.is_some() {
+                fieldset.group {
+                    legend { "Why" }
+                    div.field {
+                        label for="f-reason" { "Reason for the correction" }
+                        textarea #f-reason name="reason" rows="3" required
+                            aria-invalid=[d.invalid("reason")] aria-describedby=[d.described("reason")] { (fields.value("reason")) }
+                        p.hint { "E.g. \"Hb transcribed in g/L; the lab report says 8.5 g/dL\". Monitors and auditors read it." }
+                        (d.error_text("reason"))
+                    }
+                }
+            }
             div.actions {
-                button.primary type="submit" { "Evaluate and record" }
+                @if correcting.is_some() {
+                    button.primary type="submit" { "Record the correction" }
+                } @else {
+                    button.primary type="submit" { "Evaluate and record" }
+                }
             }
         }
     };
-    page("Screen a patient", Some(s), Some(t), body)
+    page(&title, Some(s), Some(t), body)
+}
+
+/// What a correction does, said before the investigator changes anything.
+fn correcting_notice(v: &ScreeningView) -> Markup {
+    html! {
+        div.notice.warn {
+            p { "Everything the screening of " (v.screening_date) " recorded is filled in. Change "
+                "what was wrong and give the reason; the screening itself is kept, and the "
+                "correction is recorded next to it." }
+            @if let Some(sub) = &v.subject_id {
+                p { "The patient is randomized (subject " strong { (sub) } "): the correction takes "
+                    "effect once a monitor approves it, and the subject keeps the arm and stratum "
+                    "allocated whatever it says." }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -383,7 +487,7 @@ pub async fn new_screening(
         &fields,
         &[],
         None,
-        completing.as_ref(),
+        FormKind::New(completing.as_ref()),
     )))
 }
 
@@ -401,7 +505,14 @@ pub async fn submit(
     let redraw = |status: StatusCode, errors: &[FieldError], problem: Option<&str>| {
         templates::respond(
             status,
-            screening_form(&session, &trial, &fields, errors, problem, None),
+            screening_form(
+                &session,
+                &trial,
+                &fields,
+                errors,
+                problem,
+                FormKind::New(None),
+            ),
         )
     };
     let (raw, mut errors) = sf::parse(&fields);
@@ -422,13 +533,16 @@ pub async fn submit(
         return Ok(redraw(StatusCode::UNPROCESSABLE_ENTITY, &errors, None));
     }
     let t = trial.clone();
+    let token = fields.filled(FORM_TOKEN).map(str::to_string);
     let result = session
-        .db(&state, move |c, user| screening::record(c, &t, user, &raw))
+        .db(&state, move |c, user| {
+            screening::record_once(c, &t, user, &raw, token.as_deref())
+        })
         .await;
     match result {
-        Ok(view) => Ok(templates::see_other(&format!(
+        Ok(recorded) => Ok(templates::see_other(&format!(
             "/trials/{}/screenings/{}",
-            view.trial, view.id
+            recorded.screening.trial, recorded.screening.id
         ))),
         Err(WebError::Page { error, .. }) => match error {
             ApiError::Validation(mut errors) => {
@@ -533,7 +647,20 @@ pub async fn result(
                     } }
             }
         }
-        @if !v.latest {
+        @if let (Some(corrected), Some(status)) = (&v.corrects, v.correction_status) {
+            (templates::notice(match status {
+                CorrectionStatus::Pending => "warn",
+                CorrectionStatus::Rejected => "error",
+                _ => "ok",
+            }, html! {
+                "This screening corrects "
+                a href=(format!("/trials/{trial_id}/screenings/{corrected}")) { "the earlier screening" }
+                ". " (super::corrections::status_text(status)) "."
+                @if status == CorrectionStatus::Pending {
+                    " Until a monitor approves it, the earlier screening stands; the subject keeps the arm allocated."
+                }
+            }))
+        } @else if !v.latest {
             (templates::notice("warn", html! { "A later screening of this patient exists; this one no longer counts." }))
         }
         table.criteria {
@@ -558,6 +685,9 @@ pub async fn result(
         div.actions {
             @if completable {
                 a.button href=(format!("/trials/{trial_id}/screening?from={}", v.id)) { "Complete this screening" }
+            }
+            @if v.latest && session.may(Permission::Correct) {
+                a.button href=(format!("/trials/{trial_id}/screenings/{}/correct", v.id)) { "Correct this screening" }
             }
             @if role == Role::Investigator {
                 @if !closed { a.button href=(format!("/trials/{trial_id}/screening")) { "Screen another patient" } }

@@ -12,6 +12,7 @@ mod admin;
 mod amendment;
 mod assets;
 mod charts;
+mod correcting;
 mod corrections;
 mod csrf;
 mod error;
@@ -91,6 +92,11 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                 .route(
                     "/trials/{trial}/screenings/{id}",
                     web::get().to(investigator::result),
+                )
+                .service(
+                    web::resource("/trials/{trial}/screenings/{id}/correct")
+                        .route(web::get().to(correcting::form))
+                        .route(web::post().to(correcting::submit)),
                 )
                 .route("/trials/{trial}/queue", web::get().to(pharmacist::queue))
                 .service(

@@ -12,7 +12,8 @@ use super::templates::{self, page};
 use crate::access::Permission;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::protocol::TrialStatus;
+use crate::protocol::{DeviationKind, TrialStatus};
+use crate::service::corrections;
 use crate::service::exports::{self, ExportFormat};
 use crate::service::views::{AuditHead, Balance, EnrollmentFlow};
 use crate::service::{audit_trail, queries, TrialRuntime};
@@ -174,8 +175,13 @@ pub async fn dashboard(
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let t = trial.clone();
-    let d = session
-        .db(&state, move |c, user| queries::dashboard(c, &t, user))
+    let (d, pending, deviations) = session
+        .db(&state, move |c, user| {
+            let d = queries::dashboard(c, &t, user)?;
+            let pending = corrections::list_corrections(c, &t, user, false)?.len();
+            let deviations = corrections::list_deviations(c, &t, user)?;
+            Ok::<_, queries::QueryError>((d, pending, deviations))
+        })
         .await?;
     let arms: Vec<(&str, &str)> = trial
         .protocol
@@ -192,6 +198,21 @@ pub async fn dashboard(
             @if let Some(r) = &d.detail.close_reason { " (" (r) ")" } }
         @if !d.detail.seed_available && d.detail.status == TrialStatus::Open {
             (templates::notice("error", html! { "Randomization is unavailable on this server: the seed file is missing or does not match the commitment." }))
+        }
+        @if pending > 0 || !deviations.is_empty() {
+            section.corrections-summary aria-labelledby="corrections-title" {
+                h2 #corrections-title { "Corrections and deviations" }
+                p {
+                    a href=(format!("/trials/{trial_id}/corrections")) {
+                        (pending) @if pending == 1 { " correction waits" } @else { " corrections wait" } " for a monitor"
+                    }
+                    " · " (deviations.len()) @if deviations.len() == 1 { " deviation" } @else { " deviations" } " recorded"
+                    @for kind in DeviationKind::ALL {
+                        @let n = deviations.iter().filter(|d| d.kind == kind).count();
+                        @if n > 0 { " · " (super::corrections::deviation_text(kind)) ": " (n) }
+                    }
+                }
+            }
         }
         div.grid {
             section aria-labelledby="enrollment-title" {

@@ -13,13 +13,14 @@ use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
 use crate::access::{Permission, Role};
 use crate::eligibility::Outcome;
+use crate::eligibility::Sex;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::protocol::SubjectStatus;
 use crate::service::allocation;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
 use crate::service::receipts::{self, LogSigner};
-use crate::service::views::Allocation;
+use crate::service::views::{Allocation, ScreeningView};
 
 /// The form field carrying the idempotency key.
 const KEY_FIELD: &str = "idempotency_key";
@@ -52,12 +53,15 @@ pub async fn queue(
             p.empty { "No patient is waiting." }
         } @else {
             table.queue {
-                thead { tr { th { "Patient" } th { "Site" } th { "Screening date" } th { "Screened by" }
+                thead { tr { th { "Patient" } th { "Initials" } th { "Born" } th { "Sex" } th { "Site" } th { "Screening date" } th { "Screened by" }
                     @if !closed { th { span.visually-hidden { "Action" } } } } }
                 tbody {
                     @for r in &rows {
                         tr {
                             td { a href=(format!("/trials/{trial_id}/screenings/{}", r.id)) { (r.patient_ref) } }
+                            td { (r.initials.as_deref().unwrap_or("—")) }
+                            td { (r.birth_date) }
+                            td { (sex_text(r.sex)) }
                             td { (r.site) }
                             td { (r.screening_date) }
                             td { (r.screened_by) }
@@ -113,13 +117,17 @@ pub async fn confirm(
             p { "You are about to randomize:" }
             dl.big {
                 dt { "Patient" } dd { (v.patient_ref) }
+                dt { "Initials" } dd.initials { (v.initials.as_deref().unwrap_or("not recorded")) }
+                dt { "Date of birth" } dd { (v.birth_date) }
+                dt { "Sex" } dd { (sex_text(v.sex)) }
                 dt { "Site" } dd { (v.site) }
                 dt { "Screening date" } dd { (v.screening_date) }
                 dt { "Screened by" } dd { (v.screened_by) }
                 dt { "Outcome" } dd { (templates::outcome_badge(v.outcome)) }
             }
             @if ready {
-                p { "Check the patient's identity. The allocation is final and is recorded in the audit trail." }
+                p { "Check the patient's identity against these initials, date of birth and sex. "
+                    "The allocation is final and is recorded in the audit trail." }
                 form method="post" action=(format!("/trials/{trial_id}/randomize/{screening_id}")) {
                     (csrf_field(&session))
                     input type="hidden" name=(KEY_FIELD) value=(key);
@@ -191,7 +199,17 @@ pub async fn randomize(
     }
 }
 
-fn card(trial_id: &str, a: &Allocation) -> maud::Markup {
+/// A sex as the pages show it.
+fn sex_text(sex: Option<Sex>) -> &'static str {
+    match sex {
+        Some(Sex::Female) => "Female",
+        Some(Sex::Male) => "Male",
+        Some(Sex::Other) => "Other",
+        None => "—",
+    }
+}
+
+fn card(trial_id: &str, a: &Allocation, s: &ScreeningView) -> maud::Markup {
     html! {
         article.card.allocation aria-labelledby="allocation-title" {
             h1 #allocation-title { "Allocation" }
@@ -199,6 +217,8 @@ fn card(trial_id: &str, a: &Allocation) -> maud::Markup {
                 dt { "Subject" } dd.subject { (a.subject_id) }
                 dt { "Arm" } dd.arm { (a.arm_name) }
                 dt { "Patient" } dd { (a.patient_ref) " (site " (a.site) ")" }
+                dt { "Initials · born · sex" } dd.identity {
+                    (s.initials.as_deref().unwrap_or("—")) " · " (s.birth_date) " · " (sex_text(s.sex)) }
                 dt { "Randomized" } dd { (templates::when(&a.randomized_at)) }
                 dt { "By" } dd { (a.randomized_by) }
                 dt { "Trial" } dd { (trial_id) }
@@ -221,13 +241,13 @@ pub async fn card_page(
 ) -> Result<HttpResponse, WebError> {
     let (trial_id, subject_id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
-    let a = session
+    let (a, screening) = session
         .db(&state, move |c, user| {
-            queries::get_subject(c, &trial, user, &subject_id)
+            queries::subject_with_screening(c, &trial, user, &subject_id)
         })
         .await?;
     let body = html! {
-        (card(&trial_id, &a))
+        (card(&trial_id, &a, &screening))
         p.no-print {
             "The receipt proves to anyone with the trial's public key that this allocation is "
             "in the audit log and was never changed: "

@@ -137,6 +137,7 @@ pub fn labels() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = [
         ("patient_ref", "Patient reference"),
         ("site", "Site"),
+        ("initials", "Initials"),
         ("birth_date", "Date of birth"),
         ("sex", "Sex"),
         ("screening_date", "Screening date"),
@@ -172,6 +173,11 @@ pub fn labels() -> Vec<(String, String)> {
         (format!("{PROTEIN_24H}.unit"), "24-hour urine protein unit"),
         (PROTEIN_24H.to_string(), "24-hour urine protein"),
         (UPC.to_string(), "Urine protein/creatinine ratio"),
+        (
+            "confirm_implausible".to_string(),
+            "Values confirmed as typed",
+        ),
+        ("reason".to_string(), "Reason for the correction"),
     ] {
         out.push((name, label.to_string()));
     }
