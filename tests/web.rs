@@ -1810,3 +1810,276 @@ fn admin_amends_the_protocol(db: TestDb) {
     assert_eq!(detail["block_sizes"], serde_json::json!([3, 6]));
 }
 both_backends!(admin_amends_the_protocol);
+
+/// The fields of the form a page draws (inputs with their values, selects' selected option,
+/// checked radios and checkboxes, textareas), as a browser would send them.
+fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let start = html
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form for {action}"));
+    let form = &html[start
+        ..html[start..]
+            .find("</form>")
+            .map_or(html.len(), |e| start + e)];
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let marker = format!(" {name}=\"");
+        let at = tag.find(&marker)? + marker.len();
+        Some(
+            tag[at..]
+                .split('"')
+                .next()?
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&"),
+        )
+    };
+    let mut out = Vec::new();
+    for (i, _) in form.match_indices("<input") {
+        let tag = &form[i..i + form[i..].find('>').unwrap()];
+        let (Some(name), kind) = (attr(tag, "name"), attr(tag, "type").unwrap_or_default()) else {
+            continue;
+        };
+        if (kind == "radio" || kind == "checkbox") && !tag.contains(" checked") {
+            continue;
+        }
+        out.push((name, attr(tag, "value").unwrap_or_default()));
+    }
+    for (i, _) in form.match_indices("<select") {
+        let end = i + form[i..].find("</select>").unwrap();
+        let tag = &form[i..i + form[i..].find('>').unwrap()];
+        let name = attr(tag, "name").unwrap();
+        let body = &form[i..end];
+        let chosen = body
+            .match_indices("<option")
+            .map(|(j, _)| &body[j..j + body[j..].find('>').unwrap()])
+            .find(|o| o.contains(" selected"))
+            .and_then(|o| attr(o, "value"))
+            .unwrap_or_default();
+        out.push((name, chosen));
+    }
+    for (i, _) in form.match_indices("<textarea") {
+        let open = i + form[i..].find('>').unwrap();
+        let name = attr(&form[i..open], "name").unwrap();
+        let close = open + form[open..].find("</textarea>").unwrap();
+        out.push((name, form[open + 1..close].to_string()));
+    }
+    out
+}
+
+fn put(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match fields.iter_mut().find(|(n, _)| n == name) {
+        Some(f) => f.1 = value.to_string(),
+        None => fields.push((name.to_string(), value.to_string())),
+    }
+}
+
+fn post_fields(web: &Web, path: &str, fields: &[(String, String)]) -> Response {
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    web.post(path, &pairs)
+}
+
+/// An investigator corrects a randomized patient's Hb on the web; the correction waits; a
+/// monitor sees old → new in the queue and approves it; the subject keeps the arm and the
+/// deviation is listed.
+fn correction_and_approval_through_the_web(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let i = Web::signed_in(&app, &inv);
+    let mut form = eligible_form("SITE01-0070");
+    form.push(("initials".into(), "wxl".into()));
+    let result = screen_ok(&i, &form);
+    let id = hidden_id(&result);
+    let allocation: Value = app
+        .post(
+            &pharm,
+            &format!("/api/v1/trials/{T}/randomizations"),
+            &serde_json::json!({ "screening_id": id }),
+        )
+        .json()
+        .unwrap();
+    let page = i.page(&result);
+    let correct = format!("/trials/{T}/screenings/{id}/correct");
+    assert!(page.contains(&format!("href=\"{correct}\"")), "{page}");
+    let drawn = i.page(&correct);
+    assert!(drawn.contains("keeps the arm and stratum"), "{drawn}");
+    let mut fields = form_fields(&drawn, &correct);
+    // Everything the screening recorded is filled in; patient and site are not inputs.
+    assert!(fields
+        .iter()
+        .any(|(n, v)| n == "labs.hemoglobin.value" && v == "112"));
+    assert!(fields
+        .iter()
+        .any(|(n, v)| n == "initials" && v.eq_ignore_ascii_case("WXL")));
+    assert!(!fields
+        .iter()
+        .any(|(n, _)| n == "patient_ref" || n == "site"));
+    // Unchanged, or without a reason: refused at the form.
+    let r = post_fields(&i, &correct, &fields);
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(body.contains("Nothing was changed"), "{body}");
+    assert!(body.contains("Reason for the correction"), "{body}");
+    put(&mut fields, "labs.hemoglobin.value", "8.5");
+    put(&mut fields, "labs.hemoglobin.unit", "g/dL");
+    put(&mut fields, "reason", "Hb is 8.5 g/dL on the lab report");
+    let r = post_fields(&i, &correct, &fields);
+    assert_eq!(r.status(), 303, "{}", r.text().unwrap());
+    let corrected = location(&r);
+    let page = i.page(&corrected);
+    assert!(page.contains("Waiting for a monitor"), "{page}");
+    assert!(page.contains("Ineligible"), "{page}");
+
+    let m = Web::signed_in(&app, &mon);
+    let queue = m.page(&format!("/trials/{T}/corrections"));
+    assert!(queue.contains("SITE01-0070"), "{queue}");
+    assert!(queue.contains("112 g/L"), "{queue}");
+    assert!(queue.contains("8.5 g/dL"), "{queue}");
+    assert!(
+        queue.contains("Hb is 8.5 g/dL on the lab report"),
+        "{queue}"
+    );
+    let cid = hidden_id(&corrected);
+    let decide = format!("/trials/{T}/corrections/{cid}/decision");
+    // A reason is required.
+    let csrf = m.csrf();
+    let r = m.post(
+        &decide,
+        &[("csrf", &csrf), ("decision", "approve"), ("reason", " ")],
+    );
+    assert_eq!(r.status(), 422);
+    // The investigator cannot reach the decision.
+    let icsrf = i.csrf();
+    let r = i.post(
+        &decide,
+        &[
+            ("csrf", &icsrf),
+            ("decision", "approve"),
+            ("reason", "mine"),
+        ],
+    );
+    assert_eq!(r.status(), 403);
+    let r = m.post(
+        &decide,
+        &[
+            ("csrf", &csrf),
+            ("decision", "approve"),
+            ("reason", "source document verified"),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    let after = m.page(&location(&r));
+    assert!(after.contains("The correction is approved"), "{after}");
+    assert!(after.contains("Randomized but not eligible"), "{after}");
+    let dashboard = m.page(&format!("/trials/{T}/dashboard"));
+    assert!(
+        dashboard.contains("Randomized but not eligible: 1"),
+        "{dashboard}"
+    );
+    // The subject keeps its arm.
+    let subject: Value = app
+        .get(
+            &mon,
+            &format!(
+                "/api/v1/trials/{T}/subjects/{}",
+                allocation["subject_id"].as_str().unwrap()
+            ),
+        )
+        .json()
+        .unwrap();
+    assert_eq!(subject["arm"], allocation["arm"]);
+}
+both_backends!(correction_and_approval_through_the_web);
+
+/// The pharmacist sees initials, birth date and sex before randomizing, and on the card.
+fn pharmacist_confirms_the_patients_identity(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, _) = users(&app);
+    let i = Web::signed_in(&app, &inv);
+    let mut form = eligible_form("SITE01-0080");
+    form.push(("initials".into(), "zwl".into()));
+    let id = hidden_id(&screen_ok(&i, &form));
+    let p = Web::signed_in(&app, &pharm);
+    let queue = p.page(&format!("/trials/{T}/queue"));
+    assert!(
+        queue.contains("ZWL") && queue.contains("1961-03-02"),
+        "{queue}"
+    );
+    let confirm = p.page(&format!("/trials/{T}/randomize/{id}"));
+    for shown in ["ZWL", "1961-03-02", "Female"] {
+        assert!(confirm.contains(shown), "{shown} in {confirm}");
+    }
+    let key = hidden(&confirm, "idempotency_key");
+    let csrf = p.csrf();
+    let r = p.post(
+        &format!("/trials/{T}/randomize/{id}"),
+        &[("csrf", &csrf), ("idempotency_key", &key)],
+    );
+    assert_eq!(r.status(), 303);
+    let card = p.page(&location(&r));
+    assert!(card.contains("ZWL · 1961-03-02 · Female"), "{card}");
+}
+both_backends!(pharmacist_confirms_the_patients_identity);
+
+/// A screening form sent twice (double click, resubmitted after a timeout) records one
+/// screening; an implausible value asks to be confirmed and is then accepted.
+fn the_screening_form_records_once_and_asks_about_implausible_values(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, mon) = users(&app);
+    let i = Web::signed_in(&app, &inv);
+    let action = format!("/trials/{T}/screening");
+    let blank = i.page(&action);
+    let token = hidden(&blank, "form_token");
+    let mut form = eligible_form("SITE01-0090");
+    form.push(("form_token".into(), token));
+    let first = screen_ok(&i, &form);
+    let second = screen_ok(&i, &form);
+    assert_eq!(first, second);
+    let recorded = app
+        .get(&mon, &format!("/api/v1/trials/{T}/audit?limit=1000"))
+        .json::<Value>()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "screening.recorded")
+        .count();
+    assert_eq!(recorded, 1);
+
+    let mut form = eligible_form("SITE01-0091");
+    set(&mut form, "labs.hemoglobin.value", "11.2");
+    let r = screen(&i, &form);
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(body.contains("plausible range"), "{body}");
+    assert!(
+        body.contains("name=\"confirm_implausible\" value=\"hemoglobin\""),
+        "{body}"
+    );
+    form.push(("confirm_implausible".into(), "hemoglobin".into()));
+    let page = i.page(&screen_ok(&i, &form));
+    assert!(page.contains("Ineligible"), "{page}");
+}
+both_backends!(the_screening_form_records_once_and_asks_about_implausible_values);
+
+/// Every page of a training trial says so; the real trial's pages do not.
+fn training_trial_pages_are_marked(db: TestDb) {
+    let app = TestApp::spawn_training(db, tempfile::tempdir().unwrap());
+    let (inv, _, _) = users(&app);
+    let i = Web::signed_in(&app, &inv);
+    let trials = i.page("/trials");
+    assert!(trials.contains("NCT06987370-TRAINING"), "{trials}");
+    for path in [
+        "/trials/NCT06987370-TRAINING/screening",
+        "/trials/NCT06987370-TRAINING/screenings",
+    ] {
+        assert!(i.page(path).contains("Training trial"), "{path}");
+    }
+    assert!(!i
+        .page(&format!("/trials/{T}/screening"))
+        .contains("Training trial"));
+}
+both_backends!(training_trial_pages_are_marked);

@@ -24,7 +24,11 @@ pub fn shown(value: &Value) -> String {
         Value::Bool(true) => "yes".into(),
         Value::Bool(false) => "no".into(),
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        // 112.0 is stored for 112: shown as typed.
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
         Value::Object(m) => {
             let part = |k: &str| m.get(k).map(shown);
             match (part("value"), part("uln"), part("unit")) {
@@ -53,14 +57,19 @@ pub fn status_text(status: CorrectionStatus) -> &'static str {
     }
 }
 
-/// The old → new table of a correction.
+/// The old → new table of a correction, each field named as the screening form names it.
 pub fn changes_table(c: &CorrectionView) -> Markup {
+    let labels: std::collections::BTreeMap<String, String> =
+        super::screening_form::labels().into_iter().collect();
     html! {
         table.changes {
             thead { tr { th { "Field" } th { "Was" } th { "Corrected to" } } }
             tbody {
                 @for ch in &c.changes {
-                    tr { td { code { (ch.field) } } td { (shown(&ch.old)) } td { (shown(&ch.new)) } }
+                    tr {
+                        td { @match labels.get(&ch.field) { Some(l) => (l), None => code { (ch.field) } } }
+                        td { (shown(&ch.old)) } td { (shown(&ch.new)) }
+                    }
                 }
             }
         }
