@@ -595,3 +595,107 @@ fn screening_errors_take_the_focus() {
         c.close().await.unwrap();
     });
 }
+
+/// A trial's life in a browser: an investigator corrects a randomized patient's Hb, a monitor
+/// approves it from the queue (the deviation is shown), the investigator withdraws the subject.
+#[test]
+fn correction_approval_and_withdrawal() {
+    if !browser_installed() {
+        return;
+    }
+    let app = TestApp::spawn(TestDb::sqlite());
+    let inv = app.user("ines", "investigator", &["SITE01"]);
+    let pharm = app.user("paul", "pharmacist", &["SITE01"]);
+    let mon = app.user("mona", "monitor", &[]);
+    let (_driver, port) = start_driver();
+    let profile = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = app.base.clone();
+    let (c, screening) = runtime.block_on(async {
+        let c = chromium(port, profile.path()).await;
+        c.set_window_size(1100, 900).await.unwrap();
+        sign_in(&c, &base, &inv).await;
+        fill_screening(&c, "SITE01-0001", "112").await;
+        assert_eq!(submit_screening(&c).await, "Eligible");
+        let screening = path_of(&c).await;
+        (c, screening)
+    });
+    // (The blocking HTTP client runs outside the browser's runtime.)
+    let id = screening.rsplit('/').next().unwrap().to_string();
+    let r = app.post(
+        &pharm,
+        &format!("/api/v1/trials/{T}/randomizations"),
+        &json!({ "screening_id": id }),
+    );
+    assert_eq!(r.status(), 201);
+    let subject = r.json::<Value>().unwrap()["subject_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    runtime.block_on(async {
+        // The correction: the form comes filled in; change Hb's unit and value, give a reason.
+        c.goto(&format!("{base}{screening}")).await.unwrap();
+        click(&c, "a.button[href$=\"/correct\"]").await;
+        let kept = c
+            .find(Locator::Id("f-labs-hemoglobin-value"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(kept.as_deref(), Some("112"));
+        fill(&c, "f-labs-hemoglobin-value", "8.5").await;
+        choose(&c, "f-labs-hemoglobin-unit", "g/dL").await;
+        fill(&c, "f-reason", "Hb is 8.5 g/dL on the lab report").await;
+        click(&c, "form[action$=\"/correct\"] button[type=submit]").await;
+        let notice = text_of(&c, "div.notice").await;
+        assert!(notice.contains("Waiting for a monitor"), "{notice}");
+        sign_out(&c).await;
+
+        // The monitor's queue: old → new, approve with a reason.
+        sign_in(&c, &base, &mon).await;
+        click(&c, "nav a[href$=\"/corrections\"]").await;
+        let changes = text_of(&c, "table.changes").await;
+        assert!(
+            changes.contains("112 g/L") && changes.contains("8.5 g/dL"),
+            "{changes}"
+        );
+        c.find(Locator::Css("form.decision textarea"))
+            .await
+            .unwrap()
+            .send_keys("source document verified")
+            .await
+            .unwrap();
+        click(&c, "form.decision button[value=approve]").await;
+        let done = text_of(&c, "div.notice").await;
+        assert!(done.contains("approved"), "{done}");
+        let deviations = text_of(&c, "section[aria-labelledby=deviations-title]").await;
+        assert!(
+            deviations.contains("Randomized but not eligible"),
+            "{deviations}"
+        );
+        sign_out(&c).await;
+
+        // The investigator withdraws the subject: reason, review, confirm.
+        sign_in(&c, &base, &inv).await;
+        c.goto(&format!("{base}/trials/{T}/subjects/{subject}"))
+            .await
+            .unwrap();
+        click(&c, "a.button.danger[href$=\"/withdraw\"]").await;
+        fill(&c, "reason", "moved to another city").await;
+        click(&c, "form button.primary[type=submit]").await;
+        click(&c, "form button.danger[type=submit]").await;
+        let card = text_of(&c, "article.allocation").await;
+        assert!(card.contains("Withdrawn"), "{card}");
+        assert!(card.contains("moved to another city"), "{card}");
+        c.close().await.unwrap();
+    });
+    let s: Value = app
+        .get(&mon, &format!("/api/v1/trials/{T}/subjects/{subject}"))
+        .json()
+        .unwrap();
+    assert_eq!(s["status"], "withdrawn");
+}
