@@ -10,7 +10,7 @@ use crate::audit::Action;
 use crate::eligibility::{Outcome, RawScreening};
 use crate::protocol::{Protocol, SubjectStatus};
 use crate::randomization::{allocation_at, stratum_key};
-use crate::service::error::{Internal, Invalid, NotFound, TrialClosed};
+use crate::service::error::{impossible_id, Internal, Invalid, NotFound, TrialClosed};
 use crate::service::views::Allocation;
 use crate::storage::{self, repo, DbConnection, StorageError};
 
@@ -92,6 +92,9 @@ pub fn randomize(
             )
             .into());
         }
+    }
+    if impossible_id(screening_id) {
+        return Err(NotFound::screening(screening_id).into());
     }
     let protocol = &trial.protocol;
     let trial_id = protocol.id.as_str();
@@ -295,6 +298,9 @@ pub fn withdraw(
     reason: &str,
 ) -> Result<Allocation, AllocationError> {
     user.require_permission(Permission::Withdraw)?;
+    if impossible_id(subject_id) {
+        return Err(NotFound::subject(subject_id).into());
+    }
     let reason = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS)
         .map_err(|message| Invalid::field("reason", message))?;
     let reason = reason.as_str();

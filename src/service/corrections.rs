@@ -18,7 +18,7 @@ use crate::audit::Action;
 use crate::eligibility::{FieldError, Outcome, RawScreening};
 use crate::fields::InputError;
 use crate::protocol::{CorrectionStatus, Decision, DeviationKind};
-use crate::service::error::{Internal, Invalid, NotFound, TrialClosed};
+use crate::service::error::{impossible_id, Internal, Invalid, NotFound, TrialClosed};
 use crate::service::screening::ScreeningError;
 use crate::service::views::ScreeningView;
 use crate::storage::{self, models, repo, DbConnection, StorageError};
@@ -169,6 +169,9 @@ pub fn correct(
     request: &CorrectionRequest,
 ) -> Result<ScreeningView, CorrectionError> {
     user.require_permission(Permission::Correct)?;
+    if impossible_id(screening_id) {
+        return Err(NotFound::screening(screening_id).into());
+    }
     let mut errors = Vec::new();
     let reason = checked_reason(&request.reason, &mut errors);
     for field in FIXED_FIELDS {
@@ -278,6 +281,9 @@ pub fn correct_to(
     full: &RawScreening,
 ) -> Result<ScreeningView, CorrectionError> {
     user.require_permission(Permission::Correct)?;
+    if impossible_id(screening_id) {
+        return Err(NotFound::screening(screening_id).into());
+    }
     let trial_id = trial.protocol.id.as_str();
     // A screening row never changes: reading it outside the correction's transaction is safe.
     let old = repo::screenings::get(conn, trial_id, screening_id)?
@@ -336,6 +342,9 @@ pub fn decide(
     request: &DecisionRequest,
 ) -> Result<ScreeningView, CorrectionError> {
     user.require_permission(Permission::ReviewCorrections)?;
+    if impossible_id(correction_id) {
+        return Err(NotFound::screening(correction_id).into());
+    }
     let mut errors = Vec::new();
     let reason = checked_reason(&request.reason, &mut errors).unwrap_or_default();
     if !errors.is_empty() {

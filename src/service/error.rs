@@ -110,3 +110,9 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// An id no row can have: control characters (PostgreSQL text cannot even hold NUL) or
+/// longer than any id issued. Answered as not found without asking the database.
+pub fn impossible_id(id: &str) -> bool {
+    id.len() > 128 || id.chars().any(char::is_control)
+}

@@ -9,7 +9,7 @@ use crate::audit::Action;
 use crate::eligibility::{Evaluation, Outcome, RawScreening};
 use crate::protocol::{CorrectionStatus, SubjectStatus, TrialStatus};
 use crate::randomization::{Schedule, ScheduledAllocation, Seed};
-use crate::service::error::{Internal, Invalid, NotFound};
+use crate::service::error::{impossible_id, Internal, Invalid, NotFound};
 use crate::service::views::{
     Allocation, ArmCount, ArmView, AuditHead, Balance, BlockBalance, CriterionCount, CriterionView,
     EnrollmentFlow, ScreeningView, StratumBalance, TrialDetail, TrialSummary,
@@ -141,12 +141,6 @@ pub fn screening_view(
     subject_id: Option<String>,
 ) -> Result<ScreeningView, QueryError> {
     Ok(ScreeningView::from_row(&row, latest, subject_id, None)?)
-}
-
-/// An id no row can have: control characters (PostgreSQL text cannot even hold NUL) or
-/// longer than any id issued. Answered as not found without asking the database.
-fn impossible_id(id: &str) -> bool {
-    id.len() > 128 || id.chars().any(char::is_control)
 }
 
 pub fn get_screening(

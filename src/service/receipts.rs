@@ -135,6 +135,9 @@ pub fn receipt(
     subject_id: &str,
 ) -> Result<Receipt, QueryError> {
     user.require_permission(Permission::ReadPatients)?;
+    if crate::service::error::impossible_id(subject_id) {
+        return Err(NotFound::subject(subject_id).into());
+    }
     let id = &trial.protocol.id;
     storage::read_transaction(conn, |c| {
         let subject =

@@ -526,3 +526,51 @@ fn tampered_corrections_are_reported(db: TestDb) {
     assert_ne!(verify_cli(&app, &[]).0, 0);
 }
 both_backends!(tampered_corrections_are_reported);
+
+/// An id with a NUL or far too long is simply not found, everywhere an id is taken
+/// (PostgreSQL text cannot hold NUL: asking it would be a 500).
+fn ids_no_row_can_have_are_not_found(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("phil", "pharmacist", &[]);
+    let mon = app.user("mona", "monitor", &[]);
+    let long = "x".repeat(200);
+    for bad in ["a\u{0}b", long.as_str()] {
+        assert_problem(
+            app.post(
+                &pharm,
+                &format!("{T}/randomizations"),
+                &json!({"screening_id": bad}),
+            ),
+            404,
+            "not_found",
+        );
+        let quoted = bad.replace('\u{0}', "%00");
+        assert_problem(
+            correct(
+                &app,
+                &inv,
+                &quoted,
+                &json!({"reason": "x", "changes": {"sex": "male"}}),
+            ),
+            404,
+            "not_found",
+        );
+        assert_problem(decide(&app, &mon, &quoted, "approve"), 404, "not_found");
+        assert_problem(
+            app.post(
+                &inv,
+                &format!("{T}/subjects/{quoted}/withdrawal"),
+                &json!({"reason": "x"}),
+            ),
+            404,
+            "not_found",
+        );
+        assert_problem(
+            app.get(&mon, &format!("{T}/subjects/{quoted}/receipt")),
+            404,
+            "not_found",
+        );
+    }
+}
+both_backends!(ids_no_row_can_have_are_not_found);
