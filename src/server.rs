@@ -229,6 +229,21 @@ impl Application {
             file = %data_dir.checkpoint_public_key_file().display(),
             "audit checkpoints are signed with this Ed25519 key; monitors pin it"
         );
+        {
+            use crate::service::readiness::{register_signing_key, KeyRegistration};
+            let mut conn = db.get()?;
+            match register_signing_key(&mut conn, &checkpoint_key.verifying_key())? {
+                KeyRegistration::Registered => {
+                    tracing::info!("checkpoint key recorded as this database's signing key")
+                }
+                KeyRegistration::Known => {}
+                // Served, but not ready (/readyz): monitors could not check its checkpoints.
+                KeyRegistration::Foreign { registered } => tracing::error!(
+                    database_keys = ?registered,
+                    "this server's checkpoint key is not the database's: copy checkpoint.key and checkpoint.pub from the data directory of the first server"
+                ),
+            }
+        }
         // The origin names the key in every signed note: refuse one a note cannot carry.
         let verifier_key =
             crate::audit::note::verifier_key(&settings.log_origin, &checkpoint_key.verifying_key())

@@ -25,10 +25,12 @@ pub enum Action {
     CorrectionRejected,
     /// An approved correction revealed a protocol deviation of a randomized subject.
     DeviationRecorded,
+    /// The checkpoint key this database's logs are signed with was recorded (first start).
+    SigningKeyRegistered,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::TrialInitialized,
         Action::ScreeningRecorded,
         Action::SubjectRandomized,
@@ -45,6 +47,7 @@ impl Action {
         Action::CorrectionApproved,
         Action::CorrectionRejected,
         Action::DeviationRecorded,
+        Action::SigningKeyRegistered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +68,7 @@ impl Action {
             Action::CorrectionApproved => "correction.approved",
             Action::CorrectionRejected => "correction.rejected",
             Action::DeviationRecorded => "deviation.recorded",
+            Action::SigningKeyRegistered => "log.key_registered",
         }
     }
 

@@ -161,37 +161,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The route table: every handler, registered and documented in one place.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(ops::healthz).service(ops::metrics).service(
-        utoipa_actix_web::scope("/api/v1")
-            .service(ops::openapi)
-            .service(trials::list)
-            .service(trials::detail)
-            .service(trials::close)
-            .service(trials::amend)
-            .service(screenings::create)
-            .service(screenings::list)
-            .service(screenings::get)
-            .service(corrections::correct)
-            .service(corrections::decide)
-            .service(corrections::list)
-            .service(corrections::deviations)
-            .service(subjects::randomize)
-            .service(subjects::list)
-            .service(subjects::get)
-            .service(subjects::withdraw)
-            .service(subjects::balance)
-            .service(audit::entries)
-            .service(audit::head)
-            .service(audit::checkpoint)
-            .service(audit::verify)
-            .service(audit::export)
-            .service(log::checkpoint)
-            .service(log::consistency)
-            .service(log::inclusion)
-            .service(log::receipt)
-            .service(users::create)
-            .service(users::revoke),
-    );
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .service(ops::openapi)
+                .service(trials::list)
+                .service(trials::detail)
+                .service(trials::close)
+                .service(trials::amend)
+                .service(screenings::create)
+                .service(screenings::list)
+                .service(screenings::get)
+                .service(corrections::correct)
+                .service(corrections::decide)
+                .service(corrections::list)
+                .service(corrections::deviations)
+                .service(subjects::randomize)
+                .service(subjects::list)
+                .service(subjects::get)
+                .service(subjects::withdraw)
+                .service(subjects::balance)
+                .service(audit::entries)
+                .service(audit::head)
+                .service(audit::checkpoint)
+                .service(audit::verify)
+                .service(audit::export)
+                .service(log::checkpoint)
+                .service(log::consistency)
+                .service(log::inclusion)
+                .service(log::receipt)
+                .service(users::create)
+                .service(users::revoke),
+        );
 }
 
 /// Any route that matches nothing, as the API answers it: a problem body.
@@ -211,7 +214,9 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             .unwrap_or("");
         let is_problem = content_type.starts_with("application/problem+json")
             || content_type.starts_with("text/html");
-        if is_problem {
+        // The probes' 503 bodies say what is wrong, in their own documented shape.
+        let is_probe = matches!(res.request().path(), "/healthz" | "/readyz");
+        if is_problem || is_probe {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();

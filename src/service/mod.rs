@@ -14,6 +14,7 @@ pub mod error;
 pub mod exports;
 pub mod maintenance;
 pub mod queries;
+pub mod readiness;
 pub mod receipts;
 pub mod screening;
 pub mod setup;

@@ -155,6 +155,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    signing_keys (key_id) {
+        key_id -> Text,
+        public_key -> Text,
+        registered_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     web_sessions (id_hash) {
         id_hash -> Text,
         user_name -> Text,
@@ -188,4 +196,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     web_sessions,
     correction_decisions,
     deviations,
+    signing_keys,
 );

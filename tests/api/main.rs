@@ -13,6 +13,7 @@ mod checkpoint;
 mod concurrency;
 mod corrections;
 mod flow;
+mod readiness;
 mod receipts;
 mod support;
 mod training;

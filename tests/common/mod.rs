@@ -44,6 +44,16 @@ struct PostgresDrop {
 }
 
 impl TestDb {
+    /// The same database for another server, without owning it (the original drops it).
+    pub fn shared(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            backend: self.backend,
+            dir: None,
+            postgres: None,
+        }
+    }
+
     /// A SQLite file in a fresh temporary directory.
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary directory");

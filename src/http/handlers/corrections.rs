@@ -78,6 +78,7 @@ pub async fn decide(
 #[serde(deny_unknown_fields)]
 pub struct CorrectionsQuery {
     /// `pending` (default): waiting for a decision; `all`: decided ones too.
+    #[param(inline)]
     pub status: Option<CorrectionsShown>,
 }
 

@@ -3,6 +3,7 @@ use actix_web::{get, web, HttpResponse};
 use crate::http::extract::run_db;
 use crate::http::schemas::{Health, OpenApiDocument};
 use crate::http::state::AppState;
+use crate::service::readiness::{self, Readiness};
 
 /// Liveness and database reachability.
 #[utoipa::path(get, operation_id = "healthz", tag = "operations",
@@ -18,6 +19,25 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         Err(_) => HttpResponse::ServiceUnavailable().json(Health {
             status: "unavailable",
             database: "unreachable",
+        }),
+    }
+}
+
+/// Readiness: 200 when every trial can be randomized and checkpoints are signed with the
+/// database's key; 503 naming each problem otherwise (a load balancer sends no traffic).
+#[utoipa::path(get, operation_id = "readyz", tag = "operations",
+    responses((status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready: each problem named", body = Readiness)))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let trials = state.trials.clone();
+    let key = state.checkpoint_key.verifying_key();
+    match run_db(&state, move |c| readiness::readiness(c, &trials, &key)).await {
+        Ok(r) if r.is_ready() => HttpResponse::Ok().json(r),
+        Ok(r) => HttpResponse::ServiceUnavailable().json(r),
+        Err(_) => HttpResponse::ServiceUnavailable().json(Readiness {
+            status: "not_ready",
+            problems: vec!["the database is unreachable".into()],
         }),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod corrections;
 pub mod screenings;
+pub mod signing_keys;
 pub mod subjects;
 pub mod trials;
 pub mod users;
