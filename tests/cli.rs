@@ -655,3 +655,62 @@ fn audit_verify_and_backup_never_migrate() {
     );
     assert!(!dir.path().join("data").exists());
 }
+
+/// `trialgate doctor` on a server's data directory: all well; then a seed file gone, the
+/// checkpoint key readable by others, and a key that is not the database's, each named.
+fn doctor_names_what_a_server_would_lack(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let data = app.data_dir.path().display().to_string();
+    let args = |extra: &str| -> Vec<String> {
+        vec![
+            "doctor".into(),
+            "--database-url".into(),
+            app.db.url.clone(),
+            "--data-dir".into(),
+            extra.to_string(),
+        ]
+    };
+    let doctor = |dir: &str, code: i32| {
+        let a = args(dir);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        stdout(&run_expect(&refs, code))
+    };
+    let out = doctor(&data, 0);
+    assert!(
+        out.contains("ok       trial NCT06987370 seed file"),
+        "{out}"
+    );
+    assert!(out.contains("all "), "{out}");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = app.data_dir.path().join("checkpoint.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = doctor(&data, 1);
+        assert!(
+            out.contains("PROBLEM  checkpoint key") && out.contains("chmod 600"),
+            "{out}"
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // Another directory with the seed but its own checkpoint key.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(other.path().join("seeds")).unwrap();
+    std::fs::copy(
+        app.seed_file("NCT06987370"),
+        other.path().join("seeds/NCT06987370.seed"),
+    )
+    .unwrap();
+    trialgate::audit::checkpoint::load_or_create_key(other.path()).unwrap();
+    let out = doctor(&other.path().display().to_string(), 1);
+    assert!(out.contains("is not this database's"), "{out}");
+
+    std::fs::remove_file(app.seed_file("NCT06987370")).unwrap();
+    let out = doctor(&data, 1);
+    assert!(
+        out.contains("PROBLEM  trial NCT06987370 seed file"),
+        "{out}"
+    );
+}
+both_backends!(doctor_names_what_a_server_would_lack);

@@ -125,6 +125,20 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<SigningKey, CheckpointError
     load_or_create_key_files(&key_path(data_dir), &public_key_path(data_dir))
 }
 
+/// Loads the signing key from `key_file`, never creating it (for checks).
+pub fn load_key_file(key_file: &Path) -> Result<SigningKey, CheckpointError> {
+    let text = std::fs::read_to_string(key_file).map_err(|source| CheckpointError::Io {
+        path: key_file.display().to_string(),
+        source,
+    })?;
+    parse_key(&text).ok_or_else(|| CheckpointError::BadKeyFile(key_file.display().to_string()))
+}
+
+fn parse_key(text: &str) -> Option<SigningKey> {
+    let bytes: [u8; 32] = BASE64.decode(text.trim()).ok()?.try_into().ok()?;
+    Some(SigningKey::from_bytes(&bytes))
+}
+
 /// Loads the signing key from `key_file`, creating it (0600) on first use, and writes its
 /// public key to `public_key_file`. The caller owns the data directory's layout.
 pub fn load_or_create_key_files(
@@ -138,12 +152,8 @@ pub fn load_or_create_key_files(
     };
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let bytes: [u8; 32] = BASE64
-                .decode(text.trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
+            let key = parse_key(&text)
                 .ok_or_else(|| CheckpointError::BadKeyFile(path.display().to_string()))?;
-            let key = SigningKey::from_bytes(&bytes);
             write_public_key(public_key_file, &key)?;
             Ok(key)
         }

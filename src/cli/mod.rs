@@ -4,6 +4,7 @@
 
 mod audit;
 mod backup;
+mod doctor;
 mod error;
 mod migrate;
 mod receipt;
@@ -200,6 +201,13 @@ pub enum Command {
     /// A trial's protocol.
     #[command(subcommand)]
     Trial(TrialCommand),
+    /// Check a data directory and its database as a server would need them: the schema,
+    /// each trial's seed file, the checkpoint key, file modes. Exit 0 when all is well, 1 when
+    /// not (each problem named with what to do).
+    Doctor {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +273,7 @@ pub fn run(
         } => simulate::run(protocol.as_deref(), trials, seed.as_deref(), format),
         Command::Receipt(command) => receipt::run(command),
         Command::Trial(command) => trial::run(command),
+        Command::Doctor { data } => doctor::run(&data),
     }
 }
 

@@ -7,11 +7,13 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use serde_json::json;
 
+use super::data_dir::DataDir;
 use super::{now, Trials};
 use crate::audit::checkpoint::{key_id, public_key_base64};
 use crate::audit::{Action, SYSTEM_CHAIN};
+use crate::randomization::Seed;
 use crate::storage::repo::signing_keys::{self, SigningKey};
-use crate::storage::{self, DbConnection, StorageError};
+use crate::storage::{self, repo, DbConnection, StorageError};
 
 /// How this server's checkpoint key stands with the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,4 +125,117 @@ pub fn readiness(
         },
         problems,
     })
+}
+
+/// One check of [`doctor`]: what was looked at, and the problem found (none: fine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub subject: String,
+    pub problem: Option<String>,
+}
+
+impl Finding {
+    fn ok(subject: impl Into<String>) -> Self {
+        Finding {
+            subject: subject.into(),
+            problem: None,
+        }
+    }
+
+    fn problem(subject: impl Into<String>, problem: impl Into<String>) -> Self {
+        Finding {
+            subject: subject.into(),
+            problem: Some(problem.into()),
+        }
+    }
+}
+
+/// Whether a secret file is readable by others than its owner (Unix modes).
+fn exposed(path: &std::path::Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0)
+            .then(|| format!("mode {mode:o}: others than its owner can read it (chmod 600)"))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// `trialgate doctor`: what a server on this data directory and database would lack — the
+/// schema, each trial's seed file (present, matching its commitment, private), the checkpoint
+/// key (present, private, the database's) and the admin token's file mode.
+pub fn doctor(conn: &mut DbConnection, data_dir: &DataDir) -> Result<Vec<Finding>, StorageError> {
+    let mut out = Vec::new();
+    let pending = storage::pending_migrations(conn)?;
+    out.push(if pending.is_empty() {
+        Finding::ok("database schema")
+    } else {
+        Finding::problem(
+            "database schema",
+            format!(
+                "{} migrations not applied ({}): run `trialgate migrate` or start the server",
+                pending.len(),
+                pending.join(", ")
+            ),
+        )
+    });
+    if !pending.is_empty() {
+        return Ok(out);
+    }
+    for row in repo::trials::list(conn)? {
+        let subject = format!("trial {} seed file", row.id);
+        let path = data_dir.seed_file(&row.id);
+        out.push(match Seed::read_file(&path) {
+            Err(e) => Finding::problem(subject, e.to_string()),
+            Ok(seed) if seed.commitment() != row.seed_commitment => Finding::problem(
+                subject,
+                format!(
+                    "{} does not match the trial's commitment: restore the original seed file",
+                    path.display()
+                ),
+            ),
+            Ok(_) => match exposed(&path) {
+                Some(p) => Finding::problem(subject, format!("{}: {p}", path.display())),
+                None => Finding::ok(subject),
+            },
+        });
+    }
+    let key_file = data_dir.checkpoint_key_file();
+    let subject = "checkpoint key";
+    out.push(match crate::audit::checkpoint::load_key_file(&key_file) {
+        Err(e) => Finding::problem(
+            subject,
+            format!("{e}: copy checkpoint.key and checkpoint.pub from the first server's data directory"),
+        ),
+        Ok(key) => {
+            let id = key_id(&key.verifying_key());
+            let known = signing_keys::list(conn)?;
+            if let Some(p) = exposed(&key_file) {
+                Finding::problem(subject, format!("{}: {p}", key_file.display()))
+            } else if !known.is_empty() && !known.iter().any(|k| k.key_id == id) {
+                Finding::problem(
+                    subject,
+                    format!(
+                        "key {id} is not this database's ({}): copy checkpoint.key and checkpoint.pub from the server that has it",
+                        known.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            } else {
+                Finding::ok(format!("{subject} {id}"))
+            }
+        }
+    });
+    let token = data_dir.admin_token_file();
+    if token.exists() {
+        out.push(match exposed(&token) {
+            Some(p) => Finding::problem("admin token file", format!("{}: {p}", token.display())),
+            None => Finding::ok("admin token file"),
+        });
+    }
+    Ok(out)
 }
