@@ -13,6 +13,8 @@ pub enum Action {
     SeedRevealed,
     UserCreated,
     UserRevoked,
+    /// An admin changed a user's role, sites, full name, e-mail or expiry.
+    UserChanged,
     AuthFailed,
     AuthBlocked,
     /// The chain's entries before the Merkle log existed were committed to it (once).
@@ -30,7 +32,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::TrialInitialized,
         Action::ScreeningRecorded,
         Action::SubjectRandomized,
@@ -39,6 +41,7 @@ impl Action {
         Action::SeedRevealed,
         Action::UserCreated,
         Action::UserRevoked,
+        Action::UserChanged,
         Action::AuthFailed,
         Action::AuthBlocked,
         Action::LogStarted,
@@ -60,6 +63,7 @@ impl Action {
             Action::SeedRevealed => "seed.revealed",
             Action::UserCreated => "user.created",
             Action::UserRevoked => "user.revoked",
+            Action::UserChanged => "user.changed",
             Action::AuthFailed => "auth.failed",
             Action::AuthBlocked => "auth.blocked",
             Action::LogStarted => "log.started",

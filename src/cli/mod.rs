@@ -100,6 +100,46 @@ pub enum UserCommand {
         /// Limit the user to these sites (repeatable); none: all sites.
         #[arg(long = "site")]
         sites: Vec<String>,
+        /// The person's name, any script.
+        #[arg(long)]
+        full_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// When the account stops authenticating: YYYY-MM-DD (its start, UTC) or RFC 3339.
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the users: role, sites, status, expiry (never a token).
+    List {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Change a user's role, sites, full name, e-mail or expiry (audited `user.changed`).
+    Change {
+        name: String,
+        #[arg(long)]
+        role: Option<String>,
+        /// The sites the user is limited to (repeatable); replaces the current ones.
+        #[arg(long = "site", conflicts_with = "all_sites")]
+        sites: Vec<String>,
+        /// No site limit.
+        #[arg(long)]
+        all_sites: bool,
+        #[arg(long)]
+        full_name: Option<String>,
+        #[arg(long, conflicts_with = "no_email")]
+        email: Option<String>,
+        #[arg(long)]
+        no_email: bool,
+        #[arg(long, conflicts_with = "no_expiry")]
+        expires: Option<String>,
+        /// The account never expires.
+        #[arg(long)]
+        no_expiry: bool,
         #[command(flatten)]
         data: DataArgs,
     },

@@ -1,8 +1,8 @@
-//! `trialgate user add|revoke`: users and tokens, acting as the local operator.
+//! `trialgate user add|list|change|revoke`: users and tokens, acting as the local operator.
 
 use std::process::ExitCode;
 
-use super::{CliError, UserCommand};
+use super::{CliError, ReportFormat, UserCommand};
 use crate::service::users;
 
 pub(super) fn run(command: UserCommand) -> Result<ExitCode, CliError> {
@@ -11,14 +11,107 @@ pub(super) fn run(command: UserCommand) -> Result<ExitCode, CliError> {
             name,
             role,
             sites,
+            full_name,
+            email,
+            expires,
             data,
         } => {
             let mut conn = data.open_migrated()?;
-            let created = users::create(&mut conn, &users::cli_actor(), &name, &role, &sites)?;
+            let profile = users::Profile {
+                full_name,
+                email,
+                expires_at: expires,
+            };
+            let created = users::create_account(
+                &mut conn,
+                &users::cli_actor(),
+                &name,
+                &role,
+                &sites,
+                &profile,
+            )?;
             println!("{}", created.token);
             eprintln!(
                 "user {} ({}) created; the token above is shown once",
                 created.name, created.role
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::List { format, data } => {
+            let mut conn = data.open_existing()?;
+            let list = users::list(&mut conn, &users::cli_actor())?;
+            match format {
+                ReportFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(std::io::Error::other)?
+                ),
+                ReportFormat::Text => {
+                    for u in &list {
+                        let sites = if u.sites.is_empty() {
+                            "all sites".to_string()
+                        } else {
+                            u.sites.join(",")
+                        };
+                        println!(
+                            "{}\t{}\t{}\t{:?}\t{}\t{}{}",
+                            u.name,
+                            u.full_name,
+                            u.role,
+                            u.status,
+                            sites,
+                            u.email.as_deref().unwrap_or("-"),
+                            u.expires_at
+                                .as_deref()
+                                .map(|e| format!("\texpires {e}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Change {
+            name,
+            role,
+            sites,
+            all_sites,
+            full_name,
+            email,
+            no_email,
+            expires,
+            no_expiry,
+            data,
+        } => {
+            let mut conn = data.open_migrated()?;
+            let change = users::UserChange {
+                role,
+                sites: if all_sites {
+                    Some(Vec::new())
+                } else {
+                    (!sites.is_empty()).then_some(sites)
+                },
+                full_name,
+                email: if no_email {
+                    Some(None)
+                } else {
+                    email.map(Some)
+                },
+                expires_at: if no_expiry {
+                    Some(None)
+                } else {
+                    expires.map(Some)
+                },
+            };
+            let u = users::change(&mut conn, &users::cli_actor(), &name, &change)?;
+            println!(
+                "user {} changed: {} at {}",
+                u.name,
+                u.role,
+                if u.sites.is_empty() {
+                    "all sites".to_string()
+                } else {
+                    u.sites.join(", ")
+                }
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -193,6 +193,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                 .service(log::inclusion)
                 .service(log::receipt)
                 .service(users::create)
+                .service(users::list)
+                .service(users::change)
                 .service(users::revoke),
         );
 }

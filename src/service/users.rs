@@ -10,7 +10,7 @@ use crate::access::{Permission, Role, User};
 use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::eligibility::FieldError;
 use crate::service::error::{Internal, Invalid, NotFound};
-use crate::service::views::{CreatedUser, RevokedUser, UserSummary};
+use crate::service::views::{AccountStatus, CreatedUser, RevokedUser, UserSummary};
 use crate::storage::{self, repo, DbConnection, StorageError};
 
 /// Why a user could not be created, revoked, listed or authenticated.
@@ -115,8 +115,83 @@ pub fn validate_new_user(
     }
 }
 
+/// A person's details on their account; each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    /// RFC 3339, or a date (the account expires at its start, UTC).
+    pub expires_at: Option<String>,
+}
+
+/// Longest full name, in characters.
+pub const MAX_FULL_NAME_CHARS: usize = 200;
+
+/// A full name as stored: trimmed, NFC, any script; no control or reordering character.
+fn checked_full_name(text: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let name: String = text.trim().nfc().collect();
+    let count = name.chars().count();
+    let problem = if count == 0 {
+        Some(format!(
+            "must not be empty (1–{MAX_FULL_NAME_CHARS} characters)"
+        ))
+    } else if count > MAX_FULL_NAME_CHARS {
+        Some(format!("must be at most {MAX_FULL_NAME_CHARS} characters"))
+    } else if name
+        .chars()
+        .any(|c| c.is_control() || crate::text::is_bidi_control(c))
+    {
+        Some("must not contain control characters or characters that reorder text".to_string())
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => {
+            errors.push(FieldError::new("full_name", p));
+            None
+        }
+        None => Some(name),
+    }
+}
+
+fn checked_email(text: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    let email = text.trim();
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        });
+    if ok {
+        Some(email.to_string())
+    } else {
+        errors.push(FieldError::new(
+            "email",
+            "must be an e-mail address, e.g. wang.li@hospital.cn",
+        ));
+        None
+    }
+}
+
+fn checked_expiry(text: &str, errors: &mut Vec<FieldError>) -> Option<chrono::NaiveDateTime> {
+    let at = chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.naive_utc())
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        });
+    if at.is_none() {
+        errors.push(FieldError::new(
+            "expires_at",
+            "must be a date (YYYY-MM-DD) or an RFC 3339 time",
+        ));
+    }
+    at.map(crate::audit::truncate_to_micros)
+}
+
 /// Creates a user with a first token. `actor` is the admin (or `cli`) doing it.
-#[tracing::instrument(name = "create_user", skip_all, fields(actor = %actor.name))]
 pub fn create(
     conn: &mut DbConnection,
     actor: &User,
@@ -124,7 +199,39 @@ pub fn create(
     role: &str,
     sites: &[String],
 ) -> Result<CreatedUser, UserError> {
+    create_account(conn, actor, name, role, sites, &Profile::default())
+}
+
+/// [`create`] with the person's details.
+#[tracing::instrument(name = "create_user", skip_all, fields(actor = %actor.name))]
+pub fn create_account(
+    conn: &mut DbConnection,
+    actor: &User,
+    name: &str,
+    role: &str,
+    sites: &[String],
+    profile: &Profile,
+) -> Result<CreatedUser, UserError> {
     actor.require_permission(Permission::ManageUsers)?;
+    let mut errors = match validate_new_user(name, role, sites) {
+        Ok(_) => Vec::new(),
+        Err(Invalid(errors)) => errors,
+    };
+    let full_name = profile
+        .full_name
+        .as_deref()
+        .and_then(|n| checked_full_name(n, &mut errors));
+    let email = profile
+        .email
+        .as_deref()
+        .and_then(|e| checked_email(e, &mut errors));
+    let expires_at = profile
+        .expires_at
+        .as_deref()
+        .and_then(|e| checked_expiry(e, &mut errors));
+    if !errors.is_empty() {
+        return Err(Invalid(errors).into());
+    }
     let (role, sites) = validate_new_user(name, role, sites)?;
     let token = generate_token()?;
     let hash = token_hash(&token);
@@ -144,9 +251,20 @@ pub fn create(
             &actor.name,
             Some(actor.role),
             Action::UserCreated,
-            json!({ "name": name, "role": role.as_str(), "sites": sites }),
+            json!({
+                "name": name, "role": role.as_str(), "sites": sites,
+                "full_name": full_name, "email": email,
+                "expires_at": expires_at.map(super::format_time),
+            }),
         )?;
         repo::users::insert(c, name, role, &sites, at)?;
+        repo::users::set_profile(
+            c,
+            name,
+            full_name.as_deref().unwrap_or(""),
+            email.as_deref(),
+            expires_at,
+        )?;
         repo::users::insert_token(c, &hash, name, at)?;
         Ok(())
     })?;
@@ -210,18 +328,126 @@ pub fn list(conn: &mut DbConnection, actor: &User) -> Result<Vec<UserSummary>, U
         .map(|row| {
             let sites: Vec<String> = serde_json::from_str(&row.sites)
                 .map_err(|e| Internal::caused(format!("user {} sites", row.name), e))?;
-            Ok(UserSummary {
-                name: row.name,
-                role: row.role,
-                sites,
-                created_at: super::format_time(row.created_at),
-                revoked_at: row.revoked_at.map(super::format_time),
-            })
+            Ok(summary_of(row, sites))
         })
         .collect()
 }
 
+fn summary_of(row: crate::storage::models::User, sites: Vec<String>) -> UserSummary {
+    let status = if row.revoked_at.is_some() {
+        AccountStatus::Revoked
+    } else if row.expires_at.is_some_and(|at| at <= now()) {
+        AccountStatus::Expired
+    } else {
+        AccountStatus::Active
+    };
+    UserSummary {
+        name: row.name,
+        role: row.role,
+        sites,
+        full_name: row.full_name,
+        email: row.email,
+        status,
+        created_at: super::format_time(row.created_at),
+        expires_at: row.expires_at.map(super::format_time),
+        revoked_at: row.revoked_at.map(super::format_time),
+    }
+}
+
+/// PATCH /users/{name}: what to change; absent fields stay. `email` and `expires_at` are
+/// cleared by `Some(None)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    pub role: Option<String>,
+    pub sites: Option<Vec<String>>,
+    pub full_name: Option<String>,
+    pub email: Option<Option<String>>,
+    pub expires_at: Option<Option<String>>,
+}
+
+/// Changes a user's role, sites, full name, e-mail or expiry; audited `user.changed` with old
+/// and new values. A change of role or sites applies from the user's next request.
+#[tracing::instrument(name = "change_user", skip_all, fields(actor = %actor.name, name = %name))]
+pub fn change(
+    conn: &mut DbConnection,
+    actor: &User,
+    name: &str,
+    change: &UserChange,
+) -> Result<UserSummary, UserError> {
+    actor.require_permission(Permission::ManageUsers)?;
+    let at = now();
+    storage::write_transaction(conn, |c| {
+        let mut head = storage::lock_chain_head(c, SYSTEM_CHAIN)?;
+        let row = repo::users::get(c, name)?.ok_or_else(|| NotFound::user(name))?;
+        let old_sites: Vec<String> = serde_json::from_str(&row.sites)
+            .map_err(|e| Internal::caused(format!("user {} sites", row.name), e))?;
+        let mut errors = Vec::new();
+        let role = change.role.as_deref().unwrap_or(row.role.as_str());
+        let sites = change.sites.clone().unwrap_or_else(|| old_sites.clone());
+        // The same rules as for a new user (the name is the existing one).
+        let checked = validate_new_user(name, role, &sites)
+            .map_err(|Invalid(e)| errors.extend(e))
+            .ok();
+        let full_name = match &change.full_name {
+            Some(n) => checked_full_name(n, &mut errors),
+            None => Some(row.full_name.clone()),
+        };
+        let email = match &change.email {
+            Some(Some(e)) => checked_email(e, &mut errors).map(Some),
+            Some(None) => Some(None),
+            None => Some(row.email.clone()),
+        };
+        let expires_at = match &change.expires_at {
+            Some(Some(e)) => checked_expiry(e, &mut errors).map(Some),
+            Some(None) => Some(None),
+            None => Some(row.expires_at),
+        };
+        let (Some((role, sites)), Some(full_name), Some(email), Some(expires_at)) =
+            (checked, full_name, email, expires_at)
+        else {
+            return Err(Invalid(errors).into());
+        };
+        if !errors.is_empty() {
+            return Err(Invalid(errors).into());
+        }
+        let mut changes = serde_json::Map::new();
+        let mut note = |field: &str, old: serde_json::Value, new: serde_json::Value| {
+            if old != new {
+                changes.insert(field.into(), json!({ "old": old, "new": new }));
+            }
+        };
+        note("role", json!(row.role.as_str()), json!(role.as_str()));
+        note("sites", json!(old_sites), json!(sites));
+        note("full_name", json!(row.full_name), json!(full_name));
+        note("email", json!(row.email), json!(email));
+        note(
+            "expires_at",
+            json!(row.expires_at.map(super::format_time)),
+            json!(expires_at.map(super::format_time)),
+        );
+        if changes.is_empty() {
+            return Err(Invalid::field("", "changes nothing").into());
+        }
+        storage::append_audit(
+            c,
+            &mut head,
+            at,
+            &actor.name,
+            Some(actor.role),
+            Action::UserChanged,
+            json!({ "name": name, "changes": changes }),
+        )?;
+        repo::users::set_access(c, name, role, &sites)?;
+        repo::users::set_profile(c, name, &full_name, email.as_deref(), expires_at)?;
+        let row = repo::users::get(c, name)?.ok_or_else(|| NotFound::user(name))?;
+        Ok(summary_of(row, sites))
+    })
+}
+
 fn user_of(row: crate::storage::models::User) -> Result<User, UserError> {
+    if row.expires_at.is_some_and(|at| at <= now()) {
+        return Err(UserError::Unauthenticated);
+    }
     let sites: Vec<String> = serde_json::from_str(&row.sites)
         .map_err(|e| Internal::caused(format!("user {} sites", row.name), e))?;
     Ok(User {

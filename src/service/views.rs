@@ -259,9 +259,25 @@ pub struct UserSummary {
     #[schema(value_type = String)]
     pub role: Role,
     pub sites: Vec<String>,
+    /// Any script; empty for accounts made before full names existed.
+    pub full_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub status: AccountStatus,
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+}
+
+/// Whether an account authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    Expired,
+    Revoked,
 }
 
 /// A criterion and how many patients it excluded.

@@ -64,6 +64,11 @@ pub struct User {
     pub sites: String,
     pub created_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// Any script; `""` for accounts made before full names existed.
+    pub full_name: String,
+    pub email: Option<String>,
+    /// After it the account no longer authenticates.
+    pub expires_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]

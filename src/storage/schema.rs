@@ -37,6 +37,9 @@ diesel::table! {
         sites -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        full_name -> Text,
+        email -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
     }
 }
 

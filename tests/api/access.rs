@@ -117,6 +117,13 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
         Permission::Monitor,
     ),
     ("POST", "/api/v1/users", ADMIN, Permission::ManageUsers),
+    ("GET", "/api/v1/users", ADMIN, Permission::ManageUsers),
+    (
+        "PATCH",
+        "/api/v1/users/{victim}",
+        ADMIN,
+        Permission::ManageUsers,
+    ),
     (
         "DELETE",
         "/api/v1/users/{victim}",
@@ -193,6 +200,8 @@ fn body_for(path: &str, ids: &Ids, role: &str) -> Option<Value> {
         Some(json!({ "decision": "approve", "reason": "matrix" }))
     } else if path.ends_with("/users") {
         Some(json!({ "name": format!("made-by-{role}"), "role": "monitor" }))
+    } else if path.ends_with("/users/victim") {
+        Some(json!({ "full_name": format!("Changed by {role}") }))
     } else if path.ends_with("/close") {
         Some(json!({ "reason": "matrix", "reveal_seed": false }))
     } else {

@@ -19,6 +19,7 @@ mod support;
 mod training;
 
 mod access;
+mod accounts;
 mod endpoints;
 mod exports;
 mod problems;

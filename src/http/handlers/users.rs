@@ -1,4 +1,4 @@
-use actix_web::{delete, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 
 use crate::access::Permission;
@@ -7,7 +7,7 @@ use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::users;
-use crate::service::views::{CreatedUser, RevokedUser};
+use crate::service::views::{CreatedUser, RevokedUser, UserSummary};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +18,14 @@ pub struct NewUserRequest {
     /// Sites the user is limited to; absent or empty: all sites.
     #[serde(default)]
     pub sites: Option<Vec<String>>,
+    /// The person's name, any script (e.g. 王丽): 1–200 characters.
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// When the account stops authenticating: `YYYY-MM-DD` (its start, UTC) or RFC 3339.
+    #[serde(default)]
+    pub expires_at: Option<String>,
 }
 
 impl crate::fields::JsonRequest for NewUserRequest {
@@ -37,13 +45,19 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     user.0.require_permission(Permission::ManageUsers)?;
     let req: NewUserRequest = parse_json(&body.0)?;
+    let profile = users::Profile {
+        full_name: req.full_name,
+        email: req.email,
+        expires_at: req.expires_at,
+    };
     let out = run_db(&state, move |c| {
-        users::create(
+        users::create_account(
             c,
             &user.0,
             &req.name,
             &req.role,
             &req.sites.unwrap_or_default(),
+            &profile,
         )
     })
     .await?;
@@ -65,5 +79,77 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner();
     let out = run_db(&state, move |c| users::revoke(c, &user.0, &name)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Every user with role, sites, status and expiry (never a token).
+#[utoipa::path(get, operation_id = "listUsers", tag = "users",
+    responses((status = 200, body = [UserSummary]), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/users")]
+pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let out = run_db(&state, move |c| users::list(c, &user.0)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// `null` given for a field (clear it) as `Some(None)`, apart from absent (`None`).
+fn given<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeRequest {
+    /// admin, investigator, pharmacist or monitor
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The sites the user is limited to from their next request; `[]`: all sites.
+    #[serde(default)]
+    pub sites: Option<Vec<String>>,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// `YYYY-MM-DD` or RFC 3339; `null`: never expires.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Option<String>>,
+}
+
+impl crate::fields::JsonRequest for UserChangeRequest {
+    const ARRAY_FIELDS: &'static [&'static str] = &["sites"];
+}
+
+/// Change a user's role, sites, full name, e-mail or expiry (audited `user.changed` with old
+/// and new values); it applies from the user's next request.
+#[utoipa::path(patch, operation_id = "changeUser", tag = "users",
+    params(("name" = String, Path)),
+    request_body = UserChangeRequest,
+    responses((status = 200, body = UserSummary), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[patch("/users/{name}")]
+pub async fn change(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: JsonBytes,
+) -> Result<HttpResponse, ApiError> {
+    user.0.require_permission(Permission::ManageUsers)?;
+    let name = path.into_inner();
+    let req: UserChangeRequest = parse_json(&body.0)?;
+    let change = users::UserChange {
+        role: req.role,
+        sites: req.sites,
+        full_name: req.full_name,
+        email: req.email,
+        expires_at: req.expires_at,
+    };
+    let out = run_db(&state, move |c| users::change(c, &user.0, &name, &change)).await?;
     Ok(HttpResponse::Ok().json(out))
 }

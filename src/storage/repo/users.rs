@@ -25,6 +25,38 @@ pub fn insert(
     Ok(())
 }
 
+/// Sets a user's full name, e-mail and expiry.
+pub fn set_profile(
+    c: &mut DbConnection,
+    name: &str,
+    full_name: &str,
+    email: Option<&str>,
+    expires_at: Option<NaiveDateTime>,
+) -> Result<(), StorageError> {
+    diesel::update(users::table.find(name))
+        .set((
+            users::full_name.eq(full_name),
+            users::email.eq(email),
+            users::expires_at.eq(expires_at),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Sets a user's role and sites.
+pub fn set_access(
+    c: &mut DbConnection,
+    name: &str,
+    role: Role,
+    sites: &[String],
+) -> Result<(), StorageError> {
+    let sites = serde_json::to_string(sites).map_err(|e| StorageError::Integrity(e.to_string()))?;
+    diesel::update(users::table.find(name))
+        .set((users::role.eq(role), users::sites.eq(sites)))
+        .execute(c)?;
+    Ok(())
+}
+
 pub fn insert_token(
     c: &mut DbConnection,
     token_hash: &str,

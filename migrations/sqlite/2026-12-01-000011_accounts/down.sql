@@ -1,0 +1,3 @@
+ALTER TABLE users DROP COLUMN expires_at;
+ALTER TABLE users DROP COLUMN email;
+ALTER TABLE users DROP COLUMN full_name;

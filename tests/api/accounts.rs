@@ -1,0 +1,179 @@
+//! Accounts: full names in any script, e-mail, expiry; the admin's user list and changes,
+//! audited with old and new values and in force from the user's next request.
+
+use diesel::prelude::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::support::{assert_problem, error_fields, get_json, send, T};
+use crate::common::app::{eligible, TestApp};
+use crate::common::TestDb;
+
+fn patch(app: &TestApp, token: &str, name: &str, body: &Value) -> reqwest::blocking::Response {
+    send(
+        app,
+        Method::PATCH,
+        Some(token),
+        &format!("/api/v1/users/{name}"),
+        Some(body),
+    )
+}
+
+fn system_actions(app: &TestApp) -> Vec<Value> {
+    use trialgate::storage::schema::audit_entries::dsl::*;
+    let mut conn = app.db.connection();
+    let records: Vec<String> = audit_entries
+        .filter(chain.eq("_system"))
+        .order(seq.asc())
+        .select(record)
+        .load(&mut conn)
+        .unwrap();
+    records
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect()
+}
+
+fn accounts_are_listed_changed_and_expire(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let r = app.post(
+        &app.admin,
+        "/api/v1/users",
+        &json!({"name": "wangli", "role": "investigator", "sites": ["S1"],
+                "full_name": " 王丽 ", "email": "wang.li@hospital.cn", "expires_at": "2099-01-01"}),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let inv = r.json::<Value>().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = get_json(&app, &app.admin, "/api/v1/users");
+    let u = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "wangli")
+        .unwrap()
+        .clone();
+    assert_eq!(u["full_name"], "王丽");
+    assert_eq!(u["email"], "wang.li@hospital.cn");
+    assert_eq!(u["status"], "active");
+    assert_eq!(u["expires_at"], "2099-01-01T00:00:00.000000Z");
+    assert!(
+        list.to_string().find("tg_").is_none(),
+        "never a token: {list}"
+    );
+
+    // Every bad field at once, nothing created.
+    let p = assert_problem(
+        app.post(
+            &app.admin,
+            "/api/v1/users",
+            &json!({"name": "x y", "role": "nurse", "full_name": "a\u{202e}b",
+                    "email": "not-an-address", "expires_at": "soon"}),
+        ),
+        422,
+        "validation_failed",
+    );
+    assert_eq!(
+        error_fields(&p),
+        ["name", "role", "full_name", "email", "expires_at"]
+    );
+
+    // Sites change from the user's next request.
+    let screen = |token: &str, site: &str| {
+        app.post(
+            token,
+            &format!("{T}/screenings"),
+            &eligible(&format!("P-{site}"), site),
+        )
+        .status()
+        .as_u16()
+    };
+    assert_eq!(screen(&inv, "S2"), 403);
+    let r = patch(
+        &app,
+        &app.admin,
+        "wangli",
+        &json!({"sites": ["S2"], "email": null}),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let changed: Value = r.json().unwrap();
+    assert_eq!(changed["sites"], json!(["S2"]));
+    assert!(changed.get("email").is_none(), "{changed}");
+    assert_eq!(screen(&inv, "S2"), 201);
+    assert_eq!(screen(&inv, "S1"), 403);
+    let entry = system_actions(&app)
+        .into_iter()
+        .find(|r| r["action"] == "user.changed")
+        .unwrap();
+    assert_eq!(entry["data"]["name"], "wangli");
+    assert_eq!(
+        entry["data"]["changes"]["sites"],
+        json!({"old": ["S1"], "new": ["S2"]})
+    );
+    assert_eq!(
+        entry["data"]["changes"]["email"],
+        json!({"old": "wang.li@hospital.cn", "new": null})
+    );
+    assert!(entry["data"]["changes"].get("role").is_none());
+
+    // Refusals.
+    assert_problem(
+        patch(&app, &app.admin, "nobody", &json!({"role": "monitor"})),
+        404,
+        "not_found",
+    );
+    assert_problem(
+        patch(&app, &inv, "wangli", &json!({"sites": []})),
+        403,
+        "forbidden",
+    );
+    let p = assert_problem(
+        patch(&app, &app.admin, "wangli", &json!({"sites": ["S2"]})),
+        422,
+        "validation_failed",
+    );
+    assert!(
+        p["detail"].as_str().unwrap().contains("changes nothing"),
+        "{p}"
+    );
+    let p = assert_problem(
+        patch(&app, &app.admin, "wangli", &json!({"role": "monitor"})),
+        422,
+        "validation_failed",
+    );
+    assert_eq!(error_fields(&p), ["sites"]);
+    assert_problem(
+        patch(&app, &app.admin, "wangli", &json!({"colour": "red"})),
+        422,
+        "validation_failed",
+    );
+
+    // An expired account no longer authenticates, and is listed as expired.
+    assert_eq!(
+        patch(
+            &app,
+            &app.admin,
+            "wangli",
+            &json!({"expires_at": "2020-01-01"})
+        )
+        .status(),
+        200
+    );
+    assert_problem(app.get(&inv, "/api/v1/trials"), 401, "unauthorized");
+    let list = get_json(&app, &app.admin, "/api/v1/users");
+    let u = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "wangli")
+        .unwrap();
+    assert_eq!(u["status"], "expired");
+    assert_eq!(
+        patch(&app, &app.admin, "wangli", &json!({"expires_at": null})).status(),
+        200
+    );
+    assert_eq!(app.get(&inv, "/api/v1/trials").status(), 200);
+}
+both_backends!(accounts_are_listed_changed_and_expire);
