@@ -4,10 +4,13 @@
 //! queue, submits twice and sees one allocation, on pages without block information; the
 //! monitor sees the new subject counted and the chart drawn.
 //!
+//! Every page is also checked at 1280 and 390 px: nothing wider than the viewport, and no
+//! serious or critical violation found by axe-core (installed from npm on first use).
+//!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test says so and passes,
 //! unless `TRIALGATE_REQUIRE_BROWSER=1` (CI), where it fails. Screenshots of each role's main
 //! page go to `target/browser-screenshots/`, or to `$TRIALGATE_SCREENSHOT_DIR` (the README's
-//! images: `TRIALGATE_SCREENSHOT_DIR=docs/img cargo test --test browser`).
+//! images, `phone-*.png` at 390 px among them: `TRIALGATE_SCREENSHOT_DIR=docs/img cargo test --test browser`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -698,4 +701,324 @@ fn correction_approval_and_withdrawal() {
         .json()
         .unwrap();
     assert_eq!(s["status"], "withdrawn");
+}
+
+/// The axe-core release the accessibility check injects (npm, MPL-2.0).
+const AXE_VERSION: &str = "4.10.3";
+
+/// axe-core's script, installed from npm into the tests' cache directory when it is missing
+/// (`.ci/run` makes sure npm is there). `None` (the test says so and passes) without npm,
+/// unless `TRIALGATE_REQUIRE_BROWSER=1`.
+fn axe_script() -> Option<String> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("axe-{AXE_VERSION}"));
+    let file = dir.join("node_modules/axe-core/axe.min.js");
+    if !file.exists() {
+        let installed = Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(&dir)
+            .args(["--no-audit", "--no-fund", "--no-save", "--loglevel=error"])
+            .arg(format!("axe-core@{AXE_VERSION}"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed || !file.exists() {
+            let line =
+                format!("npm install axe-core@{AXE_VERSION} failed: accessibility test NOT run");
+            if std::env::var("TRIALGATE_REQUIRE_BROWSER").as_deref() == Ok("1") {
+                panic!("{line} (TRIALGATE_REQUIRE_BROWSER=1)");
+            }
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            return None;
+        }
+    }
+    Some(std::fs::read_to_string(file).unwrap())
+}
+
+/// Sets the viewport (not the window) to `width` × `height` CSS pixels.
+async fn viewport(c: &Client, width: u32, height: u32) {
+    c.set_window_size(width, height).await.unwrap();
+    let inner = c
+        .execute("return [window.innerWidth, window.innerHeight];", vec![])
+        .await
+        .unwrap();
+    let (w, h) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
+    if (w, h) != (i64::from(width), i64::from(height)) {
+        let fix = |want: u32, got: i64| (2 * i64::from(want) - got).max(1) as u32;
+        c.set_window_size(fix(width, w), fix(height, h))
+            .await
+            .unwrap();
+    }
+}
+
+/// A screenshot of the whole page at a phone's width.
+async fn phone_screenshot(c: &Client, name: &str) {
+    c.execute(
+        "document.activeElement && document.activeElement.blur();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    viewport(c, PHONE, 844).await;
+    let height = c
+        .execute(
+            "return Math.ceil(document.documentElement.scrollHeight);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap_or(844.0) as u32;
+    viewport(c, PHONE, height.clamp(600, 6000)).await;
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// A phone's width in CSS pixels (an iPhone 12 to 15), and a desktop's.
+const PHONE: u32 = 390;
+const DESKTOP: u32 = 1280;
+
+/// The page's width against the viewport's; when wider, the outermost elements that stick
+/// out (their parent fits), to say what to fix.
+const OVERFLOW_JS: &str = "
+    const w = window.innerWidth;
+    const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+        Array.from(e.classList).map(k => '.' + k).join('');
+    const out = [];
+    if (document.documentElement.scrollWidth > w) {
+        for (const e of document.body.querySelectorAll('*')) {
+            const r = e.getBoundingClientRect();
+            const p = e.parentElement.getBoundingClientRect();
+            if (r.right > w + 0.5 && p.right <= w + 0.5) {
+                out.push(name(e.parentElement) + ' > ' + name(e) + ' (' + Math.round(r.right) + ' px)');
+            }
+        }
+    }
+    return [document.documentElement.scrollWidth, w, out.slice(0, 8)];";
+
+/// axe's serious and critical violations of the page: `rule: target, target` each.
+const AXE_RUN_JS: &str = "
+    const done = arguments[arguments.length - 1];
+    axe.run(document, { resultTypes: ['violations'] })
+      .then(r => done(r.violations
+        .filter(v => window.TRIALGATE_AXE_ALL || v.impact === 'serious' || v.impact === 'critical')
+        .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+      .catch(e => done(['axe failed: ' + e]));";
+
+/// Checks the page shown at both widths: nothing wider than the viewport, no serious or
+/// critical axe violation. Problems go to `problems`, so that one run lists them all.
+async fn check_page(c: &Client, axe: &str, what: &str, problems: &mut Vec<String>) {
+    c.execute(axe, vec![]).await.unwrap();
+    // TRIALGATE_AXE_ALL=1 lists the moderate and minor violations too (they fail the test then).
+    if std::env::var_os("TRIALGATE_AXE_ALL").is_some() {
+        c.execute("window.TRIALGATE_AXE_ALL = true;", vec![])
+            .await
+            .unwrap();
+    }
+    for width in [DESKTOP, PHONE] {
+        viewport(c, width, 900).await;
+        let fit = c.execute(OVERFLOW_JS, vec![]).await.unwrap();
+        let (scroll, inner) = (fit[0].as_i64().unwrap(), fit[1].as_i64().unwrap());
+        if scroll > inner {
+            problems.push(format!(
+                "{what} at {width} px: {scroll} px wide in a {inner} px viewport: {}",
+                fit[2]
+            ));
+        }
+        let violations = c.execute_async(AXE_RUN_JS, vec![]).await.unwrap();
+        for v in violations.as_array().unwrap() {
+            problems.push(format!("{what} at {width} px: {}", v.as_str().unwrap()));
+        }
+    }
+    viewport(c, DESKTOP, 900).await;
+}
+
+/// Opens `path` and checks it.
+async fn check(c: &Client, base: &str, path: &str, axe: &str, problems: &mut Vec<String>) {
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    check_page(c, axe, path, problems).await;
+}
+
+/// Every page, for the roles that see it, at a desktop's and a phone's width: none is wider
+/// than the viewport (tables scroll in their own box) and axe-core finds no serious or
+/// critical violation. Also the phone screenshots of the README.
+#[test]
+fn every_page_fits_a_phone_and_passes_axe() {
+    if !browser_installed() {
+        return;
+    }
+    let Some(axe) = axe_script() else {
+        return;
+    };
+    let app = TestApp::spawn(TestDb::sqlite());
+    let inv = app.user("ines", "investigator", &["SITE01"]);
+    let pharm = app.user("paul", "pharmacist", &["SITE01"]);
+    let mon = app.user("mona", "monitor", &[]);
+    // The data every page needs: a randomized subject with a pending correction, one
+    // patient waiting in the queue, an ineligible and an incomplete screening.
+    let screen = |body: &Value| -> String {
+        let r = app.post(&inv, &format!("/api/v1/trials/{T}/screenings"), body);
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let randomized = screen(&eligible("SITE01-0001", "SITE01"));
+    let r = app.post(
+        &pharm,
+        &format!("/api/v1/trials/{T}/randomizations"),
+        &json!({ "screening_id": randomized }),
+    );
+    assert_eq!(r.status(), 201);
+    let subject = r.json::<Value>().unwrap()["subject_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let waiting = screen(&eligible("SITE01-0002", "SITE01"));
+    let mut body = eligible("SITE01-0003", "SITE01");
+    body["labs"]["platelets"]["value"] = json!(40);
+    let ineligible = screen(&body);
+    let mut body = eligible("SITE01-0004", "SITE01");
+    body["attestations"]["informed_consent"] = Value::Null;
+    let incomplete = screen(&body);
+    let r = app.post(
+        &inv,
+        &format!("/api/v1/trials/{T}/screenings/{randomized}/corrections"),
+        &json!({ "reason": "Hb is 8.5 g/dL on the lab report",
+                 "changes": { "labs": { "hemoglobin": { "value": 8.5, "unit": "g/dL" } } } }),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+
+    let (_driver, port) = start_driver();
+    let profile = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = app.base.clone();
+    let admin = app.admin.clone();
+    let started = Instant::now();
+    let problems = runtime.block_on(async {
+        let c = chromium(port, profile.path()).await;
+        let mut p = Vec::new();
+        let p = &mut p;
+        let axe = axe.as_str();
+        viewport(&c, DESKTOP, 900).await;
+
+        // Signed out: the sign-in page, a refused token, an unknown page.
+        check(&c, &base, "/signin", axe, p).await;
+        fill(&c, "token", "tg_not-a-token").await;
+        click(&c, "form[action=\"/signin\"] button[type=submit]").await;
+        check_page(&c, axe, "sign-in refused", p).await;
+        check(&c, &base, "/no-such-page", axe, p).await;
+
+        // Investigator.
+        sign_in(&c, &base, &inv).await;
+        check(&c, &base, &format!("/trials/{T}/screening"), axe, p).await;
+        phone_screenshot(&c, "phone-screening-form").await;
+        viewport(&c, DESKTOP, 900).await;
+        fill(&c, "f-labs-anc-value", "1,5x").await;
+        click(&c, "form[action$=\"/screening\"] button[type=submit]").await;
+        text_of(&c, "div.error-summary").await;
+        check_page(&c, axe, "screening form with errors", p).await;
+        for path in [
+            format!("/trials/{T}/screenings"),
+            format!("/trials/{T}/screenings/{randomized}"),
+            format!("/trials/{T}/screenings/{ineligible}"),
+            format!("/trials/{T}/screenings/{incomplete}"),
+            format!("/trials/{T}/screenings/{waiting}/correct"),
+            format!("/trials/{T}/subjects"),
+            format!("/trials/{T}/subjects/{subject}"),
+            format!("/trials/{T}/subjects/{subject}/withdraw"),
+        ] {
+            check(&c, &base, &path, axe, p).await;
+        }
+        fill(&c, "reason", "moved to another city").await;
+        click(&c, "form button.primary[type=submit]").await;
+        text_of(&c, "form button.danger[type=submit]").await;
+        check_page(&c, axe, "withdrawal review", p).await;
+        // Not the investigator's: the error page.
+        check(&c, &base, &format!("/trials/{T}/dashboard"), axe, p).await;
+        check(&c, &base, &format!("/trials/{T}/subjects/{T}-9999"), axe, p).await;
+        sign_out(&c).await;
+
+        // Pharmacist.
+        sign_in(&c, &base, &pharm).await;
+        check(&c, &base, &format!("/trials/{T}/queue"), axe, p).await;
+        phone_screenshot(&c, "phone-queue").await;
+        viewport(&c, DESKTOP, 900).await;
+        check(
+            &c,
+            &base,
+            &format!("/trials/{T}/randomize/{waiting}"),
+            axe,
+            p,
+        )
+        .await;
+        check(
+            &c,
+            &base,
+            &format!("/trials/{T}/randomize/{randomized}"),
+            axe,
+            p,
+        )
+        .await;
+        check(&c, &base, &format!("/trials/{T}/subjects"), axe, p).await;
+        check(
+            &c,
+            &base,
+            &format!("/trials/{T}/subjects/{subject}"),
+            axe,
+            p,
+        )
+        .await;
+        phone_screenshot(&c, "phone-card").await;
+        viewport(&c, DESKTOP, 900).await;
+        sign_out(&c).await;
+
+        // Monitor.
+        sign_in(&c, &base, &mon).await;
+        for path in [
+            "/trials".to_string(),
+            format!("/trials/{T}/dashboard"),
+            format!("/trials/{T}/corrections"),
+            format!("/trials/{T}/audit"),
+            format!("/trials/{T}/audit?after=2"),
+            format!("/trials/{T}/audit/verify"),
+        ] {
+            check(&c, &base, &path, axe, p).await;
+        }
+        sign_out(&c).await;
+
+        // Admin.
+        sign_in(&c, &base, &admin).await;
+        check(&c, &base, "/admin", axe, p).await;
+        fill(&c, "name", "").await;
+        click(&c, "form[action=\"/admin/users\"] button[type=submit]").await;
+        check_page(&c, axe, "user form with errors", p).await;
+        create_user(&c, &base, "otto", "monitor", "").await;
+        check_page(&c, axe, "user created", p).await;
+        for path in [
+            "/admin/users/otto/revoke".to_string(),
+            format!("/admin/trials/{T}/amend"),
+            format!("/admin/trials/{T}/close"),
+        ] {
+            check(&c, &base, &path, axe, p).await;
+        }
+        fill(&c, "reason", "enrollment complete").await;
+        click(&c, "form button.primary[type=submit]").await;
+        text_of(&c, "form button.danger[type=submit]").await;
+        check_page(&c, axe, "close review", p).await;
+        c.close().await.unwrap();
+        std::mem::take(p)
+    });
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "every page checked in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

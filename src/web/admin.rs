@@ -103,18 +103,20 @@ fn home_page(
         (user_form(s, fields, errors))
         section aria-labelledby="users-title" {
             h2 #users-title { "Users" }
-            table {
-                thead { tr { th { "Name" } th { "Role" } th { "Sites" } th { "Created" } th { "Status" } th { span.visually-hidden { "Action" } } } }
-                tbody {
-                    @for u in list {
-                        tr {
-                            td { (u.name) }
-                            td { (u.role) }
-                            td { (if u.sites.is_empty() { "all".to_string() } else { u.sites.join(", ") }) }
-                            td { (templates::when(&u.created_at)) }
-                            td { @if let Some(r) = &u.revoked_at { "Revoked " (templates::when(r)) } @else { "Active" } }
-                            td { @if u.revoked_at.is_none() && u.name != s.user.name {
-                                a href=(format!("/admin/users/{}/revoke", u.name)) aria-label=(format!("Revoke {}", u.name)) { "Revoke…" } } }
+            div.table-scroll role="region" aria-label="Table: Users" tabindex="0" {
+                table {
+                    thead { tr { th { "Name" } th { "Role" } th { "Sites" } th { "Created" } th { "Status" } th { span.visually-hidden { "Action" } } } }
+                    tbody {
+                        @for u in list {
+                            tr {
+                                td { (u.name) }
+                                td { (u.role) }
+                                td { (if u.sites.is_empty() { "all".to_string() } else { u.sites.join(", ") }) }
+                                td { (templates::when(&u.created_at)) }
+                                td { @if let Some(r) = &u.revoked_at { "Revoked " (templates::when(r)) } @else { "Active" } }
+                                td { @if u.revoked_at.is_none() && u.name != s.user.name {
+                                    a href=(format!("/admin/users/{}/revoke", u.name)) aria-label=(format!("Revoke {}", u.name)) { "Revoke…" } } }
+                            }
                         }
                     }
                 }
@@ -122,21 +124,23 @@ fn home_page(
         }
         section aria-labelledby="trials-title" {
             h2 #trials-title { "Trials" }
-            table {
-                thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Protocol version" } th.num { "Enrolled" } th { span.visually-hidden { "Actions" } } } }
-                tbody {
-                    @for row in trials {
-                        @let t = &row.summary;
-                        tr {
-                            td { (t.id) }
-                            td { (t.title) }
-                            td { (t.status) }
-                            td.num { @if let Some(v) = row.version { (v) } }
-                            td.num { (t.enrolled) " / " (t.cap) }
-                            td { @if t.status == TrialStatus::Open {
-                                a href=(format!("/admin/trials/{}/amend", t.id)) aria-label=(format!("Amend the protocol of {}", t.id)) { "Amend protocol…" }
-                                " · "
-                                a href=(format!("/admin/trials/{}/close", t.id)) aria-label=(format!("Close trial {}", t.id)) { "Close trial…" } } }
+            div.table-scroll role="region" aria-label="Table: Trials" tabindex="0" {
+                table {
+                    thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Protocol version" } th.num { "Enrolled" } th { span.visually-hidden { "Actions" } } } }
+                    tbody {
+                        @for row in trials {
+                            @let t = &row.summary;
+                            tr {
+                                td { (t.id) }
+                                td { (t.title) }
+                                td { (t.status) }
+                                td.num { @if let Some(v) = row.version { (v) } }
+                                td.num { (t.enrolled) " / " (t.cap) }
+                                td { @if t.status == TrialStatus::Open {
+                                    a href=(format!("/admin/trials/{}/amend", t.id)) aria-label=(format!("Amend the protocol of {}", t.id)) { "Amend protocol…" }
+                                    " · "
+                                    a href=(format!("/admin/trials/{}/close", t.id)) aria-label=(format!("Close trial {}", t.id)) { "Close trial…" } } }
+                            }
                         }
                     }
                 }

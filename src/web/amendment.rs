@@ -109,39 +109,41 @@ fn items(heading: &str, list: &[Item]) -> Markup {
 fn changes(review: &AmendmentReview) -> Markup {
     let none = || html! { span.empty { "(not set)" } };
     html! {
-        table.changes {
-            caption { "What changes" }
-            thead { tr { th scope="col" { "Key" } th scope="col" { "Before" } th scope="col" { "After" } } }
-            tbody {
-                @for c in describe(&review.current, &review.proposed) {
-                    @match c {
-                        KeyChange::Value { key, old, new } => tr {
-                            th scope="row" { code { (key) } }
-                            td { @match old { Some(v) => code { (v) }, None => (none()) } }
-                            td { @match new { Some(v) => code { (v) }, None => (none()) } }
-                        },
-                        KeyChange::Items { key, added, removed, changed } => tr {
-                            th scope="row" { code { (key) } }
-                            td colspan="2" {
-                                (items("Added", &added))
-                                (items("Removed", &removed))
-                                @if !changed.is_empty() {
-                                    p { strong { "Changed" } }
-                                    ul {
-                                        @for ch in &changed {
-                                            li {
-                                                code { (ch.item.id) } " — " (ch.item.label)
-                                                details {
-                                                    summary { "Before and after" }
-                                                    pre { (ch.old) }
-                                                    pre { (ch.new) }
+        div.table-scroll role="region" aria-label="Table: Changes of the amendment" tabindex="0" {
+            table.changes {
+                caption { "What changes" }
+                thead { tr { th scope="col" { "Key" } th scope="col" { "Before" } th scope="col" { "After" } } }
+                tbody {
+                    @for c in describe(&review.current, &review.proposed) {
+                        @match c {
+                            KeyChange::Value { key, old, new } => tr {
+                                th scope="row" { code { (key) } }
+                                td { @match old { Some(v) => code { (v) }, None => (none()) } }
+                                td { @match new { Some(v) => code { (v) }, None => (none()) } }
+                            },
+                            KeyChange::Items { key, added, removed, changed } => tr {
+                                th scope="row" { code { (key) } }
+                                td colspan="2" {
+                                    (items("Added", &added))
+                                    (items("Removed", &removed))
+                                    @if !changed.is_empty() {
+                                        p { strong { "Changed" } }
+                                        ul {
+                                            @for ch in &changed {
+                                                li {
+                                                    code { (ch.item.id) } " — " (ch.item.label)
+                                                    details {
+                                                        summary { "Before and after" }
+                                                        pre { (ch.old) }
+                                                        pre { (ch.new) }
+                                                    }
                                                 }
                                             }
                                         }
                                     }
                                 }
-                            }
-                        },
+                            },
+                        }
                     }
                 }
             }

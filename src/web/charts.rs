@@ -15,8 +15,33 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(179, 0, 0),
 ];
 
-pub const WIDTH: u32 = 900;
-pub const HEIGHT: u32 = 360;
+/// A drawing's size and type sizes, in the SVG's own units (the page scales it to its width).
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub width: u32,
+    pub height: u32,
+    label: u32,
+    description: u32,
+    x_labels: usize,
+}
+
+/// For a desktop's width (shown at about its own size).
+pub const WIDE: Layout = Layout {
+    width: 900,
+    height: 360,
+    label: 16,
+    description: 17,
+    x_labels: 10,
+};
+
+/// For a phone: scaled to about 340 px, its 22-unit type is still about 16 px.
+pub const NARROW: Layout = Layout {
+    width: 480,
+    height: 420,
+    label: 22,
+    description: 22,
+    x_labels: 5,
+};
 
 fn drawing<E: std::fmt::Display>(e: E) -> ApiError {
     ApiError::internal(format!("drawing a chart: {e}"))
@@ -44,6 +69,7 @@ pub fn cumulative(arm_codes: &[&str], sequence: &[&str]) -> Vec<Vec<(i64, i64)>>
 pub fn cumulative_allocations(
     arms: &[(&str, &str)],
     sequence: &[&str],
+    layout: Layout,
 ) -> Result<String, ApiError> {
     let codes: Vec<&str> = arms.iter().map(|(c, _)| *c).collect();
     let series = cumulative(&codes, sequence);
@@ -56,22 +82,23 @@ pub fn cumulative_allocations(
         .max(1);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (layout.width, layout.height)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(52)
+            .x_label_area_size(layout.label * 11 / 4)
+            .y_label_area_size(layout.label * 13 / 4)
             .build_cartesian_2d(0..x_max, 0..y_max)
             .map_err(drawing)?;
         chart
             .configure_mesh()
             .x_desc("Randomization sequence")
             .y_desc("Cumulative allocations")
-            .x_labels(10)
+            .x_labels(layout.x_labels)
             .y_labels(8)
-            .label_style(("sans-serif", 16))
-            .axis_desc_style(("sans-serif", 17))
+            .label_style(("sans-serif", layout.label))
+            .axis_desc_style(("sans-serif", layout.description))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(drawing)?;
@@ -88,7 +115,7 @@ pub fn cumulative_allocations(
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 17))
+            .label_font(("sans-serif", layout.description))
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(180, 180, 180))
             .draw()
@@ -111,12 +138,15 @@ mod tests {
 
     #[test]
     fn svg_with_a_line_per_arm() {
-        let svg = cumulative_allocations(&[("A", "Arm A"), ("B", "Arm <B>")], &["A", "B"]).unwrap();
+        let svg =
+            cumulative_allocations(&[("A", "Arm A"), ("B", "Arm <B>")], &["A", "B"], WIDE).unwrap();
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("Arm A"));
         assert!(svg.contains("Arm &lt;B&gt;"), "labels are escaped");
         assert!(svg.matches("<polyline").count() >= 2, "{svg}");
         // Empty trial: axes only, no failure.
-        assert!(cumulative_allocations(&[("A", "Arm A")], &[]).is_ok());
+        assert!(cumulative_allocations(&[("A", "Arm A")], &[], WIDE).is_ok());
+        let narrow = cumulative_allocations(&[("A", "Arm A")], &["A"], NARROW).unwrap();
+        assert!(narrow.contains("viewBox=\"0 0 480 420\""), "{narrow}");
     }
 }

@@ -62,13 +62,15 @@ pub fn changes_table(c: &CorrectionView) -> Markup {
     let labels: std::collections::BTreeMap<String, String> =
         super::screening_form::labels().into_iter().collect();
     html! {
-        table.changes {
-            thead { tr { th { "Field" } th { "Was" } th { "Corrected to" } } }
-            tbody {
-                @for ch in &c.changes {
-                    tr {
-                        td { @match labels.get(&ch.field) { Some(l) => (l), None => code { (ch.field) } } }
-                        td { (shown(&ch.old)) } td { (shown(&ch.new)) }
+        div.table-scroll role="region" aria-label="Table: Changes" tabindex="0" {
+            table.changes {
+                thead { tr { th { "Field" } th { "Was" } th { "Corrected to" } } }
+                tbody {
+                    @for ch in &c.changes {
+                        tr {
+                            td { @match labels.get(&ch.field) { Some(l) => (l), None => code { (ch.field) } } }
+                            td { (shown(&ch.old)) } td { (shown(&ch.new)) }
+                        }
                     }
                 }
             }
@@ -139,15 +141,17 @@ fn queue_page(
             @if deviations.is_empty() {
                 p.empty { "None recorded." }
             } @else {
-                table {
-                    thead { tr { th { "Subject" } th { "Deviation" } th { "Recorded" } th { "Correction" } } }
-                    tbody {
-                        @for d in deviations {
-                            tr {
-                                td { a href=(format!("/trials/{trial_id}/subjects/{}", d.subject_id)) { (d.subject_id) } }
-                                td { (deviation_text(d.kind)) }
-                                td { (templates::when(&d.recorded_at)) }
-                                td { code { (d.screening_id) } }
+                div.table-scroll role="region" aria-label="Table: Deviations" tabindex="0" {
+                    table {
+                        thead { tr { th { "Subject" } th { "Deviation" } th { "Recorded" } th { "Correction" } } }
+                        tbody {
+                            @for d in deviations {
+                                tr {
+                                    td { a href=(format!("/trials/{trial_id}/subjects/{}", d.subject_id)) { (d.subject_id) } }
+                                    td { (deviation_text(d.kind)) }
+                                    td { (templates::when(&d.recorded_at)) }
+                                    td { code { (d.screening_id) } }
+                                }
                             }
                         }
                     }

@@ -663,15 +663,17 @@ pub async fn result(
         } @else if !v.latest {
             (templates::notice("warn", html! { "A later screening of this patient exists; this one no longer counts." }))
         }
-        table.criteria {
-            caption { "Eligibility criteria" }
-            thead { tr { th scope="col" { "Criterion" } th scope="col" { "Result" } th scope="col" { "Detail" } } }
-            tbody {
-                @for c in &v.criteria {
-                    tr {
-                        td { (criterion_text(&trial, &c.id)) }
-                        td { (templates::status_badge(c.status)) }
-                        td { (criterion_detail(&trial, &input, c)) }
+        div.table-scroll role="region" aria-label="Table: Criteria" tabindex="0" {
+            table.criteria {
+                caption { "Eligibility criteria" }
+                thead { tr { th scope="col" { "Criterion" } th scope="col" { "Result" } th scope="col" { "Detail" } } }
+                tbody {
+                    @for c in &v.criteria {
+                        tr {
+                            td { (criterion_text(&trial, &c.id)) }
+                            td { (templates::status_badge(c.status)) }
+                            td { (criterion_detail(&trial, &input, c)) }
+                        }
                     }
                 }
             }
@@ -751,17 +753,19 @@ pub async fn list(
         @if rows.is_empty() {
             p { "No screenings yet." }
         } @else {
-            table {
-                thead { tr { th { "Patient" } th { "Site" } th { "Screening date" } th { "Outcome" } th { "Recorded by" } th { "Subject" } } }
-                tbody {
-                    @for r in &rows {
-                        tr {
-                            td { a href=(format!("/trials/{trial_id}/screenings/{}", r.id)) { (r.patient_ref) } }
-                            td { (r.site) }
-                            td { (r.screening_date) }
-                            td { (templates::outcome_badge(r.outcome)) }
-                            td { (r.screened_by) }
-                            td { @if let Some(sub) = &r.subject_id { a href=(format!("/trials/{trial_id}/subjects/{sub}")) { (sub) } } }
+            div.table-scroll role="region" aria-label="Table: Screenings" tabindex="0" {
+                table {
+                    thead { tr { th { "Patient" } th { "Site" } th { "Screening date" } th { "Outcome" } th { "Recorded by" } th { "Subject" } } }
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                td { a href=(format!("/trials/{trial_id}/screenings/{}", r.id)) { (r.patient_ref) } }
+                                td { (r.site) }
+                                td { (r.screening_date) }
+                                td { (templates::outcome_badge(r.outcome)) }
+                                td { (r.screened_by) }
+                                td { @if let Some(sub) = &r.subject_id { a href=(format!("/trials/{trial_id}/subjects/{sub}")) { (sub) } } }
+                            }
                         }
                     }
                 }

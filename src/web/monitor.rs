@@ -90,14 +90,16 @@ fn balance_section(trial: &TrialRuntime, b: &Balance) -> Markup {
             @if b.strata.is_empty() {
                 p { "No patient randomized yet." }
             } @else {
-                table {
-                    thead { tr { th { "Stratum" } @for a in arms { th.num { (a.name) } } th.num { "Total" } } }
-                    tbody {
-                        @for s in &b.strata {
-                            tr {
-                                td { (stratum_name(&s.stratum_key)) }
-                                @for c in &s.counts { td.num { (c.count) } }
-                                td.num { (s.counts.iter().map(|c| c.count).sum::<i64>()) }
+                div.table-scroll role="region" aria-label="Table: Arms per stratum" tabindex="0" {
+                    table {
+                        thead { tr { th { "Stratum" } @for a in arms { th.num { (a.name) } } th.num { "Total" } } }
+                        tbody {
+                            @for s in &b.strata {
+                                tr {
+                                    td { (stratum_name(&s.stratum_key)) }
+                                    @for c in &s.counts { td.num { (c.count) } }
+                                    td.num { (s.counts.iter().map(|c| c.count).sum::<i64>()) }
+                                }
                             }
                         }
                     }
@@ -112,17 +114,19 @@ fn balance_section(trial: &TrialRuntime, b: &Balance) -> Markup {
                     "would tell the next arm whenever the block's remaining places are all one arm." }
             }
             @for s in b.strata.iter().filter(|s| s.blocks.is_some()) {
-                table.blocks {
-                    caption { (stratum_name(&s.stratum_key)) }
-                    thead { tr { th { "Block" } th.num { "Size" } th.num { "Filled" } @for a in arms { th.num { (a.name) } } th { "Complete" } } }
-                    tbody {
-                        @for blk in s.blocks.iter().flatten() {
-                            tr {
-                                td { (blk.block_index + 1) }
-                                td.num { (blk.size) }
-                                td.num { (blk.filled) }
-                                @for c in &blk.counts { td.num { (c.count) } }
-                                td { (if blk.complete { "Yes" } else { "No" }) }
+                div.table-scroll role="region" aria-label=(format!("Table: blocks of {}", stratum_name(&s.stratum_key))) tabindex="0" {
+                    table.blocks {
+                        caption { (stratum_name(&s.stratum_key)) }
+                        thead { tr { th { "Block" } th.num { "Size" } th.num { "Filled" } @for a in arms { th.num { (a.name) } } th { "Complete" } } }
+                        tbody {
+                            @for blk in s.blocks.iter().flatten() {
+                                tr {
+                                    td { (blk.block_index + 1) }
+                                    td.num { (blk.size) }
+                                    td.num { (blk.filled) }
+                                    @for c in &blk.counts { td.num { (c.count) } }
+                                    td { (if blk.complete { "Yes" } else { "No" }) }
+                                }
                             }
                         }
                     }
@@ -190,7 +194,10 @@ pub async fn dashboard(
         .map(|a| (a.code.as_str(), a.name.as_str()))
         .collect();
     let sequence: Vec<&str> = d.sequence.iter().map(String::as_str).collect();
-    let svg = charts::cumulative_allocations(&arms, &sequence).map_err(|e| session.fail(e))?;
+    let chart = |layout| {
+        charts::cumulative_allocations(&arms, &sequence, layout).map_err(|e| session.fail(e))
+    };
+    let (wide, narrow) = (chart(charts::WIDE)?, chart(charts::NARROW)?);
     let b = &d.balance;
     let body = html! {
         h1 { "Dashboard" }
@@ -223,11 +230,13 @@ pub async fn dashboard(
             }
             section aria-labelledby="arms-title" {
                 h2 #arms-title { "Arms overall" }
-                table {
-                    thead { tr { th { "Arm" } th.num { "Ratio" } th.num { "Subjects" } th.num { "Share" } } }
-                    tbody {
-                        @for (a, c) in trial.protocol.arms.iter().zip(&b.counts) {
-                            tr { td { (a.name) } td.num { (a.ratio) } td.num { (c.count) } td.num { (percent(c.count, b.enrolled)) } }
+                div.table-scroll role="region" aria-label="Table: Arms overall" tabindex="0" {
+                    table {
+                        thead { tr { th { "Arm" } th.num { "Ratio" } th.num { "Subjects" } th.num { "Share" } } }
+                        tbody {
+                            @for (a, c) in trial.protocol.arms.iter().zip(&b.counts) {
+                                tr { td { (a.name) } td.num { (a.ratio) } td.num { (c.count) } td.num { (percent(c.count, b.enrolled)) } }
+                            }
                         }
                     }
                 }
@@ -236,7 +245,8 @@ pub async fn dashboard(
         section aria-labelledby="chart-title" {
             h2 #chart-title { "Cumulative allocations by arm" }
             figure.chart role="img" aria-label="Cumulative allocations of each arm over the randomization sequence" {
-                (PreEscaped(svg))
+                div.chart-wide { (PreEscaped(wide)) }
+                div.chart-narrow { (PreEscaped(narrow)) }
             }
         }
         (flow_section(&trial, &d.flow))
@@ -304,22 +314,24 @@ pub async fn audit_log(
     let body = html! {
         h1 { "Audit log" }
         (pager)
-        table.audit {
-            thead { tr { th.num { "Seq" } th { "Time" } th { "Actor" } th { "Action" } th { "Record" } th { "Hash" } } }
-            tbody {
-                @for e in &entries {
-                    tr {
-                        td.num { (e.seq) }
-                        td { (templates::when(&e.at)) }
-                        td { (e.actor) " (" (e.role) ")" }
-                        td { code { (e.action) } }
-                        td {
-                            details {
-                                summary { "Show" }
-                                pre { (pretty(&e.record)) }
+        div.table-scroll role="region" aria-label="Table: Audit log entries" tabindex="0" {
+            table.audit {
+                thead { tr { th.num { "Seq" } th { "Time" } th { "Actor" } th { "Action" } th { "Record" } th { "Hash" } } }
+                tbody {
+                    @for e in &entries {
+                        tr {
+                            td.num { (e.seq) }
+                            td { (templates::when(&e.at)) }
+                            td { (e.actor) " (" (e.role) ")" }
+                            td { code { (e.action) } }
+                            td {
+                                details {
+                                    summary { "Show" }
+                                    pre { (pretty(&e.record)) }
+                                }
                             }
+                            td { code.hash title=(e.hash) { (e.hash.get(..12).unwrap_or(&e.hash)) "…" } }
                         }
-                        td { code.hash title=(e.hash) { (e.hash.get(..12).unwrap_or(&e.hash)) "…" } }
                     }
                 }
             }

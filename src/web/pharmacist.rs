@@ -52,22 +52,24 @@ pub async fn queue(
         @if rows.is_empty() {
             p.empty { "No patient is waiting." }
         } @else {
-            table.queue {
-                thead { tr { th { "Patient" } th { "Initials" } th { "Born" } th { "Sex" } th { "Site" } th { "Screening date" } th { "Screened by" }
-                    @if !closed { th { span.visually-hidden { "Action" } } } } }
-                tbody {
-                    @for r in &rows {
-                        tr {
-                            td { a href=(format!("/trials/{trial_id}/screenings/{}", r.id)) { (r.patient_ref) } }
-                            td { (r.initials.as_deref().unwrap_or("—")) }
-                            td { (r.birth_date) }
-                            td { (sex_text(r.sex)) }
-                            td { (r.site) }
-                            td { (r.screening_date) }
-                            td { (r.screened_by) }
-                            @if !closed {
-                                td { a.button href=(format!("/trials/{trial_id}/randomize/{}", r.id))
-                                    aria-label=(format!("Randomize {}", r.patient_ref)) { "Randomize" } }
+            div.table-scroll role="region" aria-label="Table: Randomization queue" tabindex="0" {
+                table.queue {
+                    thead { tr { th { "Patient" } th { "Initials" } th { "Born" } th { "Sex" } th { "Site" } th { "Screening date" } th { "Screened by" }
+                        @if !closed { th { span.visually-hidden { "Action" } } } } }
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                td { a href=(format!("/trials/{trial_id}/screenings/{}", r.id)) { (r.patient_ref) } }
+                                td { (r.initials.as_deref().unwrap_or("—")) }
+                                td { (r.birth_date) }
+                                td { (sex_text(r.sex)) }
+                                td { (r.site) }
+                                td { (r.screening_date) }
+                                td { (r.screened_by) }
+                                @if !closed {
+                                    td { a.button href=(format!("/trials/{trial_id}/randomize/{}", r.id))
+                                        aria-label=(format!("Randomize {}", r.patient_ref)) { "Randomize" } }
+                                }
                             }
                         }
                     }
@@ -321,18 +323,20 @@ pub async fn subjects(
         @if rows.is_empty() {
             p.empty { "No patient randomized yet." }
         } @else {
-            table {
-                thead { tr { th { "Subject" } th { "Patient" } th { "Site" } th { "Arm" } th { "Randomized" } th { "By" } th { "Status" } } }
-                tbody {
-                    @for a in &rows {
-                        tr {
-                            td { a href=(format!("/trials/{trial_id}/subjects/{}", a.subject_id)) { (a.subject_id) } }
-                            td { (a.patient_ref) }
-                            td { (a.site) }
-                            td { (a.arm_name) }
-                            td { (templates::when(&a.randomized_at)) }
-                            td { (a.randomized_by) }
-                            td { (if a.status == SubjectStatus::Withdrawn { "Withdrawn" } else { "On study" }) }
+            div.table-scroll role="region" aria-label="Table: Allocations" tabindex="0" {
+                table {
+                    thead { tr { th { "Subject" } th { "Patient" } th { "Site" } th { "Arm" } th { "Randomized" } th { "By" } th { "Status" } } }
+                    tbody {
+                        @for a in &rows {
+                            tr {
+                                td { a href=(format!("/trials/{trial_id}/subjects/{}", a.subject_id)) { (a.subject_id) } }
+                                td { (a.patient_ref) }
+                                td { (a.site) }
+                                td { (a.arm_name) }
+                                td { (templates::when(&a.randomized_at)) }
+                                td { (a.randomized_by) }
+                                td { (if a.status == SubjectStatus::Withdrawn { "Withdrawn" } else { "On study" }) }
+                            }
                         }
                     }
                 }

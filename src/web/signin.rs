@@ -227,15 +227,17 @@ pub async fn trials(
         .await?;
     let body = html! {
         h1 { "Trials" }
-        table {
-            thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Enrolled" } } }
-            tbody {
-                @for t in &list {
-                    tr {
-                        td { a href=(session::home_of(session.user.role, Some(&t.id))) { (t.id) } }
-                        td { (t.title) }
-                        td { (t.status) }
-                        td.num { (t.enrolled) " / " (t.cap) }
+        div.table-scroll role="region" aria-label="Table: Trials" tabindex="0" {
+            table {
+                thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Enrolled" } } }
+                tbody {
+                    @for t in &list {
+                        tr {
+                            td { a href=(session::home_of(session.user.role, Some(&t.id))) { (t.id) } }
+                            td { (t.title) }
+                            td { (t.status) }
+                            td.num { (t.enrolled) " / " (t.cap) }
+                        }
                     }
                 }
             }
