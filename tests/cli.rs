@@ -714,3 +714,76 @@ fn doctor_names_what_a_server_would_lack(db: TestDb) {
     );
 }
 both_backends!(doctor_names_what_a_server_would_lack);
+
+/// `trialgate user list` and `user change`, as the local operator: the change is what the API
+/// sees on the next request.
+fn user_list_and_change(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let data = app.data_dir.path().display().to_string();
+    let args = data_args(&app.db, &data);
+    let run_with =
+        |head: &[&str], code: i32| stdout(&run_expect(&[head, &args[..]].concat(), code));
+    let token = run_with(
+        &[
+            "user",
+            "add",
+            "wangli",
+            "--role",
+            "investigator",
+            "--site",
+            "S1",
+            "--full-name",
+            "王丽",
+        ],
+        0,
+    )
+    .trim()
+    .to_string();
+    let listed = run_with(&["user", "list"], 0);
+    let line = listed.lines().find(|l| l.starts_with("wangli\t")).unwrap();
+    assert!(
+        line.contains("王丽") && line.contains("S1") && line.contains("Active"),
+        "{line}"
+    );
+    let json: Value =
+        serde_json::from_str(&run_with(&["user", "list", "--format", "json"], 0)).unwrap();
+    assert!(json
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["full_name"] == "王丽"));
+    run_with(
+        &[
+            "user",
+            "change",
+            "wangli",
+            "--site",
+            "S2",
+            "--expires",
+            "2099-12-31",
+        ],
+        0,
+    );
+    let screened = |site: &str| {
+        app.post(
+            &token,
+            &format!("{T}/screenings"),
+            &common::app::eligible("P-1", site),
+        )
+        .status()
+        .as_u16()
+    };
+    assert_eq!(screened("S1"), 403);
+    assert_eq!(screened("S2"), 201);
+    // Refused changes are named and change nothing.
+    let o = run_expect(
+        &[
+            &["user", "change", "wangli", "--role", "monitor"][..],
+            &args[..],
+        ]
+        .concat(),
+        2,
+    );
+    assert!(stderr(&o).contains("sites"), "{}", stderr(&o));
+}
+both_backends!(user_list_and_change);
