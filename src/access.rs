@@ -110,6 +110,23 @@ impl Permission {
     }
 
     /// Whether it needs a user without site limits (trial-wide views).
+    /// The permission's name in reports (the access review): `read_patients`, `randomize`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::ReadTrials => "read_trials",
+            Permission::Screen => "screen",
+            Permission::ReadPatients => "read_patients",
+            Permission::Randomize => "randomize",
+            Permission::Withdraw => "withdraw",
+            Permission::Correct => "correct",
+            Permission::ReviewCorrections => "review_corrections",
+            Permission::Monitor => "monitor",
+            Permission::CloseTrial => "close_trial",
+            Permission::AmendProtocol => "amend_protocol",
+            Permission::ManageUsers => "manage_users",
+        }
+    }
+
     pub fn trial_wide(self) -> bool {
         matches!(self, Permission::Monitor)
     }

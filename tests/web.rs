@@ -2083,3 +2083,28 @@ fn training_trial_pages_are_marked(db: TestDb) {
         .contains("Training trial"));
 }
 both_backends!(training_trial_pages_are_marked);
+
+/// The admin downloads the access review from the users page; nobody else can.
+fn admin_downloads_the_access_review(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let a = Web::signed_in(&app, &app.admin);
+    let home = a.page("/admin");
+    assert!(home.contains("href=\"/admin/access-review.csv\""), "{home}");
+    let r = a.get("/admin/access-review.csv");
+    assert_eq!(r.status(), 200);
+    assert!(content_type(&r).starts_with("text/csv"));
+    let csv = r.text().unwrap();
+    assert!(
+        csv.starts_with("name,full_name,role,sites,permissions"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("ines,") && l.contains("SITE01")),
+        "{csv}"
+    );
+    let i = Web::signed_in(&app, &inv);
+    assert_eq!(i.get("/admin/access-review.csv").status(), 403);
+}
+both_backends!(admin_downloads_the_access_review);

@@ -194,6 +194,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                 .service(log::receipt)
                 .service(users::create)
                 .service(users::list)
+                .service(users::access_review)
                 .service(users::change)
                 .service(users::revoke),
         );

@@ -10,7 +10,9 @@ use crate::access::{Permission, Role, User};
 use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::eligibility::FieldError;
 use crate::service::error::{Internal, Invalid, NotFound};
-use crate::service::views::{AccountStatus, CreatedUser, RevokedUser, UserSummary};
+use crate::service::views::{
+    AccessReviewRow, AccountStatus, CreatedUser, RevokedUser, UserSummary,
+};
 use crate::storage::{self, repo, DbConnection, StorageError};
 
 /// Why a user could not be created, revoked, listed or authenticated.
@@ -309,13 +311,28 @@ pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<Revok
 pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, UserError> {
     let row =
         repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(UserError::Unauthenticated)?;
+    note_activity(conn, &row);
     user_of(row)
+}
+
+/// Keeps `last_active_at` for the access review, writing only when it is a few minutes old
+/// (so a busy user's requests stay reads). A failure here never refuses the request.
+fn note_activity(conn: &mut DbConnection, row: &crate::storage::models::User) {
+    let at = now();
+    if repo::users::activity_is_stale(row.last_active_at, at) {
+        if let Err(e) = repo::users::touch(conn, &row.name, at) {
+            tracing::warn!(user = %row.name, error = %e, "could not record the user's activity");
+        }
+    }
 }
 
 /// The user of this name unless revoked (a browser session's user, checked on each request).
 pub fn active_user(conn: &mut DbConnection, name: &str) -> Result<User, UserError> {
     match repo::users::get(conn, name)? {
-        Some(row) if row.revoked_at.is_none() => user_of(row),
+        Some(row) if row.revoked_at.is_none() => {
+            note_activity(conn, &row);
+            user_of(row)
+        }
         _ => Err(UserError::Unauthenticated),
     }
 }
@@ -349,9 +366,77 @@ fn summary_of(row: crate::storage::models::User, sites: Vec<String>) -> UserSumm
         email: row.email,
         status,
         created_at: super::format_time(row.created_at),
+        last_active_at: row.last_active_at.map(super::format_time),
         expires_at: row.expires_at.map(super::format_time),
         revoked_at: row.revoked_at.map(super::format_time),
     }
+}
+
+/// The access review an auditor asks for: every account, what its role may do and where,
+/// when it was last active and when it expires.
+pub fn access_review(
+    conn: &mut DbConnection,
+    actor: &User,
+) -> Result<Vec<AccessReviewRow>, UserError> {
+    let users = list(conn, actor)?;
+    Ok(users
+        .into_iter()
+        .map(|u| AccessReviewRow {
+            permissions: Permission::ALL
+                .into_iter()
+                .filter(|p| p.roles().contains(&u.role))
+                .map(|p| p.name().to_string())
+                .collect(),
+            user: u,
+        })
+        .collect())
+}
+
+/// The access review as CSV (formula-safe cells), for a spreadsheet.
+pub fn access_review_csv(rows: &[AccessReviewRow]) -> Result<Vec<u8>, Internal> {
+    use super::csv_cell;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let internal = |e: csv::Error| Internal::caused("writing the access review", e);
+    w.write_record([
+        "name",
+        "full_name",
+        "role",
+        "sites",
+        "permissions",
+        "status",
+        "created_at",
+        "last_active_at",
+        "expires_at",
+        "revoked_at",
+        "email",
+    ])
+    .map_err(internal)?;
+    for r in rows {
+        let u = &r.user;
+        let sites = if u.sites.is_empty() {
+            "all".to_string()
+        } else {
+            u.sites.join(";")
+        };
+        let permissions = r.permissions.join(";");
+        let cells = [
+            csv_cell::text(&u.name),
+            csv_cell::text(&u.full_name),
+            csv_cell::text(u.role.as_str()),
+            csv_cell::text(&sites),
+            csv_cell::text(&permissions),
+            csv_cell::text(u.status.as_str()),
+            csv_cell::text(&u.created_at),
+            csv_cell::text(u.last_active_at.as_deref().unwrap_or("")),
+            csv_cell::text(u.expires_at.as_deref().unwrap_or("")),
+            csv_cell::text(u.revoked_at.as_deref().unwrap_or("")),
+            csv_cell::text(u.email.as_deref().unwrap_or("")),
+        ];
+        w.write_record(cells.iter().map(|c| c.as_ref()))
+            .map_err(internal)?;
+    }
+    w.into_inner()
+        .map_err(|e| Internal::caused("writing the access review", e.into_error()))
 }
 
 /// PATCH /users/{name}: what to change; absent fields stay. `email` and `expires_at` are

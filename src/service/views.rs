@@ -265,10 +265,22 @@ pub struct UserSummary {
     pub email: Option<String>,
     pub status: AccountStatus,
     pub created_at: String,
+    /// When the account last authenticated (to within a few minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_active_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+}
+
+/// One account in the access review: the account and what its role may do.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReviewRow {
+    #[serde(flatten)]
+    pub user: UserSummary,
+    /// The permissions the role holds, e.g. `randomize`, `withdraw`.
+    pub permissions: Vec<String>,
 }
 
 /// Whether an account authenticates.
@@ -278,6 +290,16 @@ pub enum AccountStatus {
     Active,
     Expired,
     Revoked,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Expired => "expired",
+            AccountStatus::Revoked => "revoked",
+        }
+    }
 }
 
 /// A criterion and how many patients it excluded.

@@ -69,6 +69,8 @@ pub struct User {
     pub email: Option<String>,
     /// After it the account no longer authenticates.
     pub expires_at: Option<NaiveDateTime>,
+    /// When it last authenticated, to within [`crate::storage::repo::users::ACTIVITY_RESOLUTION_MINUTES`].
+    pub last_active_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]

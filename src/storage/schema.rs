@@ -40,6 +40,7 @@ diesel::table! {
         full_name -> Text,
         email -> Nullable<Text>,
         expires_at -> Nullable<Timestamp>,
+        last_active_at -> Nullable<Timestamp>,
     }
 }
 

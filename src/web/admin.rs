@@ -14,7 +14,7 @@ use crate::eligibility::FieldError;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::protocol::TrialStatus;
-use crate::service::views::{TrialSummary, UserSummary};
+use crate::service::views::{AccountStatus, TrialSummary, UserSummary};
 use crate::service::{queries, trials, users};
 
 #[derive(Debug, Deserialize)]
@@ -103,17 +103,23 @@ fn home_page(
         (user_form(s, fields, errors))
         section aria-labelledby="users-title" {
             h2 #users-title { "Users" }
+            p { a href="/admin/access-review.csv" download { "Download the access review (CSV)" }
+                ": every account, what its role may do and where, when it was last active, when it expires." }
             div.table-scroll role="region" aria-label="Table: Users" tabindex="0" {
                 table {
-                    thead { tr { th { "Name" } th { "Role" } th { "Sites" } th { "Created" } th { "Status" } th { span.visually-hidden { "Action" } } } }
+                    thead { tr { th { "Name" } th { "Full name" } th { "Role" } th { "Sites" } th { "Created" } th { "Last active" } th { "Status" } th { span.visually-hidden { "Action" } } } }
                     tbody {
                         @for u in list {
                             tr {
                                 td { (u.name) }
+                                td { (u.full_name) }
                                 td { (u.role) }
                                 td { (if u.sites.is_empty() { "all".to_string() } else { u.sites.join(", ") }) }
                                 td { (templates::when(&u.created_at)) }
-                                td { @if let Some(r) = &u.revoked_at { "Revoked " (templates::when(r)) } @else { "Active" } }
+                                td { (u.last_active_at.as_deref().map(templates::when).unwrap_or_else(|| "—".into())) }
+                                td { @if let Some(r) = &u.revoked_at { "Revoked " (templates::when(r)) }
+                                    @else if u.status == AccountStatus::Expired { "Expired" }
+                                    @else { "Active" @if let Some(e) = &u.expires_at { " (expires " (templates::when(e)) ")" } } }
                                 td { @if u.revoked_at.is_none() && u.name != s.user.name {
                                     a href=(format!("/admin/users/{}/revoke", u.name)) aria-label=(format!("Revoke {}", u.name)) { "Revoke…" } } }
                             }
@@ -168,6 +174,26 @@ async fn lists(
         })
         .collect();
     Ok((users, rows))
+}
+
+/// The access review as a CSV download (the API's `GET /users/access-review?format=csv`).
+pub async fn access_review(
+    state: web::Data<AppState>,
+    session: WebSession,
+) -> Result<HttpResponse, WebError> {
+    session.require(Permission::ManageUsers)?;
+    let rows = session
+        .db(&state, move |c, user| users::access_review(c, user))
+        .await?;
+    let csv = users::access_review_csv(&rows).map_err(|e| session.fail(e))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"access-review.csv\"",
+        ))
+        .body(csv))
 }
 
 pub async fn home(

@@ -143,6 +143,10 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                     web::get().to(monitor::export),
                 )
                 .route("/admin", web::get().to(admin::home))
+                .route(
+                    "/admin/access-review.csv",
+                    web::get().to(admin::access_review),
+                )
                 .route("/admin/users", web::post().to(admin::create_user))
                 .service(
                     web::resource("/admin/users/{name}/revoke")

@@ -119,6 +119,12 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
     ("POST", "/api/v1/users", ADMIN, Permission::ManageUsers),
     ("GET", "/api/v1/users", ADMIN, Permission::ManageUsers),
     (
+        "GET",
+        "/api/v1/users/access-review?format=csv",
+        ADMIN,
+        Permission::ManageUsers,
+    ),
+    (
         "PATCH",
         "/api/v1/users/{victim}",
         ADMIN,
@@ -157,6 +163,11 @@ fn declared_permissions_match_the_contract() {
         let trial_wide = allowed == &MONITOR && *permission != Permission::ReviewCorrections;
         assert_eq!(permission.trial_wide(), trial_wide, "{method} {path}");
     }
+    // Names in reports are distinct.
+    let mut names: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Permission::ALL.len());
     // Every permission is used by some endpoint of the contract.
     for p in Permission::ALL {
         assert!(

@@ -177,3 +177,51 @@ fn accounts_are_listed_changed_and_expire(db: TestDb) {
     assert_eq!(app.get(&inv, "/api/v1/trials").status(), 200);
 }
 both_backends!(accounts_are_listed_changed_and_expire);
+
+/// The access review: every account with its role's permissions, sites, status, last activity
+/// and expiry; as CSV every cell is safe to open in a spreadsheet.
+fn access_review_lists_who_can_do_what_where(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let r = app.post(
+        &app.admin,
+        "/api/v1/users",
+        &json!({"name": "zhang", "role": "pharmacist", "sites": ["S1"],
+                "full_name": "=HYPERLINK(\"http://x\")", "expires_at": "2099-06-30"}),
+    );
+    assert_eq!(r.status(), 201);
+    let token = r.json::<Value>().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.get(&token, "/api/v1/trials").status(), 200);
+    let review = get_json(&app, &app.admin, "/api/v1/users/access-review");
+    let row = review
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "zhang")
+        .unwrap();
+    assert_eq!(
+        row["permissions"],
+        json!(["read_trials", "read_patients", "randomize"])
+    );
+    assert_eq!(row["sites"], json!(["S1"]));
+    assert_eq!(row["expires_at"], "2099-06-30T00:00:00.000000Z");
+    assert!(row["last_active_at"].as_str().is_some(), "{row}");
+    let csv = app
+        .get(&app.admin, "/api/v1/users/access-review?format=csv")
+        .text()
+        .unwrap();
+    let line = csv.lines().find(|l| l.starts_with("zhang,")).unwrap();
+    assert!(line.contains("'=HYPERLINK"), "formula-safe: {line}");
+    assert!(
+        line.contains("read_trials;read_patients;randomize"),
+        "{line}"
+    );
+    assert_problem(
+        app.get(&token, "/api/v1/users/access-review"),
+        403,
+        "forbidden",
+    );
+}
+both_backends!(access_review_lists_who_can_do_what_where);

@@ -7,7 +7,7 @@ use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::service::users;
-use crate::service::views::{CreatedUser, RevokedUser, UserSummary};
+use crate::service::views::{AccessReviewRow, CreatedUser, RevokedUser, UserSummary};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -152,4 +152,44 @@ pub async fn change(
     };
     let out = run_db(&state, move |c| users::change(c, &user.0, &name, &change)).await?;
     Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewQuery {
+    /// `json` (default) or `csv` (formula-safe, for a spreadsheet).
+    #[param(inline)]
+    pub format: Option<ReviewFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewFormat {
+    Json,
+    Csv,
+}
+
+/// The access review: every account, its role's permissions, its sites, status, last
+/// activity and expiry.
+#[utoipa::path(get, operation_id = "accessReview", tag = "users",
+    params(ReviewQuery),
+    responses((status = 200, body = [AccessReviewRow], description = "JSON, or text/csv with `format=csv`"), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/users/access-review")]
+pub async fn access_review(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ReviewQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let rows = run_db(&state, move |c| users::access_review(c, &user.0)).await?;
+    match query.format {
+        Some(ReviewFormat::Csv) => Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                "attachment; filename=\"access-review.csv\"",
+            ))
+            .body(users::access_review_csv(&rows)?)),
+        _ => Ok(HttpResponse::Ok().json(rows)),
+    }
 }

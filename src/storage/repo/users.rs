@@ -25,6 +25,23 @@ pub fn insert(
     Ok(())
 }
 
+/// How stale `last_active_at` may be: a request writes it only when it is older, so reads
+/// stay reads.
+pub const ACTIVITY_RESOLUTION_MINUTES: i64 = 5;
+
+/// Whether `last_active_at` should be written for a request at `at`.
+pub fn activity_is_stale(last: Option<NaiveDateTime>, at: NaiveDateTime) -> bool {
+    last.is_none_or(|l| at - l >= chrono::Duration::minutes(ACTIVITY_RESOLUTION_MINUTES))
+}
+
+/// Records that the user was active at `at`.
+pub fn touch(c: &mut DbConnection, name: &str, at: NaiveDateTime) -> Result<(), StorageError> {
+    diesel::update(users::table.find(name))
+        .set(users::last_active_at.eq(Some(at)))
+        .execute(c)?;
+    Ok(())
+}
+
 /// Sets a user's full name, e-mail and expiry.
 pub fn set_profile(
     c: &mut DbConnection,
