@@ -182,9 +182,7 @@ pub async fn access_review(
     session: WebSession,
 ) -> Result<HttpResponse, WebError> {
     session.require(Permission::ManageUsers)?;
-    let rows = session
-        .db(&state, move |c, user| users::access_review(c, user))
-        .await?;
+    let rows = session.db(&state, users::access_review).await?;
     let csv = users::access_review_csv(&rows).map_err(|e| session.fail(e))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
