@@ -54,22 +54,24 @@ pub async fn queue(
         } @else {
             div.table-scroll role="region" aria-label="Table: Randomization queue" tabindex="0" {
                 table.queue {
-                    thead { tr { th { "Patient" } th { "Initials" } th { "Born" } th { "Sex" } th { "Site" } th { "Screening date" } th { "Screened by" }
-                        @if !closed { th { span.visually-hidden { "Action" } } } } }
+                    // The action right after who it is for: on a phone both are in view
+                    // without scrolling the table.
+                    thead { tr { th { "Patient" } @if !closed { th { span.visually-hidden { "Action" } } }
+                        th { "Initials" } th { "Born" } th { "Sex" } th { "Site" } th { "Screening date" } th { "Screened by" } } }
                     tbody {
                         @for r in &rows {
                             tr {
                                 td { a href=(format!("/trials/{trial_id}/screenings/{}", r.id)) { (r.patient_ref) } }
+                                @if !closed {
+                                    td { a.button href=(format!("/trials/{trial_id}/randomize/{}", r.id))
+                                        aria-label=(format!("Randomize {}", r.patient_ref)) { "Randomize" } }
+                                }
                                 td { (r.initials.as_deref().unwrap_or("—")) }
                                 td { (r.birth_date) }
                                 td { (sex_text(r.sex)) }
                                 td { (r.site) }
                                 td { (r.screening_date) }
                                 td { (r.screened_by) }
-                                @if !closed {
-                                    td { a.button href=(format!("/trials/{trial_id}/randomize/{}", r.id))
-                                        aria-label=(format!("Randomize {}", r.patient_ref)) { "Randomize" } }
-                                }
                             }
                         }
                     }
