@@ -148,8 +148,11 @@ async fn radio(c: &Client, name: &str, value: &str) {
     .unwrap();
 }
 
+/// Clicks `css` once it is on the page (after a submit the next page may still be loading).
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
         .await
         .unwrap()
         .click()
@@ -654,6 +657,8 @@ fn correction_approval_and_withdrawal() {
         choose(&c, "f-labs-hemoglobin-unit", "g/dL").await;
         fill(&c, "f-reason", "Hb is 8.5 g/dL on the lab report").await;
         click(&c, "form[action$=\"/correct\"] button[type=submit]").await;
+        // The correction's result page (the form page has a notice too).
+        text_of(&c, "table.criteria").await;
         let notice = text_of(&c, "div.notice").await;
         assert!(notice.contains("Waiting for a monitor"), "{notice}");
         sign_out(&c).await;

@@ -311,8 +311,9 @@ pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<Revok
 pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, UserError> {
     let row =
         repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(UserError::Unauthenticated)?;
+    let user = user_of(row.clone())?;
     note_activity(conn, &row);
-    user_of(row)
+    Ok(user)
 }
 
 /// Keeps `last_active_at` for the access review, writing only when it is a few minutes old
@@ -330,8 +331,10 @@ fn note_activity(conn: &mut DbConnection, row: &crate::storage::models::User) {
 pub fn active_user(conn: &mut DbConnection, name: &str) -> Result<User, UserError> {
     match repo::users::get(conn, name)? {
         Some(row) if row.revoked_at.is_none() => {
+            // Only an account that may act is active (not an expired one).
+            let user = user_of(row.clone())?;
             note_activity(conn, &row);
-            user_of(row)
+            Ok(user)
         }
         _ => Err(UserError::Unauthenticated),
     }
