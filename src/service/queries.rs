@@ -135,14 +135,6 @@ pub fn trial_state(
     })
 }
 
-pub fn screening_view(
-    row: models::Screening,
-    latest: bool,
-    subject_id: Option<String>,
-) -> Result<ScreeningView, QueryError> {
-    Ok(ScreeningView::from_row(&row, latest, subject_id, None)?)
-}
-
 pub fn get_screening(
     conn: &mut DbConnection,
     trial: &TrialRuntime,

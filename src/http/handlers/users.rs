@@ -173,7 +173,9 @@ pub enum ReviewFormat {
 /// activity and expiry.
 #[utoipa::path(get, operation_id = "accessReview", tag = "users",
     params(ReviewQuery),
-    responses((status = 200, body = [AccessReviewRow], description = "JSON, or text/csv with `format=csv`"), (status = 403, body = Problem)),
+    responses((status = 200, description = "JSON, or CSV with `format=csv`",
+        content((Vec<AccessReviewRow> = "application/json"), (String = "text/csv"))),
+        (status = 403, body = Problem)),
     security(("bearer" = [])))]
 #[get("/users/access-review")]
 pub async fn access_review(
