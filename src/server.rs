@@ -206,6 +206,37 @@ pub fn open_and_prepare(
     Ok((db, trials, admin_token))
 }
 
+/// How often a server looks for protocol versions another server put in force.
+const PROTOCOL_REFRESH: Duration = Duration::from_secs(5);
+
+/// Keeps this server's cached protocols current when another server on the database amends a
+/// trial: its read views (criteria, texts, cap) follow within [`PROTOCOL_REFRESH`]. (Writes
+/// never wait for it: they read the version in force under the chain-head lock.)
+fn spawn_protocol_refresh(db: Database, trials: Trials) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(PROTOCOL_REFRESH);
+        loop {
+            tick.tick().await;
+            let (db, trials) = (db.clone(), trials.clone());
+            let refreshed = actix_web::rt::task::spawn_blocking(move || {
+                let mut conn = db.get()?;
+                setup::refresh_trials(&mut conn, &trials).map_err(|e| e.to_string().into())
+            })
+            .await;
+            match refreshed {
+                Ok(Ok(ids)) if !ids.is_empty() => {
+                    tracing::info!(trials = ?ids, "protocol amended by another server: now in force here")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err::<_, Box<dyn std::error::Error + Send + Sync>>(e)) => {
+                    tracing::warn!(error = %e, "could not look for amended protocols")
+                }
+                Err(e) => tracing::warn!(error = %e, "protocol refresh task failed"),
+            }
+        }
+    });
+}
+
 pub struct Application {
     server: actix_web::dev::Server,
     port: u16,
@@ -260,6 +291,7 @@ impl Application {
                 source,
             })?
             .port();
+        spawn_protocol_refresh(db.clone(), trials.clone());
         let state = web::Data::new(AppState {
             db,
             trials: trials.clone(),

@@ -257,3 +257,28 @@ pub fn bootstrap_admin(
         .map_err(io)?;
     Ok(Some(path))
 }
+
+/// Puts in force, in this server's cache, every protocol version another server amended since
+/// (writes already read the version under the lock; this keeps the read views — criteria,
+/// texts, cap — current too). Returns the trials refreshed.
+pub fn refresh_trials(conn: &mut DbConnection, trials: &Trials) -> Result<Vec<String>, SetupError> {
+    let mut refreshed = Vec::new();
+    for row in repo::trials::list(conn)? {
+        let Ok(cached) = trials.get(&row.id) else {
+            continue;
+        };
+        if row.protocol_version <= cached.version {
+            continue;
+        }
+        let protocol = Protocol::from_canonical_json(&row.protocol_json, &row.id)
+            .map_err(|e| Internal::caused(format!("stored protocol of {}", row.id), e))?;
+        trials.replace(TrialRuntime {
+            protocol,
+            version: row.protocol_version,
+            seed: cached.seed.clone(),
+            seed_problem: cached.seed_problem.clone(),
+        });
+        refreshed.push(row.id);
+    }
+    Ok(refreshed)
+}

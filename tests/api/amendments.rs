@@ -92,6 +92,26 @@ fn amendment_is_in_force_everywhere_and_screenings_are_reevaluated(db: TestDb) {
         p["detail"].as_str().unwrap().contains("protocol version 2"),
         "{p}"
     );
+    // The other server's read views follow too, without a restart (it looks every few
+    // seconds): its trial detail shows the amended criterion's text.
+    let shows_v2 = || {
+        let d: Value = reqwest::blocking::Client::new()
+            .get(format!("{other}{T}"))
+            .bearer_auth(&mon)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        d["criteria"].to_string().contains("Hemoglobin ≥ 120 g/L")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !shows_v2() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other server still shows version 1"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     // A restarted server keeps version 2 (it starts with the built-in protocol, version 1).
     stop(other_handle);
     let (restarted, handle) = app.second_server();
