@@ -180,7 +180,7 @@ impl Draw<'_> {
         let units = sf::count_units(c.lab);
         html! {
             div.lab {
-                h3 { (c.label) }
+                h2.lab-name { (c.label) }
                 div.row {
                     (self.number(&format!("{base}.value"), "Value"))
                     (self.select(&format!("{base}.unit"), "Unit", &units))
@@ -195,7 +195,7 @@ impl Draw<'_> {
         let base = format!("labs.{}", u.lab.field());
         html! {
             div.lab {
-                h3 { (u.label) }
+                h2.lab-name { (u.label) }
                 div.row {
                     (self.number(&format!("{base}.value"), "Value"))
                     (self.number(&format!("{base}.uln"), "Upper limit of normal"))
@@ -371,7 +371,7 @@ pub(super) fn screening_form(
                 legend { "Kidney" }
                 (d.uln_lab(&sf::CREATININE))
                 div.lab {
-                    h3 { "24-hour creatinine clearance" }
+                    h2.lab-name { "24-hour creatinine clearance" }
                     p.hint { "Needed only when creatinine is above the limit." }
                     div.row { (d.number(&format!("{}.value", sf::CLEARANCE), "Value (mL/min)")) }
                     (d.error_text(sf::CLEARANCE))
@@ -381,7 +381,7 @@ pub(super) fn screening_form(
                 legend { "Urine" }
                 div.row { (d.select(sf::DIPSTICK, "Protein dipstick", &sf::dipstick_options())) }
                 div.lab {
-                    h3 { "24-hour urine protein" }
+                    h2.lab-name { "24-hour urine protein" }
                     p.hint { "Needed only when the dipstick shows 2+ or more." }
                     div.row {
                         (d.number(&format!("{}.value", sf::PROTEIN_24H), "Value"))

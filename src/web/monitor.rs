@@ -294,26 +294,29 @@ pub async fn audit_log(
         .await?;
     let link = |after: i64| format!("/trials/{trial_id}/audit?after={after}");
     let last = entries.last().map_or(after, |e| e.seq);
-    let pager = html! {
-        nav.pager aria-label="Audit log pages" {
-            @if after > 0 {
-                a href=(link(0)) { "Oldest" }
-                a href=(link(after.saturating_sub(AUDIT_PAGE).max(0))) { "Previous" }
-            }
-            @if entries.is_empty() {
-                span { "No entries after " (after) " of " (head.seq) }
-            } @else {
-                span { "Entries " (after.saturating_add(1)) "–" (last) " of " (head.seq) }
-            }
-            @if last < head.seq {
-                a href=(link(last)) { "Next" }
-                a href=(link(head.seq.saturating_sub(AUDIT_PAGE).max(0))) { "Newest" }
+    // Drawn above and below the table; each landmark needs its own name.
+    let pager = |place: &str| {
+        html! {
+            nav.pager aria-label=(format!("Audit log pages ({place})")) {
+                @if after > 0 {
+                    a href=(link(0)) { "Oldest" }
+                    a href=(link(after.saturating_sub(AUDIT_PAGE).max(0))) { "Previous" }
+                }
+                @if entries.is_empty() {
+                    span { "No entries after " (after) " of " (head.seq) }
+                } @else {
+                    span { "Entries " (after.saturating_add(1)) "–" (last) " of " (head.seq) }
+                }
+                @if last < head.seq {
+                    a href=(link(last)) { "Next" }
+                    a href=(link(head.seq.saturating_sub(AUDIT_PAGE).max(0))) { "Newest" }
+                }
             }
         }
     };
     let body = html! {
         h1 { "Audit log" }
-        (pager)
+        (pager("top"))
         div.table-scroll role="region" aria-label="Table: Audit log entries" tabindex="0" {
             table.audit {
                 thead { tr { th.num { "Seq" } th { "Time" } th { "Actor" } th { "Action" } th { "Record" } th { "Hash" } } }
@@ -336,7 +339,7 @@ pub async fn audit_log(
                 }
             }
         }
-        (pager)
+        (pager("bottom"))
     };
     Ok(templates::ok(page(
         "Audit log",
