@@ -423,7 +423,7 @@ pub async fn close_form(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(Permission::ManageUsers)?;
+    session.require(Permission::CloseTrial)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     if session.trial_closed(&trial_id) {
@@ -456,7 +456,7 @@ pub async fn close(
     fields: Fields,
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&fields)?;
-    session.require(Permission::ManageUsers)?;
+    session.require(Permission::CloseTrial)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let reason = fields.value("reason").to_string();
