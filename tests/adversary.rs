@@ -883,8 +883,9 @@ impl Observer {
             .redirect(Policy::none())
             .build()
             .unwrap();
+        // A person's first sign-in: activation with the token, choosing a password.
         let page = browser
-            .get(app.url("/signin"))
+            .get(app.url("/signin/activate"))
             .header("Accept", "text/html")
             .send()
             .unwrap();
@@ -894,8 +895,13 @@ impl Observer {
         let start = html.find(marker).expect("a CSRF field") + marker.len();
         let csrf = html[start..].split('"').next().unwrap().to_string();
         let r = browser
-            .post(app.url("/signin"))
-            .form(&[("csrf", csrf.as_str()), ("token", token)])
+            .post(app.url("/signin/activate"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("token", token),
+                ("password", common::app::TEST_PASSWORD),
+                ("password_repeat", common::app::TEST_PASSWORD),
+            ])
             .send()
             .unwrap();
         assert_eq!(r.status(), 303, "{label} signs in: {}", r.text().unwrap());

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use common::app::{eligible, TestApp};
+use common::app::{eligible, TestApp, TEST_PASSWORD};
 use common::TestDb;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -175,14 +175,47 @@ async fn path_of(c: &Client) -> String {
     c.current_url().await.unwrap().path().to_string()
 }
 
-async fn sign_in(c: &Client, base: &str, token: &str) {
+/// The tokens whose accounts these tests activated, with their user names.
+static ACTIVATED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// A person signs in as they would: the first time they activate their account with the
+/// token and choose [`TEST_PASSWORD`]; afterwards they type name and password.
+async fn sign_in(c: &Client, base: &str, name: &str, token: &str) {
     c.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(path_of(c).await, "/signin");
-    fill(c, "token", token).await;
-    click(c, "form[action=\"/signin\"] button[type=submit]").await;
+    let activated = ACTIVATED.lock().unwrap().iter().any(|(t, _)| t == token);
+    if activated {
+        fill(c, "name", name).await;
+        fill(c, "password", TEST_PASSWORD).await;
+        click(c, "form[action=\"/signin\"] button[type=submit]").await;
+    } else {
+        click(c, "a[href=\"/signin/activate\"]").await;
+        fill(c, "token", token).await;
+        fill(c, "password", TEST_PASSWORD).await;
+        fill(c, "password_repeat", TEST_PASSWORD).await;
+        click(c, "form[action=\"/signin/activate\"] button[type=submit]").await;
+        ACTIVATED
+            .lock()
+            .unwrap()
+            .push((token.to_string(), name.to_string()));
+    }
     c.wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css("header .who"))
+        .await
+        .unwrap();
+}
+
+/// Types the password of an electronic signature into the form on the page.
+async fn sign_with_password(c: &Client, form: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(&format!(
+            "{form} input[name=signature_password]"
+        )))
+        .await
+        .unwrap()
+        .send_keys(TEST_PASSWORD)
         .await
         .unwrap();
 }
@@ -191,7 +224,7 @@ async fn sign_out(c: &Client) {
     click(c, "form[action=\"/signout\"] button").await;
     c.wait()
         .at_most(Duration::from_secs(20))
-        .for_element(Locator::Id("token"))
+        .for_element(Locator::Id("password"))
         .await
         .unwrap();
 }
@@ -202,6 +235,7 @@ async fn create_user(c: &Client, base: &str, name: &str, role: &str, sites: &str
     fill(c, "name", name).await;
     choose(c, "role", role).await;
     fill(c, "sites", sites).await;
+    fill(c, "full_name", &format!("Test {name}")).await;
     click(c, "form[action=\"/admin/users\"] button[type=submit]").await;
     let token = c
         .wait()
@@ -271,7 +305,7 @@ async fn run(c: &Client, base: &str, admin: &str) -> Seen {
     c.set_window_size(1100, 900).await.unwrap();
 
     // Admin: sign in with admin.token, create the users (each token shown once).
-    sign_in(c, base, admin).await;
+    sign_in(c, base, "admin", admin).await;
     assert_eq!(path_of(c).await, "/admin");
     let inv = create_user(c, base, "ines", "investigator", "SITE01").await;
     let pharm = create_user(c, base, "paul", "pharmacist", "SITE01").await;
@@ -281,7 +315,7 @@ async fn run(c: &Client, base: &str, admin: &str) -> Seen {
     sign_out(c).await;
 
     // Investigator: an eligible and an ineligible patient through the form.
-    sign_in(c, base, &inv).await;
+    sign_in(c, base, "ines", &inv).await;
     assert_eq!(path_of(c).await, format!("/trials/{T}/screening"));
     fill_screening(c, "SITE01-0001", "112").await;
     screenshot(c, "investigator").await;
@@ -328,7 +362,7 @@ async fn run(c: &Client, base: &str, admin: &str) -> Seen {
     sign_out(c).await;
 
     // Pharmacist: the queue, the confirmation, a double submit, one allocation.
-    sign_in(c, base, &pharm).await;
+    sign_in(c, base, "paul", &pharm).await;
     assert_eq!(path_of(c).await, format!("/trials/{T}/queue"));
     let queue = text_of(c, "table.queue").await;
     assert!(queue.contains("SITE01-0001") && !queue.contains("SITE01-0002"));
@@ -363,7 +397,8 @@ async fn run(c: &Client, base: &str, admin: &str) -> Seen {
         .await
         .unwrap()
         .unwrap();
-    // Two clicks in a row on the submit button (a double click).
+    // The electronic signature, then two clicks in a row on the submit button (a double click).
+    sign_with_password(c, "div.confirm form").await;
     c.execute(
         "const b = document.querySelector('div.confirm button[type=submit]'); b.click(); b.click();",
         vec![],
@@ -374,6 +409,12 @@ async fn run(c: &Client, base: &str, admin: &str) -> Seen {
     assert_eq!(subject, format!("{T}-0001"));
     let arm = text_of(c, "article.allocation dd.arm").await;
     assert!(["SFRT/SCART", "Conventional radiotherapy"].contains(&arm.as_str()));
+    let signature = text_of(c, "article.allocation .signature-record").await;
+    assert!(
+        signature.contains("Signed electronically by Test paul (paul)")
+            && signature.contains("I randomize patient SITE01-0001"),
+        "{signature}"
+    );
     let card_path = path_of(c).await;
     screenshot(c, "pharmacist-card").await;
     no_design(&c.source().await.unwrap(), "allocation card");
@@ -386,9 +427,10 @@ async fn run(c: &Client, base: &str, admin: &str) -> Seen {
              const key = arguments[1];
              fetch(arguments[0], { method: 'POST', credentials: 'same-origin',
                  headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-                 body: new URLSearchParams({ csrf: csrf, idempotency_key: key }) })
+                 body: new URLSearchParams({ csrf: csrf, idempotency_key: key,
+                                             signature_password: arguments[2] }) })
                .then(r => done(new URL(r.url).pathname)).catch(e => done('error ' + e));",
-            vec![json!(form_action), json!(key)],
+            vec![json!(form_action), json!(key), json!(TEST_PASSWORD)],
         )
         .await
         .unwrap();
@@ -396,7 +438,7 @@ async fn run(c: &Client, base: &str, admin: &str) -> Seen {
     sign_out(c).await;
 
     // Monitor: the new subject counted, the chart drawn, the chain valid.
-    sign_in(c, base, &mon).await;
+    sign_in(c, base, "mona", &mon).await;
     assert_eq!(path_of(c).await, format!("/trials/{T}/dashboard"));
     assert_eq!(text_of(c, "#enrolled").await, "1 of 90");
     let chart = c.find(Locator::Css("figure.chart svg")).await.unwrap();
@@ -567,7 +609,7 @@ fn screening_errors_take_the_focus() {
         .unwrap();
     runtime.block_on(async {
         let c = chromium(port, profile.path()).await;
-        sign_in(&c, &app.base, &inv).await;
+        sign_in(&c, &app.base, "ines", &inv).await;
         assert_eq!(path_of(&c).await, format!("/trials/{T}/screening"));
         fill_screening(&c, "SITE01-0001", "112").await;
         fill(&c, "f-patient_ref", "").await;
@@ -623,7 +665,7 @@ fn correction_approval_and_withdrawal() {
     let (c, screening) = runtime.block_on(async {
         let c = chromium(port, profile.path()).await;
         c.set_window_size(1100, 900).await.unwrap();
-        sign_in(&c, &base, &inv).await;
+        sign_in(&c, &base, "ines", &inv).await;
         fill_screening(&c, "SITE01-0001", "112").await;
         assert_eq!(submit_screening(&c).await, "Eligible");
         let screening = path_of(&c).await;
@@ -664,7 +706,7 @@ fn correction_approval_and_withdrawal() {
         sign_out(&c).await;
 
         // The monitor's queue: old → new, approve with a reason.
-        sign_in(&c, &base, &mon).await;
+        sign_in(&c, &base, "mona", &mon).await;
         click(&c, "nav a[href$=\"/corrections\"]").await;
         let changes = text_of(&c, "table.changes").await;
         assert!(
@@ -677,6 +719,7 @@ fn correction_approval_and_withdrawal() {
             .send_keys("source document verified")
             .await
             .unwrap();
+        sign_with_password(&c, "form.decision").await;
         click(&c, "form.decision button[value=approve]").await;
         let done = text_of(&c, "div.notice").await;
         assert!(done.contains("approved"), "{done}");
@@ -688,15 +731,17 @@ fn correction_approval_and_withdrawal() {
         sign_out(&c).await;
 
         // The investigator withdraws the subject: reason, review, confirm.
-        sign_in(&c, &base, &inv).await;
+        sign_in(&c, &base, "ines", &inv).await;
         c.goto(&format!("{base}/trials/{T}/subjects/{subject}"))
             .await
             .unwrap();
         click(&c, "a.button.danger[href$=\"/withdraw\"]").await;
         fill(&c, "reason", "moved to another city").await;
         click(&c, "form button.primary[type=submit]").await;
+        sign_with_password(&c, "div.confirm form").await;
         click(&c, "form button.danger[type=submit]").await;
         let card = text_of(&c, "article.allocation").await;
+        assert!(card.contains("Withdrawal signature"), "{card}");
         assert!(card.contains("Withdrawn"), "{card}");
         assert!(card.contains("moved to another city"), "{card}");
         c.close().await.unwrap();
@@ -915,13 +960,17 @@ fn every_page_fits_a_phone_and_passes_axe() {
 
         // Signed out: the sign-in page, a refused token, an unknown page.
         check(&c, &base, "/signin", axe, p).await;
-        fill(&c, "token", "tg_not-a-token").await;
+        fill(&c, "name", "nobody").await;
+        fill(&c, "password", "not-a-password").await;
         click(&c, "form[action=\"/signin\"] button[type=submit]").await;
         check_page(&c, axe, "sign-in refused", p).await;
         check(&c, &base, "/no-such-page", axe, p).await;
+        check(&c, &base, "/signin/activate", axe, p).await;
 
         // Investigator.
-        sign_in(&c, &base, &inv).await;
+        sign_in(&c, &base, "ines", &inv).await;
+        check(&c, &base, &format!("/trials/{T}/screening"), axe, p).await;
+        check(&c, &base, "/account/password", axe, p).await;
         check(&c, &base, &format!("/trials/{T}/screening"), axe, p).await;
         phone_screenshot(&c, "phone-screening-form").await;
         viewport(&c, DESKTOP, 900).await;
@@ -951,7 +1000,7 @@ fn every_page_fits_a_phone_and_passes_axe() {
         sign_out(&c).await;
 
         // Pharmacist.
-        sign_in(&c, &base, &pharm).await;
+        sign_in(&c, &base, "paul", &pharm).await;
         check(&c, &base, &format!("/trials/{T}/queue"), axe, p).await;
         phone_screenshot(&c, "phone-queue").await;
         viewport(&c, DESKTOP, 900).await;
@@ -985,7 +1034,7 @@ fn every_page_fits_a_phone_and_passes_axe() {
         sign_out(&c).await;
 
         // Monitor.
-        sign_in(&c, &base, &mon).await;
+        sign_in(&c, &base, "mona", &mon).await;
         for path in [
             "/trials".to_string(),
             format!("/trials/{T}/dashboard"),
@@ -999,7 +1048,7 @@ fn every_page_fits_a_phone_and_passes_axe() {
         sign_out(&c).await;
 
         // Admin.
-        sign_in(&c, &base, &admin).await;
+        sign_in(&c, &base, "admin", &admin).await;
         check(&c, &base, "/admin", axe, p).await;
         fill(&c, "name", "").await;
         click(&c, "form[action=\"/admin/users\"] button[type=submit]").await;

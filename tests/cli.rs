@@ -787,3 +787,43 @@ fn user_list_and_change(db: TestDb) {
     assert!(stderr(&o).contains("sites"), "{}", stderr(&o));
 }
 both_backends!(user_list_and_change);
+
+/// `user token`: another token, printed once, with an expiry; `--revoke-others` rotates;
+/// `--reset-password` clears the password so that the new token activates the account again.
+fn user_token_rotates_and_resets(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let data = app.data_dir.path().display().to_string();
+    let args = data_args(&app.db, &data);
+    let run_with = |head: &[&str], code: i32| run_expect(&[head, &args[..]].concat(), code);
+    let first = app.user("lims", "monitor", &[]);
+    let o = run_with(
+        &[
+            "user",
+            "token",
+            "lims",
+            "--expires",
+            "2099-01-01",
+            "--revoke-others",
+        ],
+        0,
+    );
+    let second = stdout(&o).trim().to_string();
+    assert!(second.starts_with("tg_"), "{second}");
+    assert!(stderr(&o).contains("expiring 2099-01-01"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 other token(s) revoked"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(app.get(&first, "/api/v1/trials").status(), 401);
+    assert_eq!(app.get(&second, "/api/v1/trials").status(), 200);
+    let o = run_with(&["user", "token", "lims", "--reset-password"], 0);
+    assert!(
+        stderr(&o).contains("activates the account again"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_with(&["user", "token", "nobody"], 2);
+    assert!(stderr(&o).contains("nobody"), "{}", stderr(&o));
+}
+both_backends!(user_token_rotates_and_resets);

@@ -53,7 +53,7 @@ fn append(conn: &mut DbConnection, chain: &str, i: i64) -> AuditEntry {
 // Migrations
 
 /// Migrations in migrations/sqlite and migrations/postgres (the same names on both).
-const MIGRATIONS: usize = 11;
+const MIGRATIONS: usize = 12;
 
 fn migrations_apply_and_are_idempotent(db: TestDb) {
     let database = db.database();
@@ -871,6 +871,7 @@ fn rows_round_trip_and_constraints_hold(db: TestDb) {
         audit_seq: 2,
         idempotency_key: Some("key-1"),
         request_fingerprint: Some("fp"),
+        randomization_signature: None,
     };
     diesel::insert_into(subjects::table)
         .values(&subject)
@@ -1112,6 +1113,7 @@ fn stored_enums_round_trip_and_unknown_text_is_an_error(db: TestDb) {
                 audit_seq: 10 + i as i64,
                 idempotency_key: None,
                 request_fingerprint: None,
+                randomization_signature: None,
             })
             .execute(&mut *conn)
             .unwrap();

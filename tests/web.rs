@@ -14,10 +14,13 @@ use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
-use common::app::{eligible, TestApp};
+use common::app::{eligible, TestApp, TEST_PASSWORD};
 use common::TestDb;
 
 const T: &str = "NCT06987370";
+
+/// The electronic signature of the final acts (randomize, withdraw, decide, close).
+const SIGN: (&str, &str) = ("signature_password", TEST_PASSWORD);
 
 /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
 struct Web<'a> {
@@ -45,11 +48,49 @@ impl<'a> Web<'a> {
         web
     }
 
+    /// A person's sign-in: the first time, activation with the token (setting
+    /// [`TEST_PASSWORD`]); afterwards name and password.
     fn sign_in(&self, token: &str) -> Response {
+        if token == self.app.admin {
+            // The first admin signs too (closing a trial), so they get a printed name.
+            self.app.name_admin();
+        }
+        let r = self.activate(token, TEST_PASSWORD);
+        if r.status() != 409 {
+            return r;
+        }
+        let name = self
+            .app
+            .name_of(token)
+            .expect("the name of an activated token");
+        self.sign_in_with(&name, TEST_PASSWORD)
+    }
+
+    /// Name and password on the sign-in form.
+    fn sign_in_with(&self, name: &str, password: &str) -> Response {
         let page = self.get("/signin");
         assert_eq!(page.status(), 200);
         let csrf = hidden(&page.text().unwrap(), "csrf");
-        self.post("/signin", &[("csrf", &csrf), ("token", token)])
+        self.post(
+            "/signin",
+            &[("csrf", &csrf), ("name", name), ("password", password)],
+        )
+    }
+
+    /// The activation form: the one-time token and a new password, typed twice.
+    fn activate(&self, token: &str, password: &str) -> Response {
+        let page = self.get("/signin/activate");
+        assert_eq!(page.status(), 200);
+        let csrf = hidden(&page.text().unwrap(), "csrf");
+        self.post(
+            "/signin/activate",
+            &[
+                ("csrf", &csrf),
+                ("token", token),
+                ("password", password),
+                ("password_repeat", password),
+            ],
+        )
     }
 
     fn get(&self, path: &str) -> Response {
@@ -200,12 +241,21 @@ fn root_and_sign_in(db: TestDb) {
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/signin");
     let page = web.page("/signin");
-    assert!(page.contains("<label for=\"token\">"), "labelled input");
+    for label in ["<label for=\"name\">", "<label for=\"password\">"] {
+        assert!(page.contains(label), "labelled input {label}");
+    }
+    assert!(page.contains("href=\"/signin/activate\""), "{page}");
+    let activation = web.page("/signin/activate");
+    for label in ["token", "password", "password_repeat"] {
+        assert!(
+            activation.contains(&format!("<label for=\"{label}\">")),
+            "{label}"
+        );
+    }
     assert_eq!(web.get("/static/style.css").status(), 200);
 
-    // Sign-in cookie attributes.
-    let csrf = hidden(&page, "csrf");
-    let r = web.post("/signin", &[("csrf", &csrf), ("token", &inv)]);
+    // Activation with the one-time token signs in; the session cookie's attributes.
+    let r = web.activate(&inv, TEST_PASSWORD);
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), format!("/trials/{T}/screening"));
     let set_cookie: Vec<String> = r
@@ -256,15 +306,28 @@ both_backends!(root_and_sign_in);
 fn bad_token_is_refused(db: TestDb) {
     let app = TestApp::spawn(db);
     let web = Web::new(&app);
-    let r = web.sign_in("tg_0000000000000000000000000000000000000000000000000000000000000000");
+    let r = web.activate(
+        "tg_0000000000000000000000000000000000000000000000000000000000000000",
+        TEST_PASSWORD,
+    );
     assert_eq!(r.status(), 401);
     let body = r.text().unwrap();
-    assert!(body.contains("not valid or has been revoked"), "{body}");
+    assert!(
+        body.contains("not valid, has expired or has been revoked"),
+        "{body}"
+    );
     assert!(web.session_cookie().is_none());
     assert_eq!(web.get("/admin").status(), 303);
     // Sign-in without the form's token (no cookie): refused.
     let other = Web::new(&app);
-    let r = other.post("/signin", &[("csrf", "x"), ("token", &app.admin)]);
+    let r = other.post(
+        "/signin",
+        &[
+            ("csrf", "x"),
+            ("name", "admin"),
+            ("password", TEST_PASSWORD),
+        ],
+    );
     assert_eq!(r.status(), 403);
     assert!(other.session_cookie().is_none());
 }
@@ -284,6 +347,7 @@ fn pages_by_role(db: TestDb) {
         &[
             ("csrf", &hidden(&confirm, "csrf")),
             ("idempotency_key", &hidden(&confirm, "idempotency_key")),
+            SIGN,
         ],
     );
     assert_eq!(r.status(), 303);
@@ -399,6 +463,7 @@ fn csrf_is_required(db: TestDb) {
         &[
             ("csrf", "bad"),
             ("idempotency_key", &hidden(&confirm, "idempotency_key")),
+            SIGN,
         ],
     );
     assert_eq!(r.status(), 403);
@@ -412,7 +477,7 @@ fn csrf_is_required(db: TestDb) {
     assert_eq!(r.status(), 403);
     let r = a.post(
         &format!("/admin/trials/{T}/close"),
-        &[("reason", "x"), ("confirm", "yes")],
+        &[("reason", "x"), ("confirm", "yes"), SIGN],
     );
     assert_eq!(r.status(), 403);
 }
@@ -586,9 +651,9 @@ fn randomize_once_without_block_information(db: TestDb) {
     let key = hidden(&confirm, "idempotency_key");
     let path = format!("/trials/{T}/randomize/{id}");
     // A double click, then a reload of the POST: one allocation, the same card.
-    let first = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key)]);
-    let second = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key)]);
-    let third = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key)]);
+    let first = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key), SIGN]);
+    let second = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key), SIGN]);
+    let third = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key), SIGN]);
     assert_eq!(first.status(), 303);
     let card_path = location(&first);
     assert_eq!(location(&second), card_path);
@@ -627,7 +692,7 @@ fn randomize_once_without_block_information(db: TestDb) {
     assert!(!again.contains("idempotency_key"));
     let r = p.post(
         &path,
-        &[("csrf", &csrf), ("idempotency_key", "another-tab")],
+        &[("csrf", &csrf), ("idempotency_key", "another-tab"), SIGN],
     );
     assert_eq!(r.status(), 409);
     assert!(r.text().unwrap().contains("Already randomized"));
@@ -769,6 +834,7 @@ fn admin_users_and_closing(db: TestDb) {
     let body = r.text().unwrap();
     assert!(body.contains("id=\"name-error\""), "{body}");
     assert!(body.contains("id=\"sites-error\""), "{body}");
+    assert!(body.contains("id=\"full_name-error\""), "{body}");
     assert!(body.contains("value=\"ines smith\""));
     assert!(body.contains("<option value=\"pharmacist\" selected>"));
 
@@ -779,6 +845,7 @@ fn admin_users_and_closing(db: TestDb) {
             ("name", "ines"),
             ("role", "investigator"),
             ("sites", "SITE01"),
+            ("full_name", "王丽"),
         ],
     );
     assert_eq!(r.status(), 200);
@@ -811,7 +878,7 @@ fn admin_users_and_closing(db: TestDb) {
     a.page(&close);
     let r = a.post(
         &close,
-        &[("csrf", &csrf), ("reason", ""), ("confirm", "yes")],
+        &[("csrf", &csrf), ("reason", ""), ("confirm", "yes"), SIGN],
     );
     assert_eq!(r.status(), 422);
     assert!(r.text().unwrap().contains("id=\"reason-error\""));
@@ -842,6 +909,7 @@ fn admin_users_and_closing(db: TestDb) {
             ("reason", "enrollment complete"),
             ("reveal_seed", "yes"),
             ("confirm", "yes"),
+            SIGN,
         ],
     );
     assert_eq!(r.status(), 303);
@@ -908,11 +976,18 @@ both_backends!(sign_out_and_expiry);
 fn signin_needs_a_server_issued_token(db: TestDb) {
     let app = TestApp::spawn(db);
     let (inv, _, _) = users(&app);
+    // Both have set their passwords.
+    Web::signed_in(&app, &app.admin);
+    Web::signed_in(&app, &inv);
     let raw = Client::builder().redirect(Policy::none()).build().unwrap();
     let planted = |cookie: &str, csrf: &str| {
         raw.post(app.url("/signin"))
             .header("Cookie", format!("tg_signin={cookie}"))
-            .form(&[("csrf", csrf), ("token", app.admin.as_str())])
+            .form(&[
+                ("csrf", csrf),
+                ("name", "admin"),
+                ("password", TEST_PASSWORD),
+            ])
             .send()
             .unwrap()
     };
@@ -931,7 +1006,14 @@ fn signin_needs_a_server_issued_token(db: TestDb) {
     let their_token = hidden(&theirs.page("/signin"), "csrf");
     let mine = Web::new(&app);
     mine.page("/signin");
-    let r = mine.post("/signin", &[("csrf", &their_token), ("token", &app.admin)]);
+    let r = mine.post(
+        "/signin",
+        &[
+            ("csrf", &their_token),
+            ("name", "admin"),
+            ("password", TEST_PASSWORD),
+        ],
+    );
     assert_eq!(r.status(), 403);
     assert!(mine.session_cookie().is_none());
     // A server-issued pair sent from another site's page (Sec-Fetch-Site) is refused too.
@@ -941,13 +1023,17 @@ fn signin_needs_a_server_issued_token(db: TestDb) {
         .client
         .post(app.url("/signin"))
         .header("Sec-Fetch-Site", "cross-site")
-        .form(&[("csrf", csrf.as_str()), ("token", app.admin.as_str())])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "admin"),
+            ("password", TEST_PASSWORD),
+        ])
         .send()
         .unwrap();
     assert_eq!(r.status(), 403);
     assert!(w.session_cookie().is_none());
     // The pre-session cookie is HttpOnly and SameSite=Strict; the normal flow works, also
-    // after a wrong token, and from the same origin.
+    // after a wrong password, and from the same origin.
     let w = Web::new(&app);
     let r = w.get("/signin");
     let cookie = r
@@ -961,14 +1047,25 @@ fn signin_needs_a_server_issued_token(db: TestDb) {
         assert!(cookie.contains(attribute), "{cookie}");
     }
     let csrf = hidden(&r.text().unwrap(), "csrf");
-    let r = w.post("/signin", &[("csrf", &csrf), ("token", "tg_wrong")]);
+    let r = w.post(
+        "/signin",
+        &[
+            ("csrf", &csrf),
+            ("name", "admin"),
+            ("password", "not the password"),
+        ],
+    );
     assert_eq!(r.status(), 401);
     let csrf = hidden(&r.text().unwrap(), "csrf");
     let r = w
         .client
         .post(app.url("/signin"))
         .header("Sec-Fetch-Site", "same-origin")
-        .form(&[("csrf", csrf.as_str()), ("token", inv.as_str())])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "ines"),
+            ("password", TEST_PASSWORD),
+        ])
         .send()
         .unwrap();
     assert_eq!(r.status(), 303);
@@ -981,7 +1078,11 @@ fn signin_needs_a_server_issued_token(db: TestDb) {
     let r = w
         .client
         .post(format!("{second}/signin"))
-        .form(&[("csrf", csrf.as_str()), ("token", inv.as_str())])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "ines"),
+            ("password", TEST_PASSWORD),
+        ])
         .send()
         .unwrap();
     assert_eq!(r.status(), 303);
@@ -1215,6 +1316,7 @@ fn closed_trial_pages(db: TestDb) {
             ("csrf", &a.csrf()),
             ("reason", "DSMB <stopped> the trial"),
             ("confirm", "yes"),
+            SIGN,
         ],
     );
     assert_eq!(r.status(), 303);
@@ -1318,7 +1420,12 @@ fn withdraw_through_the_web(db: TestDb) {
         assert_eq!(web.get(&withdraw).status(), 403);
         let r = web.post(
             &withdraw,
-            &[("csrf", &web.csrf()), ("reason", "no"), ("confirm", "yes")],
+            &[
+                ("csrf", &web.csrf()),
+                ("reason", "no"),
+                ("confirm", "yes"),
+                SIGN,
+            ],
         );
         assert_eq!(r.status(), 403);
         assert!(r.text().unwrap().contains("Not allowed"));
@@ -1326,7 +1433,7 @@ fn withdraw_through_the_web(db: TestDb) {
     assert_eq!(api_subject()["status"], "on_study");
     // Without the form's token: refused.
     assert_eq!(
-        s.post(&withdraw, &[("reason", "x"), ("confirm", "yes")])
+        s.post(&withdraw, &[("reason", "x"), ("confirm", "yes"), SIGN])
             .status(),
         403
     );
@@ -1351,7 +1458,12 @@ fn withdraw_through_the_web(db: TestDb) {
     // A forged confirmation with an empty reason: the use case's error at the input.
     let r = s.post(
         &withdraw,
-        &[("csrf", &s.csrf()), ("reason", ""), ("confirm", "yes")],
+        &[
+            ("csrf", &s.csrf()),
+            ("reason", ""),
+            ("confirm", "yes"),
+            SIGN,
+        ],
     );
     assert_eq!(r.status(), 422);
     assert!(r.text().unwrap().contains("id=\"reason-error\""));
@@ -1382,7 +1494,12 @@ fn withdraw_through_the_web(db: TestDb) {
         .replace("&amp;", "&");
     let r = s.post(
         &withdraw,
-        &[("csrf", &s.csrf()), ("reason", &reason), ("confirm", "yes")],
+        &[
+            ("csrf", &s.csrf()),
+            ("reason", &reason),
+            ("confirm", "yes"),
+            SIGN,
+        ],
     );
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), card);
@@ -1399,7 +1516,7 @@ fn withdraw_through_the_web(db: TestDb) {
 
     // Again (another tab): refused as such, nothing changed.
     for fields in [
-        vec![("reason", "again"), ("confirm", "yes")],
+        vec![("reason", "again"), ("confirm", "yes"), SIGN],
         vec![("reason", "again")],
     ] {
         let csrf = s.csrf();
@@ -1948,7 +2065,12 @@ fn correction_and_approval_through_the_web(db: TestDb) {
     let csrf = m.csrf();
     let r = m.post(
         &decide,
-        &[("csrf", &csrf), ("decision", "approve"), ("reason", " ")],
+        &[
+            ("csrf", &csrf),
+            ("decision", "approve"),
+            ("reason", " "),
+            SIGN,
+        ],
     );
     assert_eq!(r.status(), 422);
     // The investigator cannot reach the decision.
@@ -1968,6 +2090,7 @@ fn correction_and_approval_through_the_web(db: TestDb) {
             ("csrf", &csrf),
             ("decision", "approve"),
             ("reason", "source document verified"),
+            SIGN,
         ],
     );
     assert_eq!(r.status(), 303);
@@ -2016,7 +2139,7 @@ fn pharmacist_confirms_the_patients_identity(db: TestDb) {
     let csrf = p.csrf();
     let r = p.post(
         &format!("/trials/{T}/randomize/{id}"),
-        &[("csrf", &csrf), ("idempotency_key", &key)],
+        &[("csrf", &csrf), ("idempotency_key", &key), SIGN],
     );
     assert_eq!(r.status(), 303);
     let card = p.page(&location(&r));
@@ -2108,3 +2231,405 @@ fn admin_downloads_the_access_review(db: TestDb) {
     assert_eq!(i.get("/admin/access-review.csv").status(), 403);
 }
 both_backends!(admin_downloads_the_access_review);
+
+/// The system chain's records, read from the database.
+fn system_records(app: &TestApp) -> Vec<Value> {
+    let mut conn = app.db.connection();
+    trialgate::storage::read_audit(&mut conn, "_system", 0, 10_000)
+        .unwrap()
+        .into_iter()
+        .map(|e| serde_json::from_str(&e.record).unwrap())
+        .collect()
+}
+
+/// A person's account over its life on the web: activation with the one-time token and a
+/// password that meets the policy (every problem named at once), sign-in by name and password
+/// only, a password change that ends the other sessions, and an admin's reset with a new
+/// token. Nothing secret reaches the audit trail.
+fn activation_and_passwords(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &["SITE01"]);
+    let w = Web::new(&app);
+    let page = w.page("/signin/activate");
+    let csrf = hidden(&page, "csrf");
+    let activate = |csrf: &str, password: &str, repeat: &str| {
+        w.post(
+            "/signin/activate",
+            &[
+                ("csrf", csrf),
+                ("token", &inv),
+                ("password", password),
+                ("password_repeat", repeat),
+            ],
+        )
+    };
+    // Too short and not repeated: both at once, nothing set.
+    let r = activate(&csrf, "Short-1", "Short-2");
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(body.contains("There are 2 problems"), "{body}");
+    assert!(body.contains("at least 12 characters"), "{body}");
+    assert!(body.contains("the same password typed again"), "{body}");
+    let csrf = hidden(&body, "csrf");
+    for weak in ["password1234", "qwertyuiop123", "ines-harbour-kestrel"] {
+        let r = activate(&csrf, weak, weak);
+        assert_eq!(r.status(), 422, "{weak}");
+        let body = r.text().unwrap();
+        assert!(
+            body.contains("too easy to guess") || body.contains("your name"),
+            "{weak}: {body}"
+        );
+    }
+    assert!(w.session_cookie().is_none());
+    let r = activate(&csrf, TEST_PASSWORD, TEST_PASSWORD);
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("/trials/{T}/screening"));
+
+    // The token activates once; afterwards the web takes name and password (the token stays
+    // an API credential).
+    let again = Web::new(&app);
+    let r = again.activate(&inv, TEST_PASSWORD);
+    assert_eq!(r.status(), 409);
+    assert!(r.text().unwrap().contains("already activated"));
+    assert_eq!(app.get(&inv, "/api/v1/trials").status(), 200);
+    assert_eq!(
+        again.sign_in_with("ines", "Kestrel-Harbour-2932").status(),
+        401
+    );
+    assert_eq!(again.sign_in_with("nobody", TEST_PASSWORD).status(), 401);
+    assert_eq!(again.sign_in_with("ines", TEST_PASSWORD).status(), 303);
+
+    // A password change: the current one is checked, the other session ends.
+    let new_password = "Lantern-Orchard-5817";
+    let form = w.page("/account/password");
+    assert!(form.contains("autocomplete=\"new-password\""), "{form}");
+    let csrf = w.csrf();
+    let r = w.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current_password", "wrong"),
+            ("password", new_password),
+            ("password_repeat", new_password),
+        ],
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("is not your password"));
+    let r = w.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current_password", TEST_PASSWORD),
+            ("password", new_password),
+            ("password_repeat", new_password),
+        ],
+    );
+    assert_eq!(r.status(), 200);
+    assert!(r.text().unwrap().contains("Your password is changed"));
+    assert_eq!(
+        w.get("/trials").status(),
+        200,
+        "this browser stays signed in"
+    );
+    assert_eq!(
+        again.get("/trials").status(),
+        303,
+        "the other session ended"
+    );
+    assert_eq!(
+        Web::new(&app).sign_in_with("ines", TEST_PASSWORD).status(),
+        401
+    );
+    assert_eq!(
+        Web::new(&app).sign_in_with("ines", new_password).status(),
+        303
+    );
+
+    // A forgotten password: the admin issues a new token that resets it.
+    let r = app.post(
+        &app.admin,
+        "/api/v1/users/ines/tokens",
+        &serde_json::json!({ "reset_password": true }),
+    );
+    assert_eq!(r.status(), 201);
+    let issued: Value = r.json().unwrap();
+    assert_eq!(issued["password_reset"], true);
+    let fresh = issued["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        w.get("/trials").status(),
+        303,
+        "sessions end with the reset"
+    );
+    assert_eq!(
+        Web::new(&app).sign_in_with("ines", new_password).status(),
+        401
+    );
+    assert_eq!(Web::new(&app).activate(&fresh, TEST_PASSWORD).status(), 303);
+
+    let records = system_records(&app);
+    let actions: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    for action in [
+        "user.activated",
+        "user.password_changed",
+        "user.token_issued",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let text = serde_json::to_string(&records).unwrap();
+    for secret in [
+        TEST_PASSWORD,
+        new_password,
+        "$argon2",
+        fresh.as_str(),
+        inv.as_str(),
+    ] {
+        assert!(!text.contains(secret), "{secret} in the audit trail");
+    }
+    // Failed sign-ins were counted like wrong tokens.
+    assert!(actions.contains(&"auth.failed"), "{actions:?}");
+}
+both_backends!(activation_and_passwords);
+
+/// Randomizing, withdrawing, deciding a correction and closing are signed with the password
+/// again and the stated meaning; a wrong password does nothing; the signature is in the audit
+/// entry, on the card, in the API and in both exports, and `audit verify` notices a changed one.
+fn final_acts_are_signed(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    let i = Web::signed_in(&app, &inv);
+    let id = hidden_id(&screen_ok(&i, &eligible_form("SITE01-0001")));
+    let p = Web::signed_in(&app, &pharm);
+    let path = format!("/trials/{T}/randomize/{id}");
+    let confirm = p.page(&path);
+    assert!(confirm.contains("Electronic signature"), "{confirm}");
+    assert!(
+        confirm.contains("I randomize patient SITE01-0001"),
+        "{confirm}"
+    );
+    let key = hidden(&confirm, "idempotency_key");
+    let csrf = p.csrf();
+    let subjects = || {
+        app.get(&mon, &format!("/api/v1/trials/{T}/subjects"))
+            .json::<Value>()
+            .unwrap()
+    };
+    for (password, problem) in [
+        ("", "Enter your password to sign."),
+        ("Kestrel-Harbour-2932", "The password is not correct"),
+    ] {
+        let r = p.post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("idempotency_key", &key),
+                ("signature_password", password),
+            ],
+        );
+        assert_eq!(r.status(), 422);
+        let body = r.text().unwrap();
+        assert!(body.contains(problem), "{body}");
+        assert!(body.contains("aria-invalid=\"true\""), "{body}");
+    }
+    assert_eq!(
+        subjects().as_array().unwrap().len(),
+        0,
+        "nothing randomized"
+    );
+    let r = p.post(&path, &[("csrf", &csrf), ("idempotency_key", &key), SIGN]);
+    assert_eq!(r.status(), 303);
+    let card_path = location(&r);
+    let card = p.page(&card_path);
+    assert!(
+        card.contains("Signed electronically by <strong>Test paul</strong> (paul)"),
+        "{card}"
+    );
+    let subject = subjects()[0].clone();
+    let signature = &subject["randomization_signature"];
+    assert_eq!(signature["name"], "paul");
+    assert_eq!(signature["full_name"], "Test paul");
+    assert_eq!(signature["meaning"], "I randomize patient SITE01-0001");
+    assert_eq!(signature["signed_at"], subject["randomized_at"]);
+    let entries: Value = app
+        .get(&mon, &format!("/api/v1/trials/{T}/audit?limit=1000"))
+        .json()
+        .unwrap();
+    let randomized = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "subject.randomized")
+        .unwrap()
+        .clone();
+    let record: Value = serde_json::from_str(randomized["record"].as_str().unwrap())
+        .unwrap_or_else(|_| randomized.clone());
+    let data = record.get("data").unwrap_or(&randomized["data"]);
+    assert_eq!(&data["signature"], signature);
+
+    // Withdrawal: signed with the investigator's password.
+    let subject_id = subject["subject_id"].as_str().unwrap().to_string();
+    let withdraw = format!("/trials/{T}/subjects/{subject_id}/withdraw");
+    let review = i.post(&withdraw, &[("csrf", &i.csrf()), ("reason", "moved away")]);
+    let review = review.text().unwrap();
+    assert!(
+        review.contains(&format!("I withdraw subject {subject_id}")),
+        "{review}"
+    );
+    let r = i.post(
+        &withdraw,
+        &[
+            ("csrf", &i.csrf()),
+            ("reason", "moved away"),
+            ("confirm", "yes"),
+            SIGN,
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    assert!(i.page(&card_path).contains("Withdrawal signature"));
+    let withdrawn = subjects()[0].clone();
+    assert_eq!(withdrawn["withdrawal_signature"]["name"], "ines");
+
+    // Both exports carry the signatures.
+    let m = Web::signed_in(&app, &mon);
+    let csv = m.get(&format!("/trials/{T}/export/csv")).text().unwrap();
+    assert!(
+        csv.contains("randomization_signature,withdrawal_signature"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("Signed electronically by Test paul (paul)"),
+        "{csv}"
+    );
+    let json: Value = m.get(&format!("/trials/{T}/export/json")).json().unwrap();
+    assert_eq!(
+        json["subjects"][0]["withdrawal_signature"]["full_name"],
+        "Test ines"
+    );
+
+    // Closing: signed by the admin.
+    let a = Web::signed_in(&app, &app.admin);
+    let close = format!("/admin/trials/{T}/close");
+    let r = a.post(
+        &close,
+        &[
+            ("csrf", &a.csrf()),
+            ("reason", "enrollment complete"),
+            ("confirm", "yes"),
+        ],
+    );
+    assert_eq!(r.status(), 422, "no signature, not closed");
+    let r = a.post(
+        &close,
+        &[
+            ("csrf", &a.csrf()),
+            ("reason", "enrollment complete"),
+            ("confirm", "yes"),
+            SIGN,
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    let entries: Value = app
+        .get(&mon, &format!("/api/v1/trials/{T}/audit?limit=1000"))
+        .json()
+        .unwrap();
+    let closed = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "trial.closed")
+        .unwrap()
+        .to_string();
+    assert!(closed.contains("I close trial NCT06987370"), "{closed}");
+
+    // The signature column cannot be changed; with the guards dropped, verification says so.
+    assert!(m
+        .page(&format!("/trials/{T}/audit/verify"))
+        .contains("Valid."));
+    let mut conn = app.db.connection();
+    let forged = "UPDATE subjects SET randomization_signature = \
+        '{\"name\":\"mona\",\"full_name\":\"Test mona\",\"meaning\":\"I randomize patient SITE01-0001\",\"signed_at\":\"2026-01-01T00:00:00.000000Z\"}'";
+    assert!(
+        common::execute(&mut conn, forged).is_err(),
+        "the guard refuses"
+    );
+    common::drop_table_triggers(&mut conn);
+    common::execute(&mut conn, forged).unwrap();
+    let v = m.page(&format!("/trials/{T}/audit/verify"));
+    assert!(v.contains("INVALID."), "{v}");
+    assert!(
+        v.contains("differs from its subject.randomized entry"),
+        "{v}"
+    );
+}
+both_backends!(final_acts_are_signed);
+
+/// The admin's page of one account: its details, a change (audited, every refused field at
+/// its input) and another token (a password reset, shown once).
+fn admin_manages_an_account(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &["SITE01"]);
+    let i = Web::signed_in(&app, &inv);
+    let a = Web::signed_in(&app, &app.admin);
+    assert!(a.page("/admin").contains("href=\"/admin/users/ines\""));
+    let page = a.page("/admin/users/ines");
+    assert!(
+        page.contains("Test ines") && page.contains("SITE01"),
+        "{page}"
+    );
+    let csrf = a.csrf();
+    let r = a.post(
+        "/admin/users/ines",
+        &[
+            ("csrf", &csrf),
+            ("full_name", ""),
+            ("role", "investigator"),
+            ("sites", "SITE01"),
+            ("email", "not-an-address"),
+        ],
+    );
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    for field in ["full_name", "email"] {
+        assert!(
+            body.contains(&format!("id=\"{field}-error\"")),
+            "{field}: {body}"
+        );
+    }
+    let r = a.post(
+        "/admin/users/ines",
+        &[
+            ("csrf", &csrf),
+            ("full_name", "王丽"),
+            ("role", "investigator"),
+            ("sites", "SITE01"),
+            ("email", "wang.li@hospital.cn"),
+        ],
+    );
+    assert_eq!(r.status(), 200);
+    assert!(r.text().unwrap().contains("The account is changed."));
+    let users: Value = app.get(&app.admin, "/api/v1/users").json().unwrap();
+    let ines = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "ines")
+        .unwrap();
+    assert_eq!(ines["full_name"], "王丽");
+    assert_eq!(ines["password_set"], true);
+    // A reset: shown once, the sessions end, the token activates again.
+    let r = a.post(
+        "/admin/users/ines/token",
+        &[("csrf", &csrf), ("reset_password", "yes")],
+    );
+    assert_eq!(r.status(), 200);
+    let body = r.text().unwrap();
+    assert!(body.contains("shown only once"), "{body}");
+    let start = body.find("value=\"tg_").unwrap() + 7;
+    let token = body[start..].split('"').next().unwrap().to_string();
+    assert_eq!(i.get("/trials").status(), 303, "ines's session ended");
+    assert_eq!(Web::new(&app).activate(&token, TEST_PASSWORD).status(), 303);
+    assert_eq!(a.get("/admin/users/nobody").status(), 404);
+}
+both_backends!(admin_manages_an_account);

@@ -29,10 +29,16 @@ pub enum Action {
     DeviationRecorded,
     /// The checkpoint key this database's logs are signed with was recorded (first start).
     SigningKeyRegistered,
+    /// A person set their first password with their one-time token.
+    UserActivated,
+    /// A person changed their own password.
+    PasswordChanged,
+    /// An admin issued a user another bearer token (rotation, or a reset of the password).
+    TokenIssued,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 21] = [
         Action::TrialInitialized,
         Action::ScreeningRecorded,
         Action::SubjectRandomized,
@@ -51,6 +57,9 @@ impl Action {
         Action::CorrectionRejected,
         Action::DeviationRecorded,
         Action::SigningKeyRegistered,
+        Action::UserActivated,
+        Action::PasswordChanged,
+        Action::TokenIssued,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +82,9 @@ impl Action {
             Action::CorrectionRejected => "correction.rejected",
             Action::DeviationRecorded => "deviation.recorded",
             Action::SigningKeyRegistered => "log.key_registered",
+            Action::UserActivated => "user.activated",
+            Action::PasswordChanged => "user.password_changed",
+            Action::TokenIssued => "user.token_issued",
         }
     }
 

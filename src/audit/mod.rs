@@ -20,6 +20,7 @@ pub mod merkle;
 pub mod note;
 pub mod receipt;
 pub mod rows;
+pub mod signature;
 mod verify;
 
 use chrono::{NaiveDateTime, Timelike};

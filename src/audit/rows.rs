@@ -61,6 +61,8 @@ pub struct DecisionRow<'a> {
     pub decided_by: &'a str,
     pub decided_at: NaiveDateTime,
     pub audit_seq: i64,
+    /// The electronic signature's JSON, when signed.
+    pub signature: Option<&'a str>,
 }
 
 /// A `deviations` row as the check sees it.
@@ -93,6 +95,9 @@ pub struct SubjectRow<'a> {
     pub withdrawn_at: Option<NaiveDateTime>,
     pub withdrawn_by: Option<&'a str>,
     pub withdrawal_reason: Option<&'a str>,
+    /// The electronic signatures' JSON, when signed.
+    pub randomization_signature: Option<&'a str>,
+    pub withdrawal_signature: Option<&'a str>,
 }
 
 /// Where rows and chain first disagree, and how.
@@ -135,6 +140,17 @@ struct SubjectClaim {
 struct WithdrawalClaim {
     written: Written,
     reason: Value,
+    signature: Option<Value>,
+}
+
+/// Whether a row's signature column says what its entry's `data.signature` says (both absent,
+/// or the same JSON value: key order and spacing do not matter).
+fn same_signature(entry: Option<&Value>, row: Option<&str>) -> bool {
+    match (entry, row) {
+        (None, None) => true,
+        (Some(e), Some(r)) => serde_json::from_str::<Value>(r).is_ok_and(|r| &r == e),
+        _ => false,
+    }
 }
 
 /// What the entries of one chain say about its rows; feed entries with [`push`](Self::push),
@@ -223,8 +239,16 @@ impl RowClaims {
                 .is_some(),
             _ => {
                 let reason = data.get("reason").cloned().unwrap_or(Value::Null);
+                let signature = data.get("signature").cloned();
                 self.withdrawals
-                    .insert(id.clone(), WithdrawalClaim { written, reason })
+                    .insert(
+                        id.clone(),
+                        WithdrawalClaim {
+                            written,
+                            reason,
+                            signature,
+                        },
+                    )
                     .is_some()
             }
         };
@@ -305,7 +329,8 @@ impl RowClaims {
             && claim.written.seq == row.audit_seq
             && claim.written.at == row.decided_at
             && claim.written.actor == row.decided_by
-            && claim.data["reason"] == row.reason;
+            && claim.data["reason"] == row.reason
+            && same_signature(claim.data.get("signature"), row.signature);
         if !same {
             self.disagree(
                 claim.written.seq.min(row.audit_seq),
@@ -362,7 +387,8 @@ impl RowClaims {
                     && d["arm"] == row.arm
                     && d["sequence"] == row.sequence
                     && d["stratum_key"] == row.stratum_key
-                    && d["stratum_position"] == row.stratum_position;
+                    && d["stratum_position"] == row.stratum_position
+                    && same_signature(d.get("signature"), row.randomization_signature);
                 if !same {
                     self.disagree(
                         claim.written.seq.min(row.audit_seq),
@@ -393,7 +419,8 @@ impl RowClaims {
             (Some(claim), true) => {
                 let same = row.withdrawn_at == Some(claim.written.at)
                     && row.withdrawn_by == Some(claim.written.actor.as_str())
-                    && row.withdrawal_reason.is_some_and(|r| claim.reason == r);
+                    && row.withdrawal_reason.is_some_and(|r| claim.reason == r)
+                    && same_signature(claim.signature.as_ref(), row.withdrawal_signature);
                 if !same {
                     self.disagree(
                         claim.written.seq,

@@ -143,6 +143,22 @@ pub enum UserCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Issue another token to a user (printed once): rotate a system's token, give it an
+    /// expiry, or reset a forgotten password (the token then activates the account again).
+    Token {
+        name: String,
+        /// When the token stops authenticating: YYYY-MM-DD or RFC 3339.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Revoke the user's other tokens.
+        #[arg(long)]
+        revoke_others: bool,
+        /// Clear the password and end the user's browser sessions.
+        #[arg(long)]
+        reset_password: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Revoke every token of a user.
     Revoke {
         name: String,

@@ -1,9 +1,9 @@
-//! `trialgate user add|list|change|revoke`: users and tokens, acting as the local operator.
+//! `trialgate user add|list|change|token|revoke`: users and tokens, acting as the local operator.
 
 use std::process::ExitCode;
 
 use super::{CliError, ReportFormat, UserCommand};
-use crate::service::users;
+use crate::service::{credentials, users};
 
 pub(super) fn run(command: UserCommand) -> Result<ExitCode, CliError> {
     match command {
@@ -111,6 +111,42 @@ pub(super) fn run(command: UserCommand) -> Result<ExitCode, CliError> {
                     "all sites".to_string()
                 } else {
                     u.sites.join(", ")
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Token {
+            name,
+            expires,
+            revoke_others,
+            reset_password,
+            data,
+        } => {
+            let mut conn = data.open_migrated()?;
+            let request = credentials::TokenRequest {
+                expires_at: expires,
+                revoke_others,
+                reset_password,
+            };
+            let issued = credentials::issue_token(&mut conn, &users::cli_actor(), &name, &request)?;
+            println!("{}", issued.token);
+            eprintln!(
+                "token issued to {}{}{}; shown once{}",
+                issued.name,
+                issued
+                    .expires_at
+                    .as_deref()
+                    .map(|e| format!(", expiring {e}"))
+                    .unwrap_or_default(),
+                if issued.revoked_tokens > 0 {
+                    format!(", {} other token(s) revoked", issued.revoked_tokens)
+                } else {
+                    String::new()
+                },
+                if issued.password_reset {
+                    "; the password is cleared: the user activates the account again with it"
+                } else {
+                    ""
                 }
             );
             Ok(ExitCode::SUCCESS)

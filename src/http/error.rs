@@ -323,7 +323,7 @@ impl From<UserError> for ApiError {
             UserError::Denied(e) => e.into(),
             UserError::NotFound(e) => e.into(),
             UserError::Invalid(e) => e.into(),
-            UserError::Unauthenticated => ApiError::Unauthorized,
+            UserError::Unauthenticated | UserError::AlreadyActivated => ApiError::Unauthorized,
             UserError::Storage(e) => e.into(),
             UserError::Internal(e) => e.into(),
         }

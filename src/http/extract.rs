@@ -79,6 +79,19 @@ pub async fn authenticate(
     }
 }
 
+/// The client's address, or the 429 to answer while it is blocked for failed
+/// authentications (checked before any credential it sends is looked at).
+pub fn unblocked_client(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<std::net::IpAddr>, ApiError> {
+    let ip = req.peer_addr().map(|a| a.ip());
+    match ip.filter(|ip| state.auth_limiter.is_blocked(*ip)) {
+        Some(ip) => Err(state.auth_limiter.refusal(ip)),
+        None => Ok(ip),
+    }
+}
+
 /// Counts a wrong token from `ip`, records it in the `_system` chain, and returns the
 /// refusal to give: `Unauthorized`, or `TooManyRequests` once the address is blocked.
 /// Shared by the API and the web sign-in.

@@ -196,6 +196,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                 .service(users::list)
                 .service(users::access_review)
                 .service(users::change)
+                .service(users::issue_token)
                 .service(users::revoke),
         );
 }

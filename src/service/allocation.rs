@@ -6,11 +6,13 @@ use sha2::{Digest, Sha256};
 use super::screening::{ensure_open, in_force};
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
+use crate::audit::signature::{Meaning, Signature};
 use crate::audit::Action;
 use crate::eligibility::{Outcome, RawScreening};
 use crate::protocol::{Protocol, SubjectStatus};
 use crate::randomization::{allocation_at, stratum_key};
 use crate::service::error::{impossible_id, Internal, Invalid, NotFound, TrialClosed};
+use crate::service::signatures::Signer;
 use crate::service::views::Allocation;
 use crate::storage::{self, repo, DbConnection, StorageError};
 
@@ -82,6 +84,7 @@ pub fn randomize(
     user: &User,
     screening_id: &str,
     idempotency_key: Option<&str>,
+    signer: Option<&Signer>,
 ) -> Result<Randomized, AllocationError> {
     user.require_permission(Permission::Randomize)?;
     if let Some(key) = idempotency_key {
@@ -183,6 +186,28 @@ pub fn randomize(
         let arm = &protocol.arms[scheduled.arm];
         let sequence = enrolled + 1;
         let subject_id = format!("{trial_id}-{sequence:04}");
+        let signature = signer.map(|s| {
+            s.sign(
+                &Meaning::Randomize {
+                    patient_ref: screening.patient_ref.clone(),
+                },
+                at,
+            )
+        });
+        let mut data = json!({
+            "subject_id": subject_id,
+            "screening_id": screening.id,
+            "patient_ref": screening.patient_ref,
+            "site": screening.site,
+            "arm": arm.code,
+            "sequence": sequence,
+            "stratum_key": stratum,
+            "stratum_position": position,
+        });
+        if let Some(sig) = &signature {
+            data["signature"] = json!(sig);
+        }
+        let signature_json = signature.as_ref().map(Signature::to_json);
         let entry = storage::append_audit(
             c,
             &mut head,
@@ -190,16 +215,7 @@ pub fn randomize(
             &user.name,
             Some(user.role),
             Action::SubjectRandomized,
-            json!({
-                "subject_id": subject_id,
-                "screening_id": screening.id,
-                "patient_ref": screening.patient_ref,
-                "site": screening.site,
-                "arm": arm.code,
-                "sequence": sequence,
-                "stratum_key": stratum,
-                "stratum_position": position,
-            }),
+            data,
         )?;
         let row = repo::subjects::NewSubject {
             id: &subject_id,
@@ -220,6 +236,7 @@ pub fn randomize(
             audit_seq: entry.seq,
             idempotency_key,
             request_fingerprint: idempotency_key.map(|_| fingerprint.as_str()),
+            randomization_signature: signature_json.as_deref(),
         };
         let subject = repo::subjects::insert(c, &row)?;
         Ok(Randomized {
@@ -296,6 +313,7 @@ pub fn withdraw(
     user: &User,
     subject_id: &str,
     reason: &str,
+    signer: Option<&Signer>,
 ) -> Result<Allocation, AllocationError> {
     user.require_permission(Permission::Withdraw)?;
     if impossible_id(subject_id) {
@@ -316,6 +334,19 @@ pub fn withdraw(
             return Err(AllocationError::AlreadyWithdrawn(subject.id));
         }
         ensure_open::<AllocationError>(c, trial_id)?;
+        let signature = signer.map(|s| {
+            s.sign(
+                &Meaning::Withdraw {
+                    subject_id: subject.id.clone(),
+                },
+                at,
+            )
+        });
+        let mut data = json!({ "subject_id": subject.id, "reason": reason });
+        if let Some(sig) = &signature {
+            data["signature"] = json!(sig);
+        }
+        let signature_json = signature.as_ref().map(Signature::to_json);
         storage::append_audit(
             c,
             &mut head,
@@ -323,15 +354,24 @@ pub fn withdraw(
             &user.name,
             Some(user.role),
             Action::SubjectWithdrawn,
-            json!({ "subject_id": subject.id, "reason": reason }),
+            data,
         )?;
-        repo::subjects::withdraw(c, trial_id, &subject.id, at, &user.name, reason)?;
+        repo::subjects::withdraw(
+            c,
+            trial_id,
+            &subject.id,
+            at,
+            &user.name,
+            reason,
+            signature_json.as_deref(),
+        )?;
         // The row as it now stands, without reading it back.
         let withdrawn = crate::storage::models::Subject {
             status: SubjectStatus::Withdrawn,
             withdrawn_at: Some(at),
             withdrawn_by: Some(user.name.clone()),
             withdrawal_reason: Some(reason.to_string()),
+            withdrawal_signature: signature_json,
             ..subject
         };
         Ok(allocation_view(protocol, &withdrawn))
@@ -358,6 +398,14 @@ pub fn allocation_view(
         withdrawn_at: s.withdrawn_at.map(format_time),
         withdrawn_by: s.withdrawn_by.clone(),
         withdrawal_reason: s.withdrawal_reason.clone(),
+        randomization_signature: s
+            .randomization_signature
+            .as_deref()
+            .and_then(Signature::from_json),
+        withdrawal_signature: s
+            .withdrawal_signature
+            .as_deref()
+            .and_then(Signature::from_json),
     }
 }
 

@@ -14,12 +14,14 @@ use utoipa::ToSchema;
 use super::screening::{evaluate_request, in_force, stored_row, CorrectionOf, Stored};
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
+use crate::audit::signature::{Meaning, Signature};
 use crate::audit::Action;
 use crate::eligibility::{FieldError, Outcome, RawScreening};
 use crate::fields::InputError;
 use crate::protocol::{CorrectionStatus, Decision, DeviationKind};
 use crate::service::error::{impossible_id, Internal, Invalid, NotFound, TrialClosed};
 use crate::service::screening::ScreeningError;
+use crate::service::signatures::Signer;
 use crate::service::views::ScreeningView;
 use crate::storage::{self, models, repo, DbConnection, StorageError};
 
@@ -340,6 +342,7 @@ pub fn decide(
     user: &User,
     correction_id: &str,
     request: &DecisionRequest,
+    signer: Option<&Signer>,
 ) -> Result<ScreeningView, CorrectionError> {
     user.require_permission(Permission::ReviewCorrections)?;
     if impossible_id(correction_id) {
@@ -383,21 +386,26 @@ pub fn decide(
             Decision::Approve => Action::CorrectionApproved,
             Decision::Reject => Action::CorrectionRejected,
         };
-        let entry = storage::append_audit(
-            c,
-            &mut head,
-            at,
-            &user.name,
-            Some(user.role),
-            action,
-            json!({
-                "screening_id": row.id,
-                "corrects": row.corrects,
-                "subject_id": subject.id,
-                "reason": reason,
-                "deviations": found,
-            }),
-        )?;
+        let signature = signer.map(|s| {
+            let patient_ref = row.patient_ref.clone();
+            let meaning = match request.decision {
+                Decision::Approve => Meaning::ApproveCorrection { patient_ref },
+                Decision::Reject => Meaning::RejectCorrection { patient_ref },
+            };
+            s.sign(&meaning, at)
+        });
+        let mut data = json!({
+            "screening_id": row.id,
+            "corrects": row.corrects,
+            "subject_id": subject.id,
+            "reason": reason,
+            "deviations": found,
+        });
+        if let Some(sig) = &signature {
+            data["signature"] = json!(sig);
+        }
+        let entry =
+            storage::append_audit(c, &mut head, at, &user.name, Some(user.role), action, data)?;
         repo::corrections::insert_decision(
             c,
             &models::CorrectionDecision {
@@ -408,6 +416,7 @@ pub fn decide(
                 decided_by: user.name.clone(),
                 decided_at: at,
                 audit_seq: entry.seq,
+                signature: signature.as_ref().map(Signature::to_json),
             },
         )?;
         for kind in found {

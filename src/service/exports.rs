@@ -1,5 +1,6 @@
 //! Exports for monitors: subjects as CSV, everything as JSON, and a FHIR R4 Bundle.
 
+use crate::audit::signature::Signature;
 use serde_json::{json, Value};
 
 use super::allocation::allocation_view;
@@ -164,6 +165,8 @@ fn subjects_csv(
         "stratum_position",
         "audit_seq",
         "deviations",
+        "randomization_signature",
+        "withdrawal_signature",
     ];
     if blocks.is_some() {
         header.extend(["block_index", "block_size"]);
@@ -174,6 +177,9 @@ fn subjects_csv(
         let withdrawn_at = a.withdrawn_at.unwrap_or_default();
         let withdrawn_by = a.withdrawn_by.unwrap_or_default();
         let reason = a.withdrawal_reason.unwrap_or_default();
+        let signed = |s: Option<Signature>| s.map(|s| s.manifestation()).unwrap_or_default();
+        let randomization_signature = signed(a.randomization_signature);
+        let withdrawal_signature = signed(a.withdrawal_signature);
         let mut row: Vec<String> = [
             csv_cell::text(&a.subject_id),
             csv_cell::number(a.sequence).into(),
@@ -199,6 +205,8 @@ fn subjects_csv(
                 .collect::<Vec<_>>()
                 .join(";")
                 .into(),
+            csv_cell::text(&randomization_signature),
+            csv_cell::text(&withdrawal_signature),
         ]
         .into_iter()
         .map(|c| c.into_owned())

@@ -5,12 +5,14 @@ use serde_json::json;
 
 use super::{now, TrialRuntime};
 use crate::access::{Permission, User};
+use crate::audit::signature::{Meaning, Signature};
 use crate::audit::Action;
 use crate::fields::FieldError;
 use crate::protocol::amendment::AmendmentError;
 use crate::protocol::Protocol;
 use crate::service::error::{Invalid, NotFound, TrialClosed};
 use crate::service::queries::QueryError;
+use crate::service::signatures::Signer;
 use crate::service::views::TrialDetail;
 use crate::storage::{self, repo, DbConnection, StorageError};
 
@@ -50,6 +52,7 @@ pub fn close(
     user: &User,
     reason: &str,
     reveal_seed: bool,
+    signer: Option<&Signer>,
 ) -> Result<TrialDetail, TrialError> {
     user.require_permission(Permission::CloseTrial)?;
     let reason = crate::text::check_reason(reason, crate::text::MAX_REASON_CHARS)
@@ -72,6 +75,19 @@ pub fn close(
         let mut head = storage::lock_chain_head(c, trial_id)?;
         super::screening::ensure_open::<TrialError>(c, trial_id)?;
         let enrolled = repo::subjects::count(c, trial_id)?;
+        let signature = signer.map(|s| {
+            s.sign(
+                &Meaning::CloseTrial {
+                    trial_id: trial_id.to_string(),
+                },
+                at,
+            )
+        });
+        let mut data =
+            json!({ "reason": reason, "enrolled": enrolled, "seed_revealed": reveal_seed });
+        if let Some(sig) = &signature {
+            data["signature"] = json!(sig);
+        }
         storage::append_audit(
             c,
             &mut head,
@@ -79,7 +95,7 @@ pub fn close(
             &user.name,
             Some(user.role),
             Action::TrialClosed,
-            json!({ "reason": reason, "enrolled": enrolled, "seed_revealed": reveal_seed }),
+            data,
         )?;
         if let Some(seed) = &seed_hex {
             storage::append_audit(
@@ -92,7 +108,8 @@ pub fn close(
                 json!({ "seed": seed, "seed_commitment": trial.seed.as_ref().map(|s| s.commitment()) }),
             )?;
         }
-        repo::trials::close(c, trial_id, at, reason, reveal_seed)?;
+        let signature = signature.as_ref().map(Signature::to_json);
+        repo::trials::close(c, trial_id, at, reason, reveal_seed, signature.as_deref())?;
         Ok::<_, TrialError>(())
     })?;
     Ok(super::queries::trial_detail(conn, trial, user)?)

@@ -27,6 +27,9 @@ pub enum UserError {
     /// A token or session that belongs to no active user.
     #[error("missing, unknown or revoked credentials")]
     Unauthenticated,
+    /// An activation token of an account that already has a password.
+    #[error("this account is already activated; sign in with your name and password")]
+    AlreadyActivated,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -175,7 +178,10 @@ fn checked_email(text: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     }
 }
 
-fn checked_expiry(text: &str, errors: &mut Vec<FieldError>) -> Option<chrono::NaiveDateTime> {
+pub(super) fn checked_expiry(
+    text: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<chrono::NaiveDateTime> {
     let at = chrono::DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.naive_utc())
         .ok()
@@ -267,7 +273,7 @@ pub fn create_account(
             email.as_deref(),
             expires_at,
         )?;
-        repo::users::insert_token(c, &hash, name, at)?;
+        repo::users::insert_token(c, &hash, name, at, None)?;
         Ok(())
     })?;
     Ok(CreatedUser {
@@ -309,8 +315,8 @@ pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<Revok
 
 /// The user a bearer token belongs to; revoked tokens and users are refused.
 pub fn authenticate(conn: &mut DbConnection, token: &str) -> Result<User, UserError> {
-    let row =
-        repo::users::by_token_hash(conn, &token_hash(token))?.ok_or(UserError::Unauthenticated)?;
+    let row = repo::users::by_token_hash(conn, &token_hash(token), now())?
+        .ok_or(UserError::Unauthenticated)?;
     let user = user_of(row.clone())?;
     note_activity(conn, &row);
     Ok(user)
@@ -368,6 +374,7 @@ fn summary_of(row: crate::storage::models::User, sites: Vec<String>) -> UserSumm
         full_name: row.full_name,
         email: row.email,
         status,
+        password_set: row.password_hash.is_some(),
         created_at: super::format_time(row.created_at),
         last_active_at: row.last_active_at.map(super::format_time),
         expires_at: row.expires_at.map(super::format_time),
@@ -407,6 +414,7 @@ pub fn access_review_csv(rows: &[AccessReviewRow]) -> Result<Vec<u8>, Internal> 
         "sites",
         "permissions",
         "status",
+        "password_set",
         "created_at",
         "last_active_at",
         "expires_at",
@@ -429,6 +437,7 @@ pub fn access_review_csv(rows: &[AccessReviewRow]) -> Result<Vec<u8>, Internal> 
             csv_cell::text(&sites),
             csv_cell::text(&permissions),
             csv_cell::text(u.status.as_str()),
+            csv_cell::text(if u.password_set { "yes" } else { "no" }),
             csv_cell::text(&u.created_at),
             csv_cell::text(u.last_active_at.as_deref().unwrap_or("")),
             csv_cell::text(u.expires_at.as_deref().unwrap_or("")),

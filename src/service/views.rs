@@ -1,6 +1,7 @@
 //! The API's resources as clients see them (api.md). Services produce these; handlers
 //! serialise them. Nothing here tells a pharmacist or investigator about blocks.
 
+use crate::audit::signature::Signature;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -166,6 +167,12 @@ pub struct Allocation {
     pub withdrawn_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub withdrawal_reason: Option<String>,
+    /// The pharmacist's electronic signature, when randomized in the web pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub randomization_signature: Option<Signature>,
+    /// The investigator's electronic signature, when withdrawn in the web pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawal_signature: Option<Signature>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -246,6 +253,20 @@ pub struct CreatedUser {
     pub token: String,
 }
 
+/// Another token for a user (POST /users/{name}/tokens).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssuedToken {
+    pub name: String,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// How many of the user's other tokens were revoked (rotation).
+    pub revoked_tokens: i64,
+    /// The password was cleared: the token activates the account again.
+    pub password_reset: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RevokedUser {
     pub name: String,
@@ -264,6 +285,8 @@ pub struct UserSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub status: AccountStatus,
+    /// Whether the person has set a password (activated the account with their token).
+    pub password_set: bool,
     pub created_at: String,
     /// When the account last authenticated (to within a few minutes).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,4 +1,5 @@
-//! Browser sessions of the web pages: signing in with a user's token, resolving the session
+//! Browser sessions of the web pages: signing in with name and password (or activating an
+//! account with its one-time token), resolving the session
 //! cookie on each request, signing out. The database keeps only the SHA-256 of the random
 //! session id, the user's name and the times; the id itself is only in the HttpOnly cookie.
 
@@ -6,6 +7,7 @@ use chrono::Duration;
 
 use super::now;
 use crate::access::User;
+use crate::service::credentials::{self, NewPassword};
 use crate::service::error::Internal;
 use crate::service::users::UserError;
 use crate::storage::models::WebSession;
@@ -51,18 +53,35 @@ pub fn well_formed(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Signs in with a bearer token, exactly as the API authenticates it; refuses with
-/// `Unauthenticated` when the token is unknown or revoked. Also clears expired sessions.
+/// Signs in with name and password (see [`credentials::check_password`]); refuses with
+/// `Unauthenticated` whatever was wrong. Also clears expired sessions.
 pub fn sign_in(
     conn: &mut DbConnection,
-    token: &str,
+    name: &str,
+    password: &str,
     policy: SessionPolicy,
 ) -> Result<NewSession, UserError> {
-    let token = token.trim();
-    if token.is_empty() || token.len() > 256 {
-        return Err(UserError::Unauthenticated);
-    }
-    let user = super::users::authenticate(conn, token)?;
+    let user = credentials::check_password(conn, name, password)?;
+    open(conn, user, policy)
+}
+
+/// Activates an account with its one-time token and the first password, and signs in.
+pub fn activate(
+    conn: &mut DbConnection,
+    token: &str,
+    new: NewPassword<'_>,
+    policy: SessionPolicy,
+) -> Result<NewSession, UserError> {
+    let user = credentials::activate(conn, token, new)?;
+    open(conn, user, policy)
+}
+
+/// A new session of `user` (after a password was checked or set).
+pub fn open(
+    conn: &mut DbConnection,
+    user: User,
+    policy: SessionPolicy,
+) -> Result<NewSession, UserError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| Internal::new(format!("no randomness from the operating system: {e}")))?;

@@ -335,6 +335,7 @@ fn check_rows(
             decided_by: &d.decided_by,
             decided_at: d.decided_at,
             audit_seq: d.audit_seq,
+            signature: d.signature.as_deref(),
         });
     }
     for d in crate::storage::repo::corrections::deviations(conn, chain)? {
@@ -368,6 +369,8 @@ fn check_rows(
             withdrawn_at: s.withdrawn_at,
             withdrawn_by: s.withdrawn_by.as_deref(),
             withdrawal_reason: s.withdrawal_reason.as_deref(),
+            randomization_signature: s.randomization_signature.as_deref(),
+            withdrawal_signature: s.withdrawal_signature.as_deref(),
         });
     }
     Ok(())

@@ -35,6 +35,8 @@ pub struct Trial {
     pub seed_revealed: bool,
     /// The protocol version in force (1: as initialised).
     pub protocol_version: i32,
+    /// The closing admin's electronic signature (JSON), when closed from the web pages.
+    pub close_signature: Option<String>,
 }
 
 /// A new trial (`seed_revealed` starts false).
@@ -71,6 +73,9 @@ pub struct User {
     pub expires_at: Option<NaiveDateTime>,
     /// When it last authenticated, to within [`crate::storage::repo::users::ACTIVITY_RESOLUTION_MINUTES`].
     pub last_active_at: Option<NaiveDateTime>,
+    /// Argon2id PHC string; `None` until the account is activated.
+    pub password_hash: Option<String>,
+    pub password_set_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -91,6 +96,8 @@ pub struct Token {
     pub user_name: String,
     pub created_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// After it the token no longer authenticates.
+    pub expires_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -194,6 +201,8 @@ pub struct CorrectionDecision {
     pub decided_by: String,
     pub decided_at: NaiveDateTime,
     pub audit_seq: i64,
+    /// The monitor's electronic signature (JSON), when decided in the web pages.
+    pub signature: Option<String>,
 }
 
 /// A deviation recorded when a correction of a randomized patient was approved.
@@ -236,6 +245,9 @@ pub struct Subject {
     pub audit_seq: i64,
     pub idempotency_key: Option<String>,
     pub request_fingerprint: Option<String>,
+    /// Electronic signatures (JSON) of the randomization and the withdrawal, when signed.
+    pub randomization_signature: Option<String>,
+    pub withdrawal_signature: Option<String>,
 }
 
 /// A newly randomized subject (`status` is normally [`SubjectStatus::OnStudy`], withdrawal fields `None`).
@@ -260,6 +272,7 @@ pub struct NewSubject<'a> {
     pub audit_seq: i64,
     pub idempotency_key: Option<&'a str>,
     pub request_fingerprint: Option<&'a str>,
+    pub randomization_signature: Option<&'a str>,
 }
 
 /// One stored audit entry. Write entries only through [`super::append_audit`].

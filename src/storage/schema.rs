@@ -15,6 +15,7 @@ diesel::table! {
         close_reason -> Nullable<Text>,
         seed_revealed -> Bool,
         protocol_version -> Integer,
+        close_signature -> Nullable<Text>,
     }
 }
 
@@ -41,6 +42,8 @@ diesel::table! {
         email -> Nullable<Text>,
         expires_at -> Nullable<Timestamp>,
         last_active_at -> Nullable<Timestamp>,
+        password_hash -> Nullable<Text>,
+        password_set_at -> Nullable<Timestamp>,
     }
 }
 
@@ -50,6 +53,7 @@ diesel::table! {
         user_name -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
     }
 }
 
@@ -85,6 +89,7 @@ diesel::table! {
         decided_by -> Text,
         decided_at -> Timestamp,
         audit_seq -> BigInt,
+        signature -> Nullable<Text>,
     }
 }
 
@@ -120,6 +125,8 @@ diesel::table! {
         audit_seq -> BigInt,
         idempotency_key -> Nullable<Text>,
         request_fingerprint -> Nullable<Text>,
+        randomization_signature -> Nullable<Text>,
+        withdrawal_signature -> Nullable<Text>,
     }
 }
 

@@ -1,15 +1,17 @@
 //! Admin pages: users (create with the token shown once, revoke) and closing a trial.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::error::WebError;
 use super::form::Fields;
 use super::session::WebSession;
+use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
 use crate::access::{Permission, Role};
+use crate::audit::signature::Meaning;
 use crate::eligibility::FieldError;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
@@ -27,14 +29,30 @@ pub struct Flash {
     amended: Option<String>,
 }
 
-fn errors_at<'a>(errors: &'a [FieldError], prefix: &str) -> Vec<&'a FieldError> {
+pub(super) fn errors_at<'a>(errors: &'a [FieldError], prefix: &str) -> Vec<&'a FieldError> {
     errors
         .iter()
         .filter(|e| e.field == prefix || e.field.starts_with(&format!("{prefix}[")))
         .collect()
 }
 
-fn field_error(errors: &[FieldError], name: &str) -> Markup {
+/// The role select of the user forms, `role` chosen.
+pub(super) fn role_field(role: &str, errors: &[FieldError]) -> Markup {
+    let invalid = (!errors_at(errors, "role").is_empty()).then_some("true");
+    html! {
+        div.field.small {
+            label for="role" { "Role" }
+            select #role name="role" aria-invalid=[invalid] {
+                @for r in [Role::Investigator, Role::Pharmacist, Role::Monitor, Role::Admin] {
+                    option value=(r.as_str()) selected[role == r.as_str()] { (r.as_str()) }
+                }
+            }
+            (field_error(errors, "role"))
+        }
+    }
+}
+
+pub(super) fn field_error(errors: &[FieldError], name: &str) -> Markup {
     let found = errors_at(errors, name);
     html! {
         @if !found.is_empty() {
@@ -59,21 +77,34 @@ fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
                         p.hint #name-hint { "Letters, digits, '.', '_', '@' or '-'." }
                         (field_error(errors, "name"))
                     }
-                    div.field.small {
-                        label for="role" { "Role" }
-                        select #role name="role" aria-invalid=[invalid("role")] {
-                            @for r in [Role::Investigator, Role::Pharmacist, Role::Monitor, Role::Admin] {
-                                option value=(r.as_str()) selected[role == r.as_str()] { (r.as_str()) }
-                            }
-                        }
-                        (field_error(errors, "role"))
-                    }
+                    (role_field(role, errors))
                     div.field {
                         label for="sites" { "Sites" }
                         input #sites name="sites" value=(fields.value("sites")) autocomplete="off"
                             aria-invalid=[invalid("sites")] aria-describedby="sites-hint";
                         p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (always for admins and monitors)." }
                         (field_error(errors, "sites"))
+                    }
+                }
+                div.row {
+                    div.field {
+                        label for="full_name" { "Full name" }
+                        input #full_name name="full_name" value=(fields.value("full_name")) autocomplete="off"
+                            required aria-invalid=[invalid("full_name")] aria-describedby="full_name-hint";
+                        p.hint #full_name-hint { "As the person signs, in any script, e.g. 王丽 or Dr Wang Li: printed with their electronic signatures." }
+                        (field_error(errors, "full_name"))
+                    }
+                    div.field {
+                        label for="email" { "E-mail (optional)" }
+                        input #email type="email" name="email" value=(fields.value("email")) autocomplete="off"
+                            aria-invalid=[invalid("email")];
+                        (field_error(errors, "email"))
+                    }
+                    div.field.small {
+                        label for="expires_at" { "Expires (optional)" }
+                        input #expires_at type="date" name="expires_at" value=(fields.value("expires_at"))
+                            aria-invalid=[invalid("expires_at")];
+                        (field_error(errors, "expires_at"))
                     }
                 }
                 button.primary type="submit" { "Create user" }
@@ -111,7 +142,7 @@ fn home_page(
                     tbody {
                         @for u in list {
                             tr {
-                                td { (u.name) }
+                                td { a href=(format!("/admin/users/{}", u.name)) { (u.name) } }
                                 td { (u.full_name) }
                                 td { (u.role) }
                                 td { (if u.sites.is_empty() { "all".to_string() } else { u.sites.join(", ") }) }
@@ -119,6 +150,7 @@ fn home_page(
                                 td { (u.last_active_at.as_deref().map(templates::when).unwrap_or_else(|| "—".into())) }
                                 td { @if let Some(r) = &u.revoked_at { "Revoked " (templates::when(r)) }
                                     @else if u.status == AccountStatus::Expired { "Expired" }
+                                    @else if !u.password_set { "Not activated yet" }
                                     @else { "Active" @if let Some(e) = &u.expires_at { " (expires " (templates::when(e)) ")" } } }
                                 td { @if u.revoked_at.is_none() && u.name != s.user.name {
                                     a href=(format!("/admin/users/{}/revoke", u.name)) aria-label=(format!("Revoke {}", u.name)) { "Revoke…" } } }
@@ -247,7 +279,7 @@ pub async fn home(
     )))
 }
 
-fn sites_of(text: &str) -> Vec<String> {
+pub(super) fn sites_of(text: &str) -> Vec<String> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .map(str::to_string)
@@ -265,9 +297,15 @@ pub async fn create_user(
     let name = fields.value("name").trim().to_string();
     let role = fields.value("role").to_string();
     let sites = sites_of(fields.value("sites"));
+    let profile = users::Profile {
+        // Required for people: the form always sends it, so an empty one is refused by name.
+        full_name: Some(fields.value("full_name").to_string()),
+        email: fields.filled("email").map(str::to_string),
+        expires_at: fields.filled("expires_at").map(str::to_string),
+    };
     let result = session
         .db(&state, move |c, user| {
-            users::create(c, user, &name, &role, &sites)
+            users::create_account(c, user, &name, &role, &sites, &profile)
         })
         .await;
     match result {
@@ -281,14 +319,16 @@ pub async fn create_user(
                         dt { "Sites" } dd { (if created.sites.is_empty() { "all".to_string() } else { created.sites.join(", ") }) }
                     }
                     div.field {
-                        label for="new-token" { "Token" }
+                        label for="new-token" { "One-time activation token" }
                         input #new-token.token type="text" readonly value=(created.token) aria-describedby="token-warning";
                         button type="button" data-copy="new-token" hidden { "Copy token" }
                     }
                     p.notice.warn #token-warning role="status" {
                         strong { "This token is shown only once." }
-                        " Give it to " (created.name) " in person or through a secure channel; they sign in with it at this server's address. "
-                        "If it is lost, revoke the user and create a new one."
+                        " Give it to " (created.name) " in person or through a secure channel. At this server's "
+                        "address they choose " em { "Activate your account" } ", enter it once and set their password; "
+                        "from then on they sign in with their user name and password. "
+                        "A lost token or a forgotten password: issue a new token (" code { "trialgate user token" } ")."
                     }
                 }
                 p { a.button href="/admin" { "Done" } }
@@ -448,8 +488,46 @@ pub async fn close_form(
     )))
 }
 
+/// The confirmation of closing: what will happen, and the signature.
+fn close_confirm_page(
+    session: &WebSession,
+    trial_id: &str,
+    title: &str,
+    reason: &str,
+    reveal: bool,
+    problem: Option<&str>,
+) -> Markup {
+    let meaning = Meaning::CloseTrial {
+        trial_id: trial_id.to_string(),
+    };
+    let body = html! {
+        h1 { "Close trial " (trial_id) "?" }
+        div.card.confirm {
+            dl.big {
+                dt { "Trial" } dd { (title) }
+                dt { "Reason" } dd { (reason) }
+                dt { "Seed" } dd { (if reveal { "Revealed in the audit trail" } else { "Kept secret" }) }
+            }
+            p { strong { "This cannot be undone." } " No patient can be screened or randomized in this trial afterwards." }
+            form method="post" action=(format!("/admin/trials/{trial_id}/close")) {
+                (csrf_field(session))
+                input type="hidden" name="reason" value=(reason);
+                @if reveal { input type="hidden" name="reveal_seed" value="yes"; }
+                input type="hidden" name="confirm" value="yes";
+                (signature::fields(&meaning, problem))
+                div.actions {
+                    button.danger type="submit" { "Close the trial now" }
+                    a href="/admin" { "Cancel" }
+                }
+            }
+        }
+    };
+    page("Confirm closing", Some(session), Some(trial_id), body)
+}
+
 /// Two steps: the first POST shows what will happen; the second (`confirm=yes`) closes.
 pub async fn close(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<String>,
@@ -475,38 +553,36 @@ pub async fn close(
                 ),
             ));
         }
-        let body = html! {
-            h1 { "Close trial " (trial_id) "?" }
-            div.card.confirm {
-                dl.big {
-                    dt { "Trial" } dd { (trial.protocol.title) }
-                    dt { "Reason" } dd { (reason) }
-                    dt { "Seed" } dd { (if reveal { "Revealed in the audit trail" } else { "Kept secret" }) }
-                }
-                p { strong { "This cannot be undone." } " No patient can be screened or randomized in this trial afterwards." }
-                form method="post" action=(format!("/admin/trials/{trial_id}/close")) {
-                    (csrf_field(&session))
-                    input type="hidden" name="reason" value=(reason);
-                    @if reveal { input type="hidden" name="reveal_seed" value="yes"; }
-                    input type="hidden" name="confirm" value="yes";
-                    div.actions {
-                        button.danger type="submit" { "Close the trial now" }
-                        a href="/admin" { "Cancel" }
-                    }
-                }
-            }
-        };
-        return Ok(templates::ok(page(
-            "Confirm closing",
-            Some(&session),
-            Some(&trial_id),
-            body,
+        return Ok(templates::ok(close_confirm_page(
+            &session,
+            &trial_id,
+            &trial.protocol.title,
+            &reason,
+            reveal,
+            None,
         )));
     }
+    let signer = match signature::signer(&req, &state, &session, &fields).await {
+        Ok(s) => s,
+        Err(Refusal::Problem(p)) => {
+            return Ok(templates::respond(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                close_confirm_page(
+                    &session,
+                    &trial_id,
+                    &trial.protocol.title,
+                    &reason,
+                    reveal,
+                    Some(&p),
+                ),
+            ));
+        }
+        Err(Refusal::Error(e)) => return Err(session.fail(e)),
+    };
     let t = trial.clone();
     let result = session
         .db(&state, move |c, user| {
-            trials::close(c, &t, user, &reason, reveal)
+            trials::close(c, &t, user, &reason, reveal, Some(&signer))
         })
         .await;
     match result {

@@ -2,15 +2,17 @@
 //! approve and reject forms, and the deviations list.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use serde_json::Value;
 
 use super::error::WebError;
 use super::form::Fields;
 use super::session::WebSession;
+use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
 use crate::access::Permission;
+use crate::audit::signature::Meaning;
 use crate::eligibility::FieldError;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
@@ -86,6 +88,20 @@ fn decision_form(
 ) -> Markup {
     let id = &c.screening.id;
     let error = errors.iter().find(|e| e.field == "reason");
+    let signature_problem = errors
+        .iter()
+        .find(|e| e.field == signature::FIELD)
+        .map(|e| e.message.as_str());
+    let patient_ref = c.screening.patient_ref.clone();
+    let meanings = [
+        (
+            Some("Approve"),
+            Meaning::ApproveCorrection {
+                patient_ref: patient_ref.clone(),
+            },
+        ),
+        (Some("Reject"), Meaning::RejectCorrection { patient_ref }),
+    ];
     let error_id = format!("reason-{id}-error");
     html! {
         form.decision method="post" action=(format!("/trials/{trial_id}/corrections/{id}/decision")) {
@@ -96,6 +112,7 @@ fn decision_form(
                     aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())] {}
                 @if let Some(e) = error { p.field-error id=(error_id) { (e.message) } }
             }
+            (signature::fields_for(&format!("-{id}"), &meanings, signature_problem))
             div.actions {
                 button.primary type="submit" name="decision" value="approve" { "Approve correction" }
                 button type="submit" name="decision" value="reject" { "Reject correction" }
@@ -109,8 +126,12 @@ fn queue_page(
     session: &WebSession,
     pending: &[CorrectionView],
     deviations: &[DeviationView],
-    errors: &[FieldError],
+    failed: Option<(&str, &[FieldError])>,
 ) -> Markup {
+    let errors_of = |id: &str| match failed {
+        Some((failed_id, errors)) if failed_id == id => errors,
+        _ => &[],
+    };
     html! {
         h1 { "Corrections to approve" }
         p { "A correction of a randomized patient's screening takes effect only once a monitor "
@@ -133,7 +154,7 @@ fn queue_page(
                     dt { "Outcome" } dd { (templates::outcome_badge(c.previous_outcome)) " → " (templates::outcome_badge(c.screening.outcome)) }
                 }
                 (changes_table(c))
-                (decision_form(trial_id, c, session, errors))
+                (decision_form(trial_id, c, session, errors_of(&c.screening.id)))
             }
         }
         section aria-labelledby="deviations-title" {
@@ -206,7 +227,7 @@ pub async fn queue(
     };
     let body = html! {
         @if let Some(n) = notice { (templates::notice("ok", html! { (n) })) }
-        (queue_page(&trial_id, &session, &pending, &deviations, &[]))
+        (queue_page(&trial_id, &session, &pending, &deviations, None))
     };
     Ok(templates::ok(page(
         "Corrections",
@@ -218,6 +239,7 @@ pub async fn queue(
 
 /// POST /trials/{trial}/corrections/{id}/decision: approve or reject, then back to the queue.
 pub async fn decide(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<(String, String)>,
@@ -236,9 +258,34 @@ pub async fn decide(
         decision,
         reason: fields.value("reason").to_string(),
     };
+    let refused = |errors: Vec<FieldError>| {
+        let (state, session, trial_id, id) = (&state, &session, &trial_id, &id);
+        async move {
+            let (pending, deviations) = load(state, session, trial_id).await?;
+            let body = queue_page(
+                trial_id,
+                session,
+                &pending,
+                &deviations,
+                Some((id, &errors)),
+            );
+            Ok::<_, WebError>(templates::respond(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page("Corrections", Some(session), Some(trial_id), body),
+            ))
+        }
+    };
+    let signer = match signature::signer(&req, &state, &session, &fields).await {
+        Ok(s) => s,
+        Err(Refusal::Problem(p)) => {
+            return refused(vec![FieldError::new(signature::FIELD, p)]).await;
+        }
+        Err(Refusal::Error(e)) => return Err(session.fail(e)),
+    };
+    let decided = id.clone();
     let result = session
         .db(&state, move |c, user| {
-            corrections::decide(c, &trial, user, &id, &request)
+            corrections::decide(c, &trial, user, &decided, &request, Some(&signer))
         })
         .await;
     match result {
@@ -249,14 +296,7 @@ pub async fn decide(
         Err(WebError::Page {
             error: ApiError::Validation(errors),
             ..
-        }) => {
-            let (pending, deviations) = load(&state, &session, &trial_id).await?;
-            let body = queue_page(&trial_id, &session, &pending, &deviations, &errors);
-            Ok(templates::respond(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                page("Corrections", Some(&session), Some(&trial_id), body),
-            ))
-        }
+        }) => refused(errors).await,
         Err(e) => Err(e),
     }
 }

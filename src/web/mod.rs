@@ -8,6 +8,7 @@
 //! "print" buttons, moves the focus to a form's error summary (where `autofocus` did not) and
 //! loads a protocol file into its textarea.
 
+mod accounts;
 mod admin;
 mod amendment;
 mod assets;
@@ -22,6 +23,7 @@ mod monitor;
 mod pharmacist;
 mod screening_form;
 mod session;
+mod signature;
 mod signin;
 mod templates;
 mod viewer;
@@ -77,6 +79,16 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                     web::resource("/signin")
                         .route(web::get().to(signin::form))
                         .route(web::post().to(signin::submit)),
+                )
+                .service(
+                    web::resource("/signin/activate")
+                        .route(web::get().to(signin::activation_form))
+                        .route(web::post().to(signin::activate)),
+                )
+                .service(
+                    web::resource("/account/password")
+                        .route(web::get().to(signin::password_form))
+                        .route(web::post().to(signin::change_password)),
                 )
                 .route("/signout", web::post().to(signin::sign_out))
                 .route("/trials", web::get().to(signin::trials))
@@ -148,6 +160,15 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                     web::get().to(admin::access_review),
                 )
                 .route("/admin/users", web::post().to(admin::create_user))
+                .service(
+                    web::resource("/admin/users/{name}")
+                        .route(web::get().to(accounts::show))
+                        .route(web::post().to(accounts::change)),
+                )
+                .route(
+                    "/admin/users/{name}/token",
+                    web::post().to(accounts::issue_token),
+                )
                 .service(
                     web::resource("/admin/users/{name}/revoke")
                         .route(web::get().to(admin::confirm_revoke))

@@ -4,14 +4,16 @@
 //! allocation. Nothing here shows the randomization design.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
 use super::error::WebError;
 use super::form::Fields;
 use super::session::WebSession;
+use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
 use crate::access::{Permission, Role};
+use crate::audit::signature::Meaning;
 use crate::eligibility::Outcome;
 use crate::eligibility::Sex;
 use crate::http::error::ApiError;
@@ -95,10 +97,21 @@ pub async fn confirm(
 ) -> Result<HttpResponse, WebError> {
     session.require(Permission::Randomize)?;
     let (trial_id, screening_id) = path.into_inner();
+    confirm_page(&state, &session, trial_id, screening_id, None).await
+}
+
+/// The confirmation page; `problem` is a refused signature, shown at its field.
+async fn confirm_page(
+    state: &web::Data<AppState>,
+    session: &WebSession,
+    trial_id: String,
+    screening_id: String,
+    problem: Option<String>,
+) -> Result<HttpResponse, WebError> {
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let id = screening_id.clone();
     let v = session
-        .db(&state, move |c, user| {
+        .db(state, move |c, user| {
             queries::get_screening(c, &trial, user, &id)
         })
         .await?;
@@ -133,8 +146,9 @@ pub async fn confirm(
                 p { "Check the patient's identity against these initials, date of birth and sex. "
                     "The allocation is final and is recorded in the audit trail." }
                 form method="post" action=(format!("/trials/{trial_id}/randomize/{screening_id}")) {
-                    (csrf_field(&session))
+                    (csrf_field(session))
                     input type="hidden" name=(KEY_FIELD) value=(key);
+                    (signature::fields(&Meaning::Randomize { patient_ref: v.patient_ref.clone() }, problem.as_deref()))
                     div.actions {
                         button.primary type="submit" { "Randomize " (v.patient_ref) }
                         a href=(format!("/trials/{trial_id}/queue")) { "Cancel" }
@@ -143,17 +157,26 @@ pub async fn confirm(
             }
         }
     };
-    Ok(templates::ok(page(
-        "Confirm randomization",
-        Some(&session),
-        Some(&trial_id),
-        body,
-    )))
+    let status = if problem.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(templates::respond(
+        status,
+        page(
+            "Confirm randomization",
+            Some(session),
+            Some(&trial_id),
+            body,
+        ),
+    ))
 }
 
 /// Randomizes with the form's idempotency key; a repeat of the same form gives the same
 /// allocation. Either way the browser is sent to the allocation card.
 pub async fn randomize(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<(String, String)>,
@@ -163,10 +186,17 @@ pub async fn randomize(
     session.require(Permission::Randomize)?;
     let (trial_id, screening_id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    let signer = match signature::signer(&req, &state, &session, &fields).await {
+        Ok(s) => s,
+        Err(Refusal::Problem(p)) => {
+            return confirm_page(&state, &session, trial_id, screening_id, Some(p)).await
+        }
+        Err(Refusal::Error(e)) => return Err(session.fail(e)),
+    };
     let key = fields.value(KEY_FIELD).to_string();
     let result = session
         .db(&state, move |c, user| {
-            allocation::randomize(c, &trial, user, &screening_id, Some(&key))
+            allocation::randomize(c, &trial, user, &screening_id, Some(&key), Some(&signer))
         })
         .await;
     match result {
@@ -226,11 +256,17 @@ fn card(trial_id: &str, a: &Allocation, s: &ScreeningView) -> maud::Markup {
                 dt { "Randomized" } dd { (templates::when(&a.randomized_at)) }
                 dt { "By" } dd { (a.randomized_by) }
                 dt { "Trial" } dd { (trial_id) }
+                @if let Some(sig) = &a.randomization_signature {
+                    (signature::manifestation("Signature", sig))
+                }
                 @if a.status == SubjectStatus::Withdrawn {
                     dt { "Status" } dd.withdrawn { "Withdrawn"
                         @if let Some(w) = &a.withdrawn_at { " on " (templates::when(w)) }
                         @if let Some(by) = &a.withdrawn_by { " by " (by) } }
                     @if let Some(reason) = &a.withdrawal_reason { dt { "Reason" } dd.reason { (reason) } }
+                    @if let Some(sig) = &a.withdrawal_signature {
+                        (signature::manifestation("Withdrawal signature", sig))
+                    }
                 }
             }
         }

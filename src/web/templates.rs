@@ -109,6 +109,7 @@ pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Mar
                         div.who {
                             span { (v.user.name) " · " (v.user.role.as_str())
                                 @if !v.user.sites.is_empty() { " · " (v.user.sites.join(", ")) } }
+                            a href="/account/password" { "Password" }
                             form method="post" action="/signout" {
                                 (csrf_field(v))
                                 button.link type="submit" { "Sign out" }

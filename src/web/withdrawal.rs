@@ -3,14 +3,16 @@
 //! to one address, like closing a trial: the first (no `confirm=yes`) only reviews.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
 use super::error::WebError;
 use super::form::Fields;
 use super::session::WebSession;
+use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
 use crate::access::Permission;
+use crate::audit::signature::Meaning;
 use crate::eligibility::FieldError;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
@@ -126,8 +128,41 @@ pub async fn form(
     )))
 }
 
+/// The confirmation: the patient named, the reason as it will be kept, the signature.
+fn confirm_page(
+    session: &WebSession,
+    trial_id: &str,
+    a: &Allocation,
+    reason: &str,
+    checked: &str,
+    problem: Option<&str>,
+) -> Markup {
+    let body = html! {
+        h1 { "Withdraw patient " (a.patient_ref) " (subject " (a.subject_id) ")? This cannot be undone." }
+        div.card.confirm {
+            dl.big {
+                dt { "Patient" } dd { (a.patient_ref) " (site " (a.site) ")" }
+                dt { "Subject" } dd { (a.subject_id) }
+                dt { "Reason" } dd.reason { (checked) }
+            }
+            form method="post" action=(action(trial_id, &a.subject_id)) {
+                (csrf_field(session))
+                input type="hidden" name="reason" value=(reason);
+                input type="hidden" name="confirm" value="yes";
+                (signature::fields(&Meaning::Withdraw { subject_id: a.subject_id.clone() }, problem))
+                div.actions {
+                    button.danger type="submit" { "Withdraw " (a.patient_ref) }
+                    a href=(subject_page(trial_id, &a.subject_id)) { "Cancel" }
+                }
+            }
+        }
+    };
+    page("Confirm withdrawal", Some(session), Some(trial_id), body)
+}
+
 /// The review (reason checked, the patient named) or, with `confirm=yes`, the withdrawal.
 pub async fn submit(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: WebSession,
     path: web::Path<(String, String)>,
@@ -154,37 +189,27 @@ pub async fn submit(
             Ok(checked) => checked,
             Err(message) => return Ok(refused(&[FieldError::new("reason", message)])),
         };
-        let body = html! {
-            h1 { "Withdraw patient " (a.patient_ref) " (subject " (a.subject_id) ")? This cannot be undone." }
-            div.card.confirm {
-                dl.big {
-                    dt { "Patient" } dd { (a.patient_ref) " (site " (a.site) ")" }
-                    dt { "Subject" } dd { (a.subject_id) }
-                    dt { "Reason" } dd.reason { (checked) }
-                }
-                form method="post" action=(action(&trial_id, &a.subject_id)) {
-                    (csrf_field(&session))
-                    input type="hidden" name="reason" value=(reason);
-                    input type="hidden" name="confirm" value="yes";
-                    div.actions {
-                        button.danger type="submit" { "Withdraw " (a.patient_ref) }
-                        a href=(subject_page(&trial_id, &a.subject_id)) { "Cancel" }
-                    }
-                }
-            }
-        };
-        return Ok(templates::ok(page(
-            "Confirm withdrawal",
-            Some(&session),
-            Some(&trial_id),
-            body,
+        return Ok(templates::ok(confirm_page(
+            &session, &trial_id, &a, &reason, &checked, None,
         )));
     }
+    let signer = match signature::signer(&req, &state, &session, &fields).await {
+        Ok(s) => s,
+        Err(Refusal::Problem(p)) => {
+            let checked = crate::text::check_reason(&reason, crate::text::MAX_REASON_CHARS)
+                .unwrap_or_else(|_| reason.clone());
+            return Ok(templates::respond(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                confirm_page(&session, &trial_id, &a, &reason, &checked, Some(&p)),
+            ));
+        }
+        Err(Refusal::Error(e)) => return Err(session.fail(e)),
+    };
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let id = a.subject_id.clone();
     let result = session
         .db(&state, move |c, user| {
-            allocation::withdraw(c, &trial, user, &id, &reason)
+            allocation::withdraw(c, &trial, user, &id, &reason, Some(&signer))
         })
         .await;
     match result {

@@ -131,6 +131,12 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
         Permission::ManageUsers,
     ),
     (
+        "POST",
+        "/api/v1/users/{victim}/tokens",
+        ADMIN,
+        Permission::ManageUsers,
+    ),
+    (
         "DELETE",
         "/api/v1/users/{victim}",
         ADMIN,
@@ -211,6 +217,8 @@ fn body_for(path: &str, ids: &Ids, role: &str) -> Option<Value> {
         Some(json!({ "decision": "approve", "reason": "matrix" }))
     } else if path.ends_with("/users") {
         Some(json!({ "name": format!("made-by-{role}"), "role": "monitor" }))
+    } else if path.ends_with("/tokens") {
+        Some(json!({ "expires_at": "2099-01-01" }))
     } else if path.ends_with("/users/victim") {
         Some(json!({ "full_name": format!("Changed by {role}") }))
     } else if path.ends_with("/close") {
@@ -359,7 +367,7 @@ fn legacy_user(app: &TestApp, name: &str, role: &str, sites: &[&str]) -> String 
     let mut conn = app.db.connection();
     let role = trialgate::access::Role::parse(role).unwrap();
     users::insert(&mut conn, name, role, &sites, at).unwrap();
-    users::insert_token(&mut conn, &token_hash(&token), name, at).unwrap();
+    users::insert_token(&mut conn, &token_hash(&token), name, at, None).unwrap();
     token
 }
 

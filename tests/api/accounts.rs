@@ -225,3 +225,73 @@ fn access_review_lists_who_can_do_what_where(db: TestDb) {
     );
 }
 both_backends!(access_review_lists_who_can_do_what_where);
+
+/// Bearer tokens for systems: another token with an expiry, rotation revoking the others, and
+/// an expired token refused like a revoked one; every issue audited without the token.
+fn tokens_rotate_and_expire(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let first = app.user("lims", "monitor", &[]);
+    let issue = |body: &Value| app.post(&app.admin, "/api/v1/users/lims/tokens", body);
+    // Bad input named, nothing issued.
+    let p = assert_problem(
+        issue(&json!({"expires_at": "2001-01-01", "colour": "red"})),
+        422,
+        "validation_failed",
+    );
+    assert_eq!(error_fields(&p), ["colour"]);
+    let p = assert_problem(
+        issue(&json!({"expires_at": "2001-01-01"})),
+        422,
+        "validation_failed",
+    );
+    assert_eq!(error_fields(&p), ["expires_at"]);
+    assert_problem(
+        app.post(&app.admin, "/api/v1/users/nobody/tokens", &json!({})),
+        404,
+        "not_found",
+    );
+    let r = issue(&json!({"expires_at": "2099-01-01"}));
+    assert_eq!(r.status(), 201);
+    let second: Value = r.json().unwrap();
+    assert_eq!(second["expires_at"], "2099-01-01T00:00:00.000000Z");
+    assert_eq!(second["revoked_tokens"], 0);
+    let second = second["token"].as_str().unwrap().to_string();
+    for token in [&first, &second] {
+        assert_eq!(app.get(token, "/api/v1/trials").status(), 200);
+    }
+    // Rotation: the new one works, the old ones no longer.
+    let r = issue(&json!({"revoke_others": true}));
+    assert_eq!(r.status(), 201);
+    let third: Value = r.json().unwrap();
+    assert_eq!(third["revoked_tokens"], 2);
+    let third = third["token"].as_str().unwrap().to_string();
+    assert_eq!(app.get(&first, "/api/v1/trials").status(), 401);
+    assert_eq!(app.get(&second, "/api/v1/trials").status(), 401);
+    assert_eq!(app.get(&third, "/api/v1/trials").status(), 200);
+    // A token past its expiry is refused.
+    {
+        use trialgate::storage::schema::tokens::dsl::*;
+        let mut conn = app.db.connection();
+        diesel::update(tokens.filter(revoked_at.is_null()))
+            .set(
+                expires_at.eq(Some(
+                    chrono::NaiveDate::from_ymd_opt(2020, 1, 1)
+                        .unwrap()
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap(),
+                )),
+            )
+            .execute(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(app.get(&third, "/api/v1/trials").status(), 401);
+    let issued: Vec<Value> = system_actions(&app)
+        .into_iter()
+        .filter(|r| r["action"] == "user.token_issued")
+        .collect();
+    assert_eq!(issued.len(), 2);
+    assert_eq!(issued[1]["data"]["revoked_tokens"], 2);
+    let text = serde_json::to_string(&issued).unwrap();
+    assert!(!text.contains(&third) && !text.contains("tg_"), "{text}");
+}
+both_backends!(tokens_rotate_and_expire);

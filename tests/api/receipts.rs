@@ -279,21 +279,18 @@ fn older_chains_are_committed_once(db: TestDb) {
     enroll(&app, &inv, &pharm, "P-1", "S1");
     let (before, _) = audit_head(&app, &mon);
     let mut conn = app.db.connection();
-    // Back to the schema before the log: its tables and head columns are gone.
-    for version in ["20261201000011", "20261201000010", "20261201000009"] {
-        assert_eq!(
-            trialgate::storage::revert_last_migration(&mut conn).unwrap(),
-            version
+    // Back to the schema before the log (every later migration reverted first): its tables
+    // and head columns are gone.
+    let mut reverted = Vec::new();
+    while reverted.last().map(String::as_str) != Some("20261201000007") {
+        let version = trialgate::storage::revert_last_migration(&mut conn).unwrap();
+        assert!(
+            version.as_str() >= "20261201000007",
+            "{reverted:?} then {version}"
         );
+        reverted.push(version);
     }
-    assert_eq!(
-        trialgate::storage::revert_last_migration(&mut conn).unwrap(),
-        "20261201000008"
-    );
-    assert_eq!(
-        trialgate::storage::revert_last_migration(&mut conn).unwrap(),
-        "20261201000007"
-    );
+    assert!(reverted.len() >= 6, "{reverted:?}");
     trialgate::storage::run_migrations(&mut conn).unwrap();
     let entries = trialgate::storage::read_audit(&mut conn, "NCT06987370", 0, 1000).unwrap();
     let last = entries.last().unwrap();

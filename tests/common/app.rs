@@ -12,10 +12,15 @@ use trialgate::server::{Application, Settings};
 
 use super::TestDb;
 
+/// The password test people choose when they activate their accounts.
+pub const TEST_PASSWORD: &str = "Kestrel-Harbour-2931";
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub admin: String,
+    /// The login name of each token the tests created (the first admin's is `admin`).
+    names: std::sync::Mutex<std::collections::HashMap<String, String>>,
     pub data_dir: tempfile::TempDir,
     pub db: TestDb,
     handle: actix_web::dev::ServerHandle,
@@ -72,6 +77,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),
+            names: std::sync::Mutex::new([(admin.clone(), "admin".to_string())].into()),
             admin,
             data_dir,
             db,
@@ -118,18 +124,49 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Creates a user and returns its token.
+    /// Creates a user (with a full name, so that they can sign) and returns its token.
     pub fn user(&self, name: &str, role: &str, sites: &[&str]) -> String {
         let r = self.post(
             &self.admin,
             "/api/v1/users",
-            &json!({"name": name, "role": role, "sites": sites}),
+            &json!({"name": name, "role": role, "sites": sites, "full_name": format!("Test {name}")}),
         );
         assert_eq!(r.status(), 201, "{}", r.text().unwrap());
-        r.json::<Value>().unwrap()["token"]
+        let token = r.json::<Value>().unwrap()["token"]
             .as_str()
             .unwrap()
-            .to_string()
+            .to_string();
+        self.remember(&token, name);
+        token
+    }
+
+    /// Records whose a token is (for tokens the tests obtained another way).
+    pub fn remember(&self, token: &str, name: &str) {
+        self.names
+            .lock()
+            .unwrap()
+            .insert(token.to_string(), name.to_string());
+    }
+
+    /// The login name of a token the tests created, if known.
+    pub fn name_of(&self, token: &str) -> Option<String> {
+        self.names.lock().unwrap().get(token).cloned()
+    }
+
+    /// Gives the first admin a full name (they must have one to sign, e.g. to close a trial).
+    pub fn name_admin(&self) {
+        let r = self
+            .client
+            .patch(self.url("/api/v1/users/admin"))
+            .bearer_auth(&self.admin)
+            .json(&json!({"full_name": "Test Administrator"}))
+            .send()
+            .unwrap();
+        assert!(
+            r.status() == 200 || r.status() == 422,
+            "{}",
+            r.text().unwrap()
+        );
     }
 
     pub fn seed_file(&self, trial: &str) -> PathBuf {

@@ -68,7 +68,7 @@ pub async fn decide(
     user.0.require_permission(Permission::ReviewCorrections)?;
     let request: DecisionRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
-        corrections::decide(c, &t, &user.0, &id, &request)
+        corrections::decide(c, &t, &user.0, &id, &request, None)
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))

@@ -43,7 +43,7 @@ pub async fn randomize(
     let key = idempotency_key(&req)?;
     let trial_id = t.protocol.id.clone();
     let result = run_db(&state, move |c| {
-        allocation::randomize(c, &t, &user.0, &request.screening_id, key.as_deref())
+        allocation::randomize(c, &t, &user.0, &request.screening_id, key.as_deref(), None)
     })
     .await?;
     if !result.replayed {
@@ -130,7 +130,7 @@ pub async fn withdraw(
     user.0.require_permission(Permission::Withdraw)?;
     let request: WithdrawalRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
-        allocation::withdraw(c, &t, &user.0, &subject_id, &request.reason)
+        allocation::withdraw(c, &t, &user.0, &subject_id, &request.reason, None)
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))

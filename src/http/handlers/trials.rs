@@ -66,7 +66,7 @@ pub async fn close(
         .require_permission(crate::access::Permission::CloseTrial)?;
     let req: CloseRequest = parse_json(&body.0)?;
     let out = run_db(&state, move |c| {
-        trials::close(c, &t, &user.0, &req.reason, req.reveal_seed)
+        trials::close(c, &t, &user.0, &req.reason, req.reveal_seed, None)
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))

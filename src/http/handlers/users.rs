@@ -6,8 +6,8 @@ use crate::http::error::ApiError;
 use crate::http::extract::{parse_json, run_db, AuthUser, JsonBytes};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
-use crate::service::users;
-use crate::service::views::{AccessReviewRow, CreatedUser, RevokedUser, UserSummary};
+use crate::service::views::{AccessReviewRow, CreatedUser, IssuedToken, RevokedUser, UserSummary};
+use crate::service::{credentials, users};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -194,4 +194,57 @@ pub async fn access_review(
             .body(users::access_review_csv(&rows)?)),
         _ => Ok(HttpResponse::Ok().json(rows)),
     }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIssueRequest {
+    /// When the token stops authenticating: `YYYY-MM-DD` (its start, UTC) or RFC 3339.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Revoke the user's other tokens (rotation).
+    #[serde(default)]
+    pub revoke_others: bool,
+    /// Clear the user's password and end their browser sessions: the new token activates the
+    /// account again (a forgotten password).
+    #[serde(default)]
+    pub reset_password: bool,
+}
+
+impl crate::fields::JsonRequest for TokenIssueRequest {}
+
+/// Issue another token to a user (rotation, expiry, or a password reset); the token is in this
+/// response only.
+#[utoipa::path(post, operation_id = "issueToken", tag = "users",
+    params(("name" = String, Path)),
+    request_body = TokenIssueRequest,
+    responses((status = 201, body = IssuedToken), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[post("/users/{name}/tokens")]
+pub async fn issue_token(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: JsonBytes,
+) -> Result<HttpResponse, ApiError> {
+    user.0.require_permission(Permission::ManageUsers)?;
+    let name = path.into_inner();
+    let req: TokenIssueRequest = if body.0.iter().all(u8::is_ascii_whitespace) {
+        TokenIssueRequest::default()
+    } else {
+        parse_json(&body.0)?
+    };
+    let request = credentials::TokenRequest {
+        expires_at: req.expires_at,
+        revoke_others: req.revoke_others,
+        reset_password: req.reset_password,
+    };
+    let out = run_db(&state, move |c| {
+        credentials::issue_token(c, &user.0, &name, &request)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(out))
 }

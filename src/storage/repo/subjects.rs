@@ -33,6 +33,8 @@ pub fn insert(c: &mut DbConnection, row: &NewSubject<'_>) -> Result<Subject, Sto
         audit_seq: row.audit_seq,
         idempotency_key: row.idempotency_key.map(str::to_string),
         request_fingerprint: row.request_fingerprint.map(str::to_string),
+        randomization_signature: row.randomization_signature.map(str::to_string),
+        withdrawal_signature: None,
     })
 }
 
@@ -121,6 +123,7 @@ pub fn withdraw(
     at: NaiveDateTime,
     by: &str,
     reason: &str,
+    signature: Option<&str>,
 ) -> Result<(), StorageError> {
     diesel::update(
         subjects::table
@@ -132,6 +135,7 @@ pub fn withdraw(
         subjects::withdrawn_at.eq(Some(at)),
         subjects::withdrawn_by.eq(Some(by)),
         subjects::withdrawal_reason.eq(Some(reason)),
+        subjects::withdrawal_signature.eq(signature),
     ))
     .execute(c)?;
     Ok(())

@@ -33,6 +33,7 @@ pub fn close(
     at: NaiveDateTime,
     reason: &str,
     seed_revealed: bool,
+    signature: Option<&str>,
 ) -> Result<(), StorageError> {
     diesel::update(trials::table.find(id))
         .set((
@@ -40,6 +41,7 @@ pub fn close(
             trials::closed_at.eq(Some(at)),
             trials::close_reason.eq(Some(reason)),
             trials::seed_revealed.eq(seed_revealed),
+            trials::close_signature.eq(signature),
         ))
         .execute(c)?;
     Ok(())

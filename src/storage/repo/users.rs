@@ -79,15 +79,49 @@ pub fn insert_token(
     token_hash: &str,
     user_name: &str,
     at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
 ) -> Result<(), StorageError> {
     diesel::insert_into(tokens::table)
         .values((
             tokens::token_hash.eq(token_hash),
             tokens::user_name.eq(user_name),
             tokens::created_at.eq(at),
+            tokens::expires_at.eq(expires_at),
         ))
         .execute(c)?;
     Ok(())
+}
+
+/// Sets (or, with `None`, clears) a user's password hash.
+pub fn set_password(
+    c: &mut DbConnection,
+    name: &str,
+    phc: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<(), StorageError> {
+    diesel::update(users::table.find(name))
+        .set((
+            users::password_hash.eq(phc),
+            users::password_set_at.eq(phc.map(|_| at)),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Revokes every active token of a user (the user stays); returns how many.
+pub fn revoke_tokens(
+    c: &mut DbConnection,
+    name: &str,
+    at: NaiveDateTime,
+) -> Result<i64, StorageError> {
+    let n = diesel::update(
+        tokens::table
+            .filter(tokens::user_name.eq(name))
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set(tokens::revoked_at.eq(Some(at)))
+    .execute(c)?;
+    Ok(n as i64)
 }
 
 pub fn get(c: &mut DbConnection, name: &str) -> Result<Option<User>, StorageError> {
@@ -102,12 +136,17 @@ pub fn count(c: &mut DbConnection) -> Result<i64, StorageError> {
     Ok(users::table.count().get_result(c)?)
 }
 
-/// The active user holding an active token with this hash.
-pub fn by_token_hash(c: &mut DbConnection, hash: &str) -> Result<Option<User>, StorageError> {
+/// The active user holding an active token with this hash, unexpired at `at`.
+pub fn by_token_hash(
+    c: &mut DbConnection,
+    hash: &str,
+    at: NaiveDateTime,
+) -> Result<Option<User>, StorageError> {
     Ok(tokens::table
         .inner_join(users::table)
         .filter(tokens::token_hash.eq(hash))
         .filter(tokens::revoked_at.is_null())
+        .filter(tokens::expires_at.is_null().or(tokens::expires_at.gt(at)))
         .filter(users::revoked_at.is_null())
         .select(User::as_select())
         .first(c)
@@ -116,17 +155,11 @@ pub fn by_token_hash(c: &mut DbConnection, hash: &str) -> Result<Option<User>, S
 
 /// Revokes the user and every active token; returns how many tokens were active.
 pub fn revoke(c: &mut DbConnection, name: &str, at: NaiveDateTime) -> Result<i64, StorageError> {
-    let n = diesel::update(
-        tokens::table
-            .filter(tokens::user_name.eq(name))
-            .filter(tokens::revoked_at.is_null()),
-    )
-    .set(tokens::revoked_at.eq(Some(at)))
-    .execute(c)?;
+    let n = revoke_tokens(c, name, at)?;
     diesel::update(users::table.find(name).filter(users::revoked_at.is_null()))
         .set(users::revoked_at.eq(Some(at)))
         .execute(c)?;
-    Ok(n as i64)
+    Ok(n)
 }
 
 /// Every user, by name.
