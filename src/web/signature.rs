@@ -38,9 +38,9 @@ pub fn fields_for(
             legend { "Electronic signature" }
             p { "By entering your password you sign this statement:" }
             @for (button, meaning) in meanings {
-                blockquote.meaning {
+                p.meaning {
                     @if let Some(b) = button { span.button-name { (b) ": " } }
-                    (meaning.statement())
+                    q { (meaning.statement()) }
                 }
             }
             @if let Some(p) = problem {
