@@ -33,11 +33,13 @@ export SCHEMATHESIS_HOOKS=hooks
 status=0
 for role in admin investigator pharmacist monitor; do
   echo "== schemathesis as $role"
-  # DELETE /users/{name} is left out: revoking the tokens in use would end the run early.
+  # DELETE /users/{name} and POST /users/{name}/tokens are left out: revoking the tokens in
+  # use (a revocation, a rotation) would end the run early.
   schemathesis run "$base/api/v1/openapi.json" \
     -H "Authorization: Bearer ${tokens[$role]}" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance \
     --exclude-path '/api/v1/users/{name}' \
+    --exclude-path '/api/v1/users/{name}/tokens' \
     --max-time "$SECONDS_PER_ROLE" --workers 2 --seed 20261127 \
     --suppress-health-check all --warnings off || status=1
 done
