@@ -41,6 +41,7 @@ diesel::table! {
         email -> Nullable<Text>,
         expires_at -> Nullable<Timestamp>,
         last_active_at -> Nullable<Timestamp>,
+        language -> Nullable<Text>,
     }
 }
 

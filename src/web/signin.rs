@@ -9,8 +9,10 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::form::Fields;
+use super::i18n::{self, t, Lang};
 use super::session::{self, WebSession};
 use super::templates::{self, page};
+use crate::service::users;
 use super::WebSettings;
 use crate::http::error::ApiError;
 use crate::http::extract::{note_auth_failure, run_db};
@@ -32,6 +34,9 @@ pub async fn root(session: Option<WebSession>) -> HttpResponse {
 pub struct SignInQuery {
     #[serde(default)]
     signed_out: Option<String>,
+    /// A language chosen on the sign-in page itself (kept in the language cookie).
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 fn random_hex() -> Result<String, ApiError> {
@@ -73,12 +78,12 @@ fn from_another_site(req: &HttpRequest) -> bool {
         .is_some_and(|v| v != "same-origin" && v != "none")
 }
 
-fn signin_page(token: &str, problem: Option<&str>, signed_out: bool) -> Markup {
+fn signin_page(lang: Lang, token: &str, problem: Option<&str>, signed_out: bool) -> Markup {
     let body = html! {
         div.narrow {
-            h1 { "Sign in" }
+            h1 { (t(lang, "signin-title")) }
             @if signed_out {
-                (templates::notice("ok", html! { "You are signed out." }))
+                (templates::notice("ok", html! { (t(lang, "signin-signed-out")) }))
             }
             @if let Some(p) = problem {
                 div.notice.error role="alert" { (p) }
@@ -86,20 +91,27 @@ fn signin_page(token: &str, problem: Option<&str>, signed_out: bool) -> Markup {
             form method="post" action="/signin" {
                 input type="hidden" name="csrf" value=(token);
                 div.field {
-                    label for="token" { "Your access token" }
+                    label for="token" { (t(lang, "signin-token")) }
                     input #token type="password" name="token" autocomplete="off" autofocus
                         required spellcheck="false" aria-describedby="token-hint";
                     p.hint #token-hint {
-                        "The token your administrator gave you (it starts with " code { "tg_" } "). "
-                        "The first administrator's token is in the file " code { "admin.token" }
-                        " in the server's data directory."
+                        (t(lang, "signin-hint-1")) code { "tg_" } (t(lang, "signin-hint-2"))
+                        (t(lang, "signin-hint-3")) code { "admin.token" }
+                        (t(lang, "signin-hint-4"))
                     }
                 }
-                button.primary type="submit" { "Sign in" }
+                button.primary type="submit" { (t(lang, "signin-submit")) }
+            }
+            nav.lang-links aria-label=(t(lang, "language-switch")) {
+                @for other in Lang::ALL.into_iter().filter(|l| *l != lang) {
+                    a href=(format!("/signin?lang={}", other.tag())) lang=(other.tag()) hreflang=(other.tag()) {
+                        (other.native_name())
+                    }
+                }
             }
         }
     };
-    page("Sign in", None, None, body)
+    templates::page_in(lang, &t(lang, "signin-title"), None, None, body)
 }
 
 /// The sign-in form; a signed-in user goes home instead.
@@ -120,10 +132,22 @@ pub async fn form(
         None => random_hex()?,
     };
     let token = issue(&state, &pre);
-    let mut response = templates::ok(signin_page(&token, None, query.signed_out.is_some()));
+    let chosen = query.lang.as_deref().and_then(Lang::from_tag);
+    let lang = chosen.unwrap_or_else(|| i18n::of_request(&req));
+    let mut response = templates::ok(signin_page(
+        lang,
+        &token,
+        None,
+        query.signed_out.is_some(),
+    ));
     response
         .add_cookie(&signin_cookie(&pre, &settings))
         .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
+    if let Some(l) = chosen {
+        response
+            .add_cookie(&i18n::cookie(l, settings.secure_cookies))
+            .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
+    }
     Ok(response)
 }
 
@@ -165,7 +189,7 @@ pub async fn submit(
     match result {
         Ok(new) => {
             tracing::info!(user = %new.user.name, role = new.user.role.as_str(), "web sign-in");
-            let s = WebSession::new(new.user, new.id, &state, None);
+            let s = WebSession::new(new.user, new.id, &state, None, Lang::En, "/".into());
             let mut response = templates::see_other(&s.home());
             let mut gone = signin_cookie("", &settings);
             gone.make_removal();
@@ -181,11 +205,13 @@ pub async fn submit(
             }
             // A fresh token for the same pre-session, and its cookie kept as long.
             let pre = pre.unwrap_or_default();
+            let lang = i18n::of_request(&req);
             let mut response = templates::respond(
                 StatusCode::UNAUTHORIZED,
                 signin_page(
+                    lang,
                     &issue(&state, &pre),
-                    Some("This token is not valid or has been revoked. Check it and try again."),
+                    Some(&t(lang, "signin-bad-token")),
                     false,
                 ),
             );
@@ -225,23 +251,59 @@ pub async fn trials(
     let list = session
         .db(&state, move |c, _| queries::list_trials(c, &all))
         .await?;
+    let l = session.lang;
     let body = html! {
-        h1 { "Trials" }
-        div.table-scroll role="region" aria-label="Table: Trials" tabindex="0" {
+        h1 { (t(l, "nav-trials")) }
+        div.table-scroll role="region" aria-label=(t(l, "trials-table")) tabindex="0" {
             table {
-                thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Enrolled" } } }
+                thead { tr { th { (t(l, "trials-trial")) } th { (t(l, "trials-title")) } th { (t(l, "trials-status")) } th.num { (t(l, "trials-enrolled")) } } }
                 tbody {
-                    @for t in &list {
+                    @for tr in &list {
                         tr {
-                            td { a href=(session::home_of(session.user.role, Some(&t.id))) { (t.id) } }
-                            td { (t.title) }
-                            td { (t.status) }
-                            td.num { (t.enrolled) " / " (t.cap) }
+                            td { a href=(session::home_of(session.user.role, Some(&tr.id))) { (tr.id) } }
+                            td { (state.trials.get(&tr.id).map_or_else(|_| tr.title.clone(), |r| r.protocol.title_in(l).to_string())) }
+                            td { (templates::trial_status(l, tr.status)) }
+                            td.num { (tr.enrolled) " / " (tr.cap) }
                         }
                     }
                 }
             }
         }
     };
-    Ok(templates::ok(page("Trials", Some(&session), None, body)))
+    Ok(templates::ok(page(&t(l, "nav-trials"), Some(&session), None, body)))
+}
+
+/// The header's language switch: keeps the choice for the user and, in a cookie, for this
+/// browser's sign-in page; then back to the page it was chosen on.
+pub async fn set_language(
+    state: web::Data<AppState>,
+    session: WebSession,
+    settings: web::Data<WebSettings>,
+    form: Fields,
+) -> Result<HttpResponse, WebError> {
+    session.check_csrf(&form)?;
+    let Some(lang) = Lang::from_tag(form.value("language")) else {
+        return Err(session.fail(ApiError::field(
+            "language",
+            format!(
+                "must be one of {}",
+                Lang::ALL.map(Lang::tag).join(", ")
+            ),
+        )));
+    };
+    session
+        .db(&state, move |c, user| users::set_language(c, user, lang))
+        .await?;
+    // Only a page of this server: a path, never `//host` or `/\host`.
+    let back = form.value("back");
+    let back = if back.starts_with('/') && !back.starts_with("//") && !back.starts_with("/\\") {
+        back.to_string()
+    } else {
+        session.home()
+    };
+    let mut response = templates::see_other(&back);
+    response
+        .add_cookie(&i18n::cookie(lang, settings.secure_cookies))
+        .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
+    Ok(response)
 }

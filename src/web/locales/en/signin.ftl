@@ -1,0 +1,16 @@
+signin-title = Sign in
+signin-signed-out = You are signed out.
+signin-token = Your access token
+signin-hint-1 = The token your administrator gave you (it starts with{" "}
+signin-hint-2 = ).{" "}
+signin-hint-3 = The first administrator's token is in the file{" "}
+signin-hint-4 = {" "}in the server's data directory.
+signin-submit = Sign in
+signin-bad-token = This token is not valid or has been revoked. Check it and try again.
+trials-table = Table: Trials
+trials-trial = Trial
+trials-title = Title
+trials-status = Status
+trials-enrolled = Enrolled
+trial-open = open
+trial-closed = closed

@@ -1,0 +1,16 @@
+signin-title = 登录
+signin-signed-out = 您已退出登录。
+signin-token = 您的访问令牌
+signin-hint-1 = 管理员发给您的令牌（以{" "}
+signin-hint-2 = {" "}开头）。
+signin-hint-3 = 首位管理员的令牌保存在服务器数据目录下的文件{" "}
+signin-hint-4 = {" "}中。
+signin-submit = 登录
+signin-bad-token = 此令牌无效或已被吊销。请核对后重试。
+trials-table = 表格：试验
+trials-trial = 试验
+trials-title = 题目
+trials-status = 状态
+trials-enrolled = 已入组
+trial-open = 进行中
+trial-closed = 已关闭
