@@ -2257,18 +2257,21 @@ fn a_chosen_language_beats_accept_language(db: TestDb) {
     assert!(form.contains("简体中文"));
     let csrf = hidden(&form, "csrf");
     let back = format!("/trials/{T}/screenings?outcome=eligible");
-    let refused = en.post("/language", &[("language", "zh-CN"), ("back", &back)]);
+    let choose = |web: &Web, fields: &[(&str, &str)], from: &str| {
+        web.client
+            .post(web.app.url("/language"))
+            .header("Referer", from)
+            .form(fields)
+            .send()
+            .unwrap()
+    };
+    let from = app.url(&back);
+    let refused = choose(&en, &[("language", "zh-CN")], &from);
     assert_eq!(refused.status(), 403, "no CSRF token, no change");
-    let bad = en.post(
-        "/language",
-        &[("csrf", &csrf), ("language", "fr"), ("back", &back)],
-    );
+    let bad = choose(&en, &[("csrf", &csrf), ("language", "fr")], &from);
     assert_eq!(bad.status(), 422);
     assert_eq!(html_lang(&en.page("/trials")), "en", "nothing changed");
-    let r = en.post(
-        "/language",
-        &[("csrf", &csrf), ("language", "zh-CN"), ("back", &back)],
-    );
+    let r = choose(&en, &[("csrf", &csrf), ("language", "zh-CN")], &from);
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), back, "back to the page it was chosen on");
     assert_eq!(en.cookie("tg_lang").as_deref(), Some("zh-CN"));
@@ -2293,13 +2296,20 @@ fn a_chosen_language_beats_accept_language(db: TestDb) {
     // Only a page of this server is gone back to.
     let zh = Web::signed_in_speaking(&app, &inv, "zh-CN");
     let csrf = zh.csrf();
-    for evil in ["//evil.example/", "https://evil.example/", "/\\evil.example"] {
-        let r = zh.post(
-            "/language",
-            &[("csrf", &csrf), ("language", "en"), ("back", evil)],
-        );
+    let evil_paths = [
+        "https://evil.example/trials".to_string(),
+        app.url("//evil.example/"),
+        app.url("/\\evil.example"),
+        "/trials".to_string(),
+        "not a url".to_string(),
+    ];
+    for evil in &evil_paths {
+        let r = choose(&zh, &[("csrf", &csrf), ("language", "en")], evil);
         assert_eq!(r.status(), 303);
         assert_eq!(location(&r), format!("/trials/{T}/screening"), "{evil}");
     }
+    // A page whose address carries text shows none of it in the switch.
+    let page = zh.page(&format!("/trials/{T}/screening?note=Call%20555-0100"));
+    assert!(!page.contains("555-0100"));
 }
 both_backends!(a_chosen_language_beats_accept_language);

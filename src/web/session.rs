@@ -117,7 +117,6 @@ impl WebSession {
         state: &AppState,
         trial: Option<TrialState>,
         lang: Lang,
-        here: String,
     ) -> Self {
         WebSession {
             viewer: Viewer {
@@ -126,7 +125,6 @@ impl WebSession {
                 only_trial: only_trial(state),
                 trial,
                 lang,
-                here,
             },
             id,
         }
@@ -142,10 +140,6 @@ impl FromRequest for WebSession {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let trial_in_path = req.match_info().get("trial").map(str::to_string);
         let browser_lang = super::i18n::of_request(req);
-        let here = match req.query_string() {
-            "" => req.path().to_string(),
-            q => format!("{}?{q}", req.path()),
-        };
         let policy = req
             .app_data::<web::Data<WebSettings>>()
             .map(|s| s.sessions)
@@ -173,7 +167,7 @@ impl FromRequest for WebSession {
             .await?;
             let (user, trial, lang) = found.ok_or(WebError::SignIn)?;
             let lang = lang.unwrap_or(browser_lang);
-            Ok(WebSession::new(user, id, &state, trial, lang, here))
+            Ok(WebSession::new(user, id, &state, trial, lang))
         })
     }
 }

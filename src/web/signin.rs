@@ -1,7 +1,7 @@
 //! Signing in with a user's token, signing out, the start page and the trial list.
 
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
@@ -189,7 +189,7 @@ pub async fn submit(
     match result {
         Ok(new) => {
             tracing::info!(user = %new.user.name, role = new.user.role.as_str(), "web sign-in");
-            let s = WebSession::new(new.user, new.id, &state, None, Lang::En, "/".into());
+            let s = WebSession::new(new.user, new.id, &state, None, Lang::En);
             let mut response = templates::see_other(&s.home());
             let mut gone = signin_cookie("", &settings);
             gone.make_removal();
@@ -273,9 +273,25 @@ pub async fn trials(
     Ok(templates::ok(page(&t(l, "nav-trials"), Some(&session), None, body)))
 }
 
+/// The page a form was sent from, by its `Referer` (the pages send it to their own origin
+/// only): its path and query when it is a page of this server, else `None`. Read from the
+/// request rather than a field of the page, so that no page reflects its own address.
+fn referring_page(req: &HttpRequest) -> Option<String> {
+    let referer = req.headers().get(header::REFERER)?.to_str().ok()?;
+    let rest = referer
+        .strip_prefix("http://")
+        .or_else(|| referer.strip_prefix("https://"))?;
+    let (authority, path) = rest.split_at(rest.find('/')?);
+    let host = req.connection_info().host().to_string();
+    // A path of this server only: never `//host` or `/\host`.
+    (authority == host && !path.starts_with("//") && !path.starts_with("/\\"))
+        .then(|| path.to_string())
+}
+
 /// The header's language switch: keeps the choice for the user and, in a cookie, for this
 /// browser's sign-in page; then back to the page it was chosen on.
 pub async fn set_language(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: WebSession,
     settings: web::Data<WebSettings>,
@@ -294,13 +310,7 @@ pub async fn set_language(
     session
         .db(&state, move |c, user| users::set_language(c, user, lang))
         .await?;
-    // Only a page of this server: a path, never `//host` or `/\host`.
-    let back = form.value("back");
-    let back = if back.starts_with('/') && !back.starts_with("//") && !back.starts_with("/\\") {
-        back.to_string()
-    } else {
-        session.home()
-    };
+    let back = referring_page(&req).unwrap_or_else(|| session.home());
     let mut response = templates::see_other(&back);
     response
         .add_cookie(&i18n::cookie(lang, settings.secure_cookies))

@@ -81,7 +81,6 @@ fn language_switch(v: &Viewer) -> Markup {
     html! {
         form.lang-switch method="post" action="/language" {
             (csrf_field(v))
-            input type="hidden" name="back" value=(v.here());
             @for other in Lang::ALL.into_iter().filter(|l| *l != v.lang) {
                 button.link type="submit" name="language" value=(other.tag()) lang=(other.tag())
                     aria-label=(format!("{} · {}", t(v.lang, "language-switch"), other.native_name())) {

@@ -33,19 +33,12 @@ pub struct Viewer {
     pub(super) trial: Option<TrialState>,
     /// The language the pages speak to this user ([`super::i18n`]).
     pub lang: Lang,
-    /// The address of this page (path and query), for the language switch to come back to.
-    pub(super) here: String,
 }
 
 impl Viewer {
     /// The CSRF token every form of this session carries.
     pub fn csrf(&self) -> &str {
         &self.csrf
-    }
-
-    /// Where this page is, for a form that should come back to it.
-    pub fn here(&self) -> &str {
-        &self.here
     }
 
     pub fn only_trial(&self) -> Option<&str> {
