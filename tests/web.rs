@@ -2150,7 +2150,10 @@ impl<'a> Web<'a> {
 }
 
 fn html_lang(html: &str) -> &str {
-    let start = html.find("<html lang=\"").expect("an html element with lang") + 12;
+    let start = html
+        .find("<html lang=\"")
+        .expect("an html element with lang")
+        + 12;
     html[start..].split('"').next().unwrap()
 }
 
@@ -2182,7 +2185,13 @@ fn pages_answer_in_the_language_asked_for(db: TestDb) {
     let i = Web::signed_in_speaking(&app, &inv, "zh-CN");
     let form = i.page(&format!("/trials/{T}/screening"));
     assert_eq!(html_lang(&form), "zh-CN");
-    for text in ["筛选患者", "血红蛋白", "是否已签署知情同意书？", "评估并记录", "退出登录"] {
+    for text in [
+        "筛选患者",
+        "血红蛋白",
+        "是否已签署知情同意书？",
+        "评估并记录",
+        "退出登录",
+    ] {
         assert!(form.contains(text), "{text}");
     }
     assert!(!form.contains("Evaluate and record"));
@@ -2194,11 +2203,19 @@ fn pages_answer_in_the_language_asked_for(db: TestDb) {
     assert_eq!(r.status(), 422);
     let page = r.text().unwrap();
     assert!(page.contains("“abc”不是数字"), "{page}");
-    assert!(page.contains("2031-01-01 晚于筛选日期 2026-11-20"), "{page}");
+    assert!(
+        page.contains("2031-01-01 晚于筛选日期 2026-11-20"),
+        "{page}"
+    );
     assert!(page.contains("共有 2 处问题"), "{page}");
     // The result page: the protocol's Chinese criterion texts, the outcome in Chinese.
     let result = i.page(&screen_ok(&i, &eligible_form("SITE01-0102")));
-    for text in ["已签署知情同意书", "血红蛋白（HB）≥ 90 g/L", "合格", "回答：是"] {
+    for text in [
+        "已签署知情同意书",
+        "血红蛋白（HB）≥ 90 g/L",
+        "合格",
+        "回答：是",
+    ] {
         assert!(result.contains(text), "{text}");
     }
     assert!(!result.contains("Signed informed consent"));
@@ -2276,7 +2293,11 @@ fn a_chosen_language_beats_accept_language(db: TestDb) {
     assert_eq!(location(&r), back, "back to the page it was chosen on");
     assert_eq!(en.cookie("tg_lang").as_deref(), Some("zh-CN"));
     let list = en.page(&back);
-    assert_eq!(html_lang(&list), "zh-CN", "the choice beats Accept-Language");
+    assert_eq!(
+        html_lang(&list),
+        "zh-CN",
+        "the choice beats Accept-Language"
+    );
     assert!(list.contains("筛选记录"));
     // Another browser of the same user, saying English, gets the user's choice.
     let other = Web::signed_in_speaking(&app, &inv, "en-US,en;q=0.9");

@@ -171,7 +171,14 @@ fn only_translations(old: &Protocol, new: &Protocol) -> bool {
     let design = |p: &Protocol| {
         p.arms
             .iter()
-            .map(|a| (a.code.clone(), a.name.clone(), a.description.clone(), a.ratio))
+            .map(|a| {
+                (
+                    a.code.clone(),
+                    a.name.clone(),
+                    a.description.clone(),
+                    a.ratio,
+                )
+            })
             .collect::<Vec<_>>()
     };
     design(old) == design(new)

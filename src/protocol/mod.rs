@@ -93,7 +93,10 @@ impl Arm {
     /// The description in `language`, else the English one.
     pub fn description_in(&self, language: Language) -> Option<&str> {
         match language {
-            Language::ZhCn => self.description_zh.as_deref().or(self.description.as_deref()),
+            Language::ZhCn => self
+                .description_zh
+                .as_deref()
+                .or(self.description.as_deref()),
             Language::En => self.description.as_deref(),
         }
     }

@@ -223,7 +223,13 @@ pub async fn submit(
     let refused = |errors: &[FieldError]| {
         templates::respond(
             StatusCode::UNPROCESSABLE_ENTITY,
-            form_page(&session, &trial_id, trial.protocol.title_in(session.lang), &fields, errors),
+            form_page(
+                &session,
+                &trial_id,
+                trial.protocol.title_in(session.lang),
+                &fields,
+                errors,
+            ),
         )
     };
     let early = precheck(&text, &reason);

@@ -142,7 +142,8 @@ mod tests {
     #[test]
     fn svg_with_a_line_per_arm() {
         let svg =
-            cumulative_allocations(&[("A", "Arm A"), ("B", "Arm <B>")], &["A", "B"], WIDE, AXES).unwrap();
+            cumulative_allocations(&[("A", "Arm A"), ("B", "Arm <B>")], &["A", "B"], WIDE, AXES)
+                .unwrap();
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("Arm A"));
         assert!(svg.contains("Arm &lt;B&gt;"), "labels are escaped");

@@ -254,7 +254,12 @@ pub async fn decide(
             let body = queue_page(&trial_id, &session, &pending, &deviations, &errors);
             Ok(templates::respond(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page(&t(session.lang, "nav-corrections"), Some(&session), Some(&trial_id), body),
+                page(
+                    &t(session.lang, "nav-corrections"),
+                    Some(&session),
+                    Some(&trial_id),
+                    body,
+                ),
             ))
         }
         Err(e) => Err(e),

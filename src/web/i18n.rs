@@ -153,7 +153,11 @@ mod tests {
         assert_eq!(n("fr, de"), None);
         assert_eq!(n("fr, *;q=0.1"), Some(Lang::En));
         assert_eq!(n("en;q=0.9, zh;q=0.9"), Some(Lang::En));
-        assert_eq!(n("zh;q=2, en;q=0.1"), Some(Lang::En), "a malformed q drops its entry");
+        assert_eq!(
+            n("zh;q=2, en;q=0.1"),
+            Some(Lang::En),
+            "a malformed q drops its entry"
+        );
         assert_eq!(n("zh;q=abc"), None);
         assert_eq!(n(""), None);
         assert_eq!(n(",,;;q=,"), None);
@@ -226,9 +230,16 @@ mod tests {
                     let mut avars = BTreeSet::new();
                     variables(&a.value, &mut avars);
                     let key = format!("{id}.{}", a.id.name);
-                    assert!(out.insert(key.clone(), avars).is_none(), "{tag}: {key} twice");
+                    assert!(
+                        out.insert(key.clone(), avars).is_none(),
+                        "{tag}: {key} twice"
+                    );
                 }
-                assert!(out.insert(id.clone(), vars).is_none(), "{tag}: {id} twice ({})", file.display());
+                assert!(
+                    out.insert(id.clone(), vars).is_none(),
+                    "{tag}: {id} twice ({})",
+                    file.display()
+                );
             }
         }
         out
@@ -236,7 +247,8 @@ mod tests {
 
     /// The keys the code names literally: `t(lang, "key")`, `ta(lang, "key", …)`.
     fn keys_in_code() -> BTreeSet<String> {
-        let call = regex::Regex::new(r#"\bta?\(\s*[A-Za-z_][A-Za-z0-9_.]*\s*,\s*"([a-z0-9-]+)""#).unwrap();
+        let call =
+            regex::Regex::new(r#"\bta?\(\s*[A-Za-z_][A-Za-z0-9_.]*\s*,\s*"([a-z0-9-]+)""#).unwrap();
         let mut out = BTreeSet::new();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -260,8 +272,12 @@ mod tests {
     fn every_message_is_in_every_language_with_the_same_arguments() {
         let en = messages("en");
         let zh = messages("zh-CN");
-        let only = |a: &BTreeMap<String, BTreeSet<String>>, b: &BTreeMap<String, BTreeSet<String>>| {
-            a.keys().filter(|k| !b.contains_key(*k)).cloned().collect::<Vec<_>>()
+        let only = |a: &BTreeMap<String, BTreeSet<String>>,
+                    b: &BTreeMap<String, BTreeSet<String>>| {
+            a.keys()
+                .filter(|k| !b.contains_key(*k))
+                .cloned()
+                .collect::<Vec<_>>()
         };
         assert_eq!(only(&en, &zh), Vec::<String>::new(), "in English only");
         assert_eq!(only(&zh, &en), Vec::<String>::new(), "in Chinese only");
@@ -284,7 +300,11 @@ mod tests {
     fn every_key_the_code_uses_exists() {
         let en = messages("en");
         let used = keys_in_code();
-        assert!(used.len() > 200, "the scan finds the calls ({})", used.len());
+        assert!(
+            used.len() > 200,
+            "the scan finds the calls ({})",
+            used.len()
+        );
         let mut all: BTreeSet<String> = used;
         all.extend(super::super::messages::keys().into_iter().map(String::from));
         let zh = messages("zh-CN");

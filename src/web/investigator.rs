@@ -313,7 +313,11 @@ pub(super) fn screening_form(
     let sites = &s.user.sites;
     let (title, action) = match correcting {
         Some(v) => (
-            ta(l, "correct-title", &[("patient", v.patient_ref.as_str().into())]),
+            ta(
+                l,
+                "correct-title",
+                &[("patient", v.patient_ref.as_str().into())],
+            ),
             format!("/trials/{tid}/screenings/{}/correct", v.id),
         ),
         None => (t(l, "screen-title"), format!("/trials/{tid}/screening")),
@@ -472,7 +476,12 @@ pub async fn new_screening(
                 })
                 .await?;
             sf::fill_from(&mut fields, &earlier.input);
-            let needed = earlier.view.missing.iter().map(|m| sf::needed(l, m)).collect();
+            let needed = earlier
+                .view
+                .missing
+                .iter()
+                .map(|m| sf::needed(l, m))
+                .collect();
             Some(Completing {
                 view: earlier.view,
                 needed,
@@ -712,7 +721,11 @@ pub async fn result(
         }
     };
     Ok(templates::ok(page(
-        &ta(l, "screening-of", &[("patient", v.patient_ref.as_str().into())]),
+        &ta(
+            l,
+            "screening-of",
+            &[("patient", v.patient_ref.as_str().into())],
+        ),
         Some(&session),
         Some(&trial_id),
         body,

@@ -40,8 +40,16 @@ const FIELD_SHAPES: &[(&str, &str, &[&str])] = &[
         "field-too-long-found",
         &["max", "found"],
     ),
-    (r#"^"(.*)" is not a number$"#, "field-not-number", &["value"]),
-    (r#"^"(.*)" is not yes or no$"#, "field-not-yes-no", &["value"]),
+    (
+        r#"^"(.*)" is not a number$"#,
+        "field-not-number",
+        &["value"],
+    ),
+    (
+        r#"^"(.*)" is not yes or no$"#,
+        "field-not-yes-no",
+        &["value"],
+    ),
     (r"^is out of range$", "field-out-of-range", &[]),
     (r"^must not be negative$", "field-negative", &[]),
     (r"^must be greater than 0$", "field-not-positive", &[]),
@@ -105,11 +113,7 @@ const FIELD_SHAPES: &[(&str, &str, &[&str])] = &[
 
 /// Details of refusals a person meets on the pages.
 const DETAIL_SHAPES: &[(&str, &str, &[&str])] = &[
-    (
-        r"^there is no page at this address$",
-        "detail-no-page",
-        &[],
-    ),
+    (r"^there is no page at this address$", "detail-no-page", &[]),
     (
         r"^role (\S+) may not do this \(needs (.*)\)$",
         "detail-role-may-not",
@@ -236,9 +240,8 @@ const DETAIL_PHRASES: &[(&str, &str)] = &[
     (" or ", "phrase-or"),
 ];
 
-static AGE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"^(\d+) completed years on (\S+) \(allowed (\d+)–(\d+)\)$").ok()
-});
+static AGE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^(\d+) completed years on (\S+) \(allowed (\d+)–(\d+)\)$").ok());
 
 /// A criterion's detail (written by the evaluation in English) in `lang`.
 pub fn criterion_detail(lang: Lang, detail: &str) -> String {

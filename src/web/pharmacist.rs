@@ -200,7 +200,12 @@ pub async fn randomize(
             };
             Ok(templates::respond(
                 StatusCode::CONFLICT,
-                page(&t(l, "title-already-randomized"), Some(&session), Some(&trial_id), body),
+                page(
+                    &t(l, "title-already-randomized"),
+                    Some(&session),
+                    Some(&trial_id),
+                    body,
+                ),
             ))
         }
         Err(e) => Err(e),
@@ -285,7 +290,11 @@ pub async fn card_page(
         }
     };
     Ok(templates::ok(page(
-        &ta(l, "card-page-title", &[("subject", a.subject_id.as_str().into())]),
+        &ta(
+            l,
+            "card-page-title",
+            &[("subject", a.subject_id.as_str().into())],
+        ),
         Some(&session),
         Some(&trial_id),
         body,

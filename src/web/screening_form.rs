@@ -335,19 +335,15 @@ pub fn needed(lang: Lang, name: &str) -> Needed {
     }
     match name {
         "liver_metastasis" => found(t(lang, "needed-liver-metastasis"), name.into()),
-        "creatinine_clearance_24h" => found(
-            t(lang, "needed-clearance"),
-            format!("{CLEARANCE}.value"),
-        ),
+        "creatinine_clearance_24h" => {
+            found(t(lang, "needed-clearance"), format!("{CLEARANCE}.value"))
+        }
         "urine_protein_dipstick" => found(t(lang, "label-dipstick"), DIPSTICK.into()),
         "urine_protein_24h" => found(
             t(lang, "needed-protein-24h"),
             format!("{PROTEIN_24H}.value"),
         ),
-        "upc_ratio" => found(
-            t(lang, "needed-upc"),
-            UPC.into(),
-        ),
+        "upc_ratio" => found(t(lang, "needed-upc"), UPC.into()),
         other => Needed {
             label: other.to_string(),
             field: None,

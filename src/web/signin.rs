@@ -12,11 +12,11 @@ use super::form::Fields;
 use super::i18n::{self, t, Lang};
 use super::session::{self, WebSession};
 use super::templates::{self, page};
-use crate::service::users;
 use super::WebSettings;
 use crate::http::error::ApiError;
 use crate::http::extract::{note_auth_failure, run_db};
 use crate::http::state::AppState;
+use crate::service::users;
 use crate::service::{queries, web_sessions};
 
 /// The sign-in form's pre-session cookie (no session exists yet); see [`super::csrf`].
@@ -134,12 +134,7 @@ pub async fn form(
     let token = issue(&state, &pre);
     let chosen = query.lang.as_deref().and_then(Lang::from_tag);
     let lang = chosen.unwrap_or_else(|| i18n::of_request(&req));
-    let mut response = templates::ok(signin_page(
-        lang,
-        &token,
-        None,
-        query.signed_out.is_some(),
-    ));
+    let mut response = templates::ok(signin_page(lang, &token, None, query.signed_out.is_some()));
     response
         .add_cookie(&signin_cookie(&pre, &settings))
         .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
@@ -270,7 +265,12 @@ pub async fn trials(
             }
         }
     };
-    Ok(templates::ok(page(&t(l, "nav-trials"), Some(&session), None, body)))
+    Ok(templates::ok(page(
+        &t(l, "nav-trials"),
+        Some(&session),
+        None,
+        body,
+    )))
 }
 
 /// The page a form was sent from, by its `Referer` (the pages send it to their own origin
@@ -301,10 +301,7 @@ pub async fn set_language(
     let Some(lang) = Lang::from_tag(form.value("language")) else {
         return Err(session.fail(ApiError::field(
             "language",
-            format!(
-                "must be one of {}",
-                Lang::ALL.map(Lang::tag).join(", ")
-            ),
+            format!("must be one of {}", Lang::ALL.map(Lang::tag).join(", ")),
         )));
     };
     session

@@ -107,7 +107,13 @@ fn closed_banner(lang: Lang, tr: &TrialState) -> Markup {
 /// The whole page: header with the user and sign-out, navigation for the role, the body;
 /// a banner first when the page's trial is closed.
 pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Markup) -> Markup {
-    page_in(viewer.map_or(Lang::En, |v| v.lang), title, viewer, trial, body)
+    page_in(
+        viewer.map_or(Lang::En, |v| v.lang),
+        title,
+        viewer,
+        trial,
+        body,
+    )
 }
 
 /// [`page`] in `lang` (for pages without a signed-in user, who has a language of their own).

@@ -92,7 +92,12 @@ fn already_withdrawn(s: &WebSession, trial_id: &str, a: &Allocation) -> HttpResp
     };
     templates::respond(
         StatusCode::CONFLICT,
-        page(&t(l, "title-already-withdrawn"), Some(s), Some(trial_id), body),
+        page(
+            &t(l, "title-already-withdrawn"),
+            Some(s),
+            Some(trial_id),
+            body,
+        ),
     )
 }
 
