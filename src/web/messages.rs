@@ -109,6 +109,8 @@ const FIELD_SHAPES: &[(&str, &str, &[&str])] = &[
         "field-character",
         &["allowed", "found", "position"],
     ),
+    // Last: any other rule a value must follow, the rule as written.
+    (r"^must be (.*)$", "field-must-be", &["allowed"]),
 ];
 
 /// Details of refusals a person meets on the pages.
@@ -303,6 +305,57 @@ mod tests {
             "2031-01-01 是将来的日期"
         );
         assert_eq!(field(Lang::ZhCn, "something new"), "something new");
+    }
+
+    /// Every refusal the screening form can meet, from the use case's own validation and the
+    /// form's parse, has a Chinese rendering: none is shown in English.
+    #[test]
+    fn every_screening_form_message_reads_in_chinese() {
+        use crate::eligibility::RawScreening;
+        use crate::protocol::Protocol;
+        let protocol = Protocol::default_trial().unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let bodies = [
+            serde_json::json!({}),
+            serde_json::json!({
+                "patient_ref": "", "site": "", "birth_date": "1961-13-02", "sex": "x",
+                "screening_date": "2031-01-01", "initials": "12345",
+                "confirm_implausible": ["spleen"],
+                "labs": {
+                    "hemoglobin": { "value": -1, "unit": "mg" },
+                    "alt": { "value": 30, "uln": 0, "unit": "" },
+                    "urine_protein_dipstick": "9+"
+                }
+            }),
+            serde_json::json!({
+                "patient_ref": "P\u{202e}1", "site": "SITE01", "birth_date": "2027-01-01",
+                "screening_date": "2025-01-01", "initials": "",
+                "labs": { "hemoglobin": { "value": 11.2, "unit": "g/L" } }
+            }),
+            serde_json::json!({ "patient_ref": "-P1", "site": "S", "birth_date": "1961-03-02" }),
+            serde_json::json!({ "patient_ref": "p 1", "site": "S", "birth_date": "1961-03-02" }),
+        ];
+        let mut seen = 0;
+        for body in bodies {
+            let raw = RawScreening::from_json(body.to_string().as_bytes()).unwrap();
+            let Err(errors) = raw.validate(today, &protocol) else {
+                panic!("{body} should be refused");
+            };
+            for e in errors {
+                seen += 1;
+                let zh = field(Lang::ZhCn, &e.message);
+                assert_ne!(zh, e.message, "{}: {} has no Chinese", e.field, e.message);
+                assert!(!zh.contains("Unknown localization"), "{zh}");
+            }
+        }
+        assert!(seen >= 15, "{seen} refusals");
+        for web in [
+            "\"1,5x\" is not a number",
+            "\"maybe\" is not yes or no",
+            "is required",
+        ] {
+            assert_ne!(field(Lang::ZhCn, web), web);
+        }
     }
 
     #[test]

@@ -44,3 +44,4 @@ phrase-but-within = {" "}but within{" "}
 phrase-needs = needs{" "}
 phrase-dipstick = dipstick{" "}
 phrase-or = {" "}or{" "}
+field-must-be = must be { $allowed }

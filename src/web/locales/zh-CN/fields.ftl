@@ -44,3 +44,4 @@ phrase-but-within = {" "}但不超过{" "}
 phrase-needs = 需要{" "}
 phrase-dipstick = 尿蛋白试纸{" "}
 phrase-or = {" "}或{" "}
+field-must-be = 须为 { $allowed }
