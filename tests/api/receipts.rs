@@ -280,7 +280,12 @@ fn older_chains_are_committed_once(db: TestDb) {
     let (before, _) = audit_head(&app, &mon);
     let mut conn = app.db.connection();
     // Back to the schema before the log: its tables and head columns are gone.
-    for version in ["20261201000011", "20261201000010", "20261201000009"] {
+    for version in [
+        "20261201000014",
+        "20261201000011",
+        "20261201000010",
+        "20261201000009",
+    ] {
         assert_eq!(
             trialgate::storage::revert_last_migration(&mut conn).unwrap(),
             version
