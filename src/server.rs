@@ -26,7 +26,7 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if wants_html && !req.path().starts_with("/api/") {
-        return crate::web::not_found_page();
+        return crate::web::not_found_page(&req);
     }
     match crate::http::not_found().await {
         Ok(response) => response,

@@ -857,9 +857,25 @@ const AXE_RUN_JS: &str = "
         .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
       .catch(e => done(['axe failed: ' + e]));";
 
-/// Checks the page shown at both widths: nothing wider than the viewport, no serious or
-/// critical axe violation. Problems go to `problems`, so that one run lists them all.
+/// Checks the page shown at both widths: in the language asked for (its `lang`), nothing wider
+/// than the viewport, no serious or critical axe violation. Problems go to `problems`, so that
+/// one run lists them all.
 async fn check_page(c: &Client, axe: &str, what: &str, problems: &mut Vec<String>) {
+    let want = c
+        .execute("return window.name;", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let lang = c
+        .execute("return document.documentElement.lang;", vec![])
+        .await
+        .unwrap();
+    if !want.is_empty() && lang.as_str() != Some(want.as_str()) {
+        problems.push(format!("{what}: lang {lang}, not {want}"));
+    }
+    let what = &format!("{what} [{want}]");
     c.execute(axe, vec![]).await.unwrap();
     // TRIALGATE_AXE_ALL=1 lists the moderate and minor violations too (they fail the test then).
     if std::env::var_os("TRIALGATE_AXE_ALL").is_some() {
@@ -891,9 +907,10 @@ async fn check(c: &Client, base: &str, path: &str, axe: &str, problems: &mut Vec
     check_page(c, axe, path, problems).await;
 }
 
-/// Every page, for the roles that see it, at a desktop's and a phone's width: none is wider
-/// than the viewport (tables scroll in their own box) and axe-core finds no serious or
-/// critical violation. Also the phone screenshots of the README.
+/// Every page, for the roles that see it, in English and in Chinese, at a desktop's and a
+/// phone's width: in the language chosen, none wider than the viewport (tables scroll in
+/// their own box) and axe-core finds no serious or critical violation. Also the screenshots
+/// of the README (the Chinese ones prefixed `zh-`).
 #[test]
 fn every_page_fits_a_phone_and_passes_axe() {
     if !browser_installed() {
@@ -956,116 +973,151 @@ fn every_page_fits_a_phone_and_passes_axe() {
         let mut p = Vec::new();
         let p = &mut p;
         let axe = axe.as_str();
-        viewport(&c, DESKTOP, 900).await;
+        // The browser says English (`--lang`); the sign-in page's switch picks Chinese.
+        for lang in ["en", "zh-CN"] {
+            let zh = lang != "en";
+            let shot = |name: &str| {
+                if zh {
+                    format!("zh-{name}")
+                } else {
+                    name.to_string()
+                }
+            };
+            viewport(&c, DESKTOP, 900).await;
+            c.goto(&format!("{base}/signin?lang={lang}")).await.unwrap();
+            // Where check_page finds the language every page must be in (kept across pages).
+            c.execute(&format!("window.name = '{lang}';"), vec![])
+                .await
+                .unwrap();
 
-        // Signed out: the sign-in page, a refused token, an unknown page.
-        check(&c, &base, "/signin", axe, p).await;
-        fill(&c, "name", "nobody").await;
-        fill(&c, "password", "not-a-password").await;
-        click(&c, "form[action=\"/signin\"] button[type=submit]").await;
-        check_page(&c, axe, "sign-in refused", p).await;
-        check(&c, &base, "/no-such-page", axe, p).await;
-        check(&c, &base, "/signin/activate", axe, p).await;
+            // Signed out: the sign-in page, a refused token, an unknown page.
+            check(&c, &base, "/signin", axe, p).await;
+            if zh {
+                screenshot(&c, "zh-signin").await;
+            }
+            fill(&c, "name", "nobody").await;
+            fill(&c, "password", "not-a-password").await;
+            click(&c, "form[action=\"/signin\"] button[type=submit]").await;
+            check_page(&c, axe, "sign-in refused", p).await;
+            check(&c, &base, "/no-such-page", axe, p).await;
+            check(&c, &base, "/signin/activate", axe, p).await;
 
-        // Investigator.
-        sign_in(&c, &base, "ines", &inv).await;
-        check(&c, &base, &format!("/trials/{T}/screening"), axe, p).await;
-        check(&c, &base, "/account/password", axe, p).await;
-        check(&c, &base, &format!("/trials/{T}/screening"), axe, p).await;
-        phone_screenshot(&c, "phone-screening-form").await;
-        viewport(&c, DESKTOP, 900).await;
-        fill(&c, "f-labs-anc-value", "1,5x").await;
-        click(&c, "form[action$=\"/screening\"] button[type=submit]").await;
-        text_of(&c, "div.error-summary").await;
-        check_page(&c, axe, "screening form with errors", p).await;
-        for path in [
-            format!("/trials/{T}/screenings"),
-            format!("/trials/{T}/screenings/{randomized}"),
-            format!("/trials/{T}/screenings/{ineligible}"),
-            format!("/trials/{T}/screenings/{incomplete}"),
-            format!("/trials/{T}/screenings/{waiting}/correct"),
-            format!("/trials/{T}/subjects"),
-            format!("/trials/{T}/subjects/{subject}"),
-            format!("/trials/{T}/subjects/{subject}/withdraw"),
-        ] {
-            check(&c, &base, &path, axe, p).await;
+            // Investigator.
+            sign_in(&c, &base, "ines", &inv).await;
+            check(&c, &base, "/account/password", axe, p).await;
+            check(&c, &base, &format!("/trials/{T}/screening"), axe, p).await;
+            phone_screenshot(&c, &shot("phone-screening-form")).await;
+            viewport(&c, DESKTOP, 900).await;
+            if zh {
+                screenshot(&c, "zh-investigator").await;
+            }
+            fill(&c, "f-labs-anc-value", "1,5x").await;
+            click(&c, "form[action$=\"/screening\"] button[type=submit]").await;
+            text_of(&c, "div.error-summary").await;
+            check_page(&c, axe, "screening form with errors", p).await;
+            for path in [
+                format!("/trials/{T}/screenings"),
+                format!("/trials/{T}/screenings/{randomized}"),
+                format!("/trials/{T}/screenings/{ineligible}"),
+                format!("/trials/{T}/screenings/{incomplete}"),
+                format!("/trials/{T}/screenings/{waiting}/correct"),
+                format!("/trials/{T}/subjects"),
+                format!("/trials/{T}/subjects/{subject}"),
+                format!("/trials/{T}/subjects/{subject}/withdraw"),
+            ] {
+                check(&c, &base, &path, axe, p).await;
+            }
+            fill(&c, "reason", "moved to another city").await;
+            click(&c, "form button.primary[type=submit]").await;
+            text_of(&c, "form button.danger[type=submit]").await;
+            check_page(&c, axe, "withdrawal review", p).await;
+            // Not the investigator's: the error page.
+            check(&c, &base, &format!("/trials/{T}/dashboard"), axe, p).await;
+            check(&c, &base, &format!("/trials/{T}/subjects/{T}-9999"), axe, p).await;
+            sign_out(&c).await;
+
+            // Pharmacist.
+            sign_in(&c, &base, "paul", &pharm).await;
+            check(&c, &base, &format!("/trials/{T}/queue"), axe, p).await;
+            phone_screenshot(&c, &shot("phone-queue")).await;
+            viewport(&c, DESKTOP, 900).await;
+            if zh {
+                screenshot(&c, "zh-pharmacist").await;
+            }
+            check(
+                &c,
+                &base,
+                &format!("/trials/{T}/randomize/{waiting}"),
+                axe,
+                p,
+            )
+            .await;
+            check(
+                &c,
+                &base,
+                &format!("/trials/{T}/randomize/{randomized}"),
+                axe,
+                p,
+            )
+            .await;
+            check(&c, &base, &format!("/trials/{T}/subjects"), axe, p).await;
+            check(
+                &c,
+                &base,
+                &format!("/trials/{T}/subjects/{subject}"),
+                axe,
+                p,
+            )
+            .await;
+            phone_screenshot(&c, &shot("phone-card")).await;
+            viewport(&c, DESKTOP, 900).await;
+            if zh {
+                screenshot(&c, "zh-pharmacist-card").await;
+            }
+            sign_out(&c).await;
+
+            // Monitor.
+            sign_in(&c, &base, "mona", &mon).await;
+            for path in [
+                "/trials".to_string(),
+                format!("/trials/{T}/dashboard"),
+                format!("/trials/{T}/corrections"),
+                format!("/trials/{T}/audit"),
+                format!("/trials/{T}/audit?after=2"),
+                format!("/trials/{T}/audit/verify"),
+            ] {
+                check(&c, &base, &path, axe, p).await;
+                if zh && path.ends_with("/dashboard") {
+                    screenshot(&c, "zh-monitor").await;
+                    phone_screenshot(&c, "zh-phone-dashboard").await;
+                    viewport(&c, DESKTOP, 900).await;
+                }
+            }
+            sign_out(&c).await;
+
+            // Admin.
+            sign_in(&c, &base, "admin", &admin).await;
+            check(&c, &base, "/admin", axe, p).await;
+            fill(&c, "name", "").await;
+            click(&c, "form[action=\"/admin/users\"] button[type=submit]").await;
+            check_page(&c, axe, "user form with errors", p).await;
+            let otto = if zh { "otto-zh" } else { "otto" };
+            create_user(&c, &base, otto, "monitor", "").await;
+            check_page(&c, axe, "user created", p).await;
+            for path in [
+                format!("/admin/users/{otto}/revoke"),
+                format!("/admin/users/{otto}"),
+                format!("/admin/trials/{T}/amend"),
+                format!("/admin/trials/{T}/close"),
+            ] {
+                check(&c, &base, &path, axe, p).await;
+            }
+            fill(&c, "reason", "enrollment complete").await;
+            click(&c, "form button.primary[type=submit]").await;
+            text_of(&c, "form button.danger[type=submit]").await;
+            check_page(&c, axe, "close review", p).await;
+            sign_out(&c).await;
         }
-        fill(&c, "reason", "moved to another city").await;
-        click(&c, "form button.primary[type=submit]").await;
-        text_of(&c, "form button.danger[type=submit]").await;
-        check_page(&c, axe, "withdrawal review", p).await;
-        // Not the investigator's: the error page.
-        check(&c, &base, &format!("/trials/{T}/dashboard"), axe, p).await;
-        check(&c, &base, &format!("/trials/{T}/subjects/{T}-9999"), axe, p).await;
-        sign_out(&c).await;
-
-        // Pharmacist.
-        sign_in(&c, &base, "paul", &pharm).await;
-        check(&c, &base, &format!("/trials/{T}/queue"), axe, p).await;
-        phone_screenshot(&c, "phone-queue").await;
-        viewport(&c, DESKTOP, 900).await;
-        check(
-            &c,
-            &base,
-            &format!("/trials/{T}/randomize/{waiting}"),
-            axe,
-            p,
-        )
-        .await;
-        check(
-            &c,
-            &base,
-            &format!("/trials/{T}/randomize/{randomized}"),
-            axe,
-            p,
-        )
-        .await;
-        check(&c, &base, &format!("/trials/{T}/subjects"), axe, p).await;
-        check(
-            &c,
-            &base,
-            &format!("/trials/{T}/subjects/{subject}"),
-            axe,
-            p,
-        )
-        .await;
-        phone_screenshot(&c, "phone-card").await;
-        viewport(&c, DESKTOP, 900).await;
-        sign_out(&c).await;
-
-        // Monitor.
-        sign_in(&c, &base, "mona", &mon).await;
-        for path in [
-            "/trials".to_string(),
-            format!("/trials/{T}/dashboard"),
-            format!("/trials/{T}/corrections"),
-            format!("/trials/{T}/audit"),
-            format!("/trials/{T}/audit?after=2"),
-            format!("/trials/{T}/audit/verify"),
-        ] {
-            check(&c, &base, &path, axe, p).await;
-        }
-        sign_out(&c).await;
-
-        // Admin.
-        sign_in(&c, &base, "admin", &admin).await;
-        check(&c, &base, "/admin", axe, p).await;
-        fill(&c, "name", "").await;
-        click(&c, "form[action=\"/admin/users\"] button[type=submit]").await;
-        check_page(&c, axe, "user form with errors", p).await;
-        create_user(&c, &base, "otto", "monitor", "").await;
-        check_page(&c, axe, "user created", p).await;
-        for path in [
-            "/admin/users/otto/revoke".to_string(),
-            format!("/admin/trials/{T}/amend"),
-            format!("/admin/trials/{T}/close"),
-        ] {
-            check(&c, &base, &path, axe, p).await;
-        }
-        fill(&c, "reason", "enrollment complete").await;
-        click(&c, "form button.primary[type=submit]").await;
-        text_of(&c, "form button.danger[type=submit]").await;
-        check_page(&c, axe, "close review", p).await;
         c.close().await.unwrap();
         std::mem::take(p)
     });

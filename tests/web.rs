@@ -2633,3 +2633,228 @@ fn admin_manages_an_account(db: TestDb) {
     assert_eq!(a.get("/admin/users/nobody").status(), 404);
 }
 both_backends!(admin_manages_an_account);
+// ---------------------------------------------------------------------------------------
+// Languages
+
+impl<'a> Web<'a> {
+    /// A browser whose every request says `Accept-Language: {accept}`.
+    fn speaking(app: &'a TestApp, accept: &str) -> Self {
+        let jar = Arc::new(Jar::default());
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            reqwest::header::HeaderValue::from_str(accept).unwrap(),
+        );
+        let client = Client::builder()
+            .cookie_provider(jar.clone())
+            .default_headers(headers)
+            .redirect(Policy::none())
+            .build()
+            .unwrap();
+        Web { app, client, jar }
+    }
+
+    fn signed_in_speaking(app: &'a TestApp, token: &str, accept: &str) -> Self {
+        let web = Web::speaking(app, accept);
+        let r = web.sign_in(token);
+        assert_eq!(r.status(), 303, "{}", r.text().unwrap());
+        web
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        let url = reqwest::Url::parse(&self.app.base).unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    }
+}
+
+fn html_lang(html: &str) -> &str {
+    let start = html
+        .find("<html lang=\"")
+        .expect("an html element with lang")
+        + 12;
+    html[start..].split('"').next().unwrap()
+}
+
+fn pages_answer_in_the_language_asked_for(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, pharm, mon) = users(&app);
+    for (accept, lang, signin) in [
+        ("zh-CN", "zh-CN", "您的访问令牌"),
+        ("zh-Hans-CN,zh;q=0.9,en;q=0.8", "zh-CN", "您的访问令牌"),
+        ("en-US,en;q=0.9", "en", "Your access token"),
+        ("fr-FR, zh;q=0.5, en;q=0.4", "zh-CN", "您的访问令牌"),
+        ("fr-FR", "en", "Your access token"),
+    ] {
+        let page = Web::speaking(&app, accept).page("/signin");
+        assert_eq!(html_lang(&page), lang, "{accept}");
+        assert!(page.contains(signin), "{accept}");
+    }
+    // A 404 page and a refused sign-in (no session yet) follow the browser too.
+    let zh = Web::speaking(&app, "zh-CN");
+    let r = zh.get("/no/such/page");
+    assert_eq!(r.status(), 404);
+    let body = r.text().unwrap();
+    assert_eq!(html_lang(&body), "zh-CN");
+    assert!(body.contains("此地址没有页面"), "{body}");
+    let r = zh.sign_in("tg_not_a_token");
+    assert_eq!(r.status(), 401);
+    assert!(r.text().unwrap().contains("此令牌无效或已被吊销"));
+
+    let i = Web::signed_in_speaking(&app, &inv, "zh-CN");
+    let form = i.page(&format!("/trials/{T}/screening"));
+    assert_eq!(html_lang(&form), "zh-CN");
+    for text in [
+        "筛选患者",
+        "血红蛋白",
+        "是否已签署知情同意书？",
+        "评估并记录",
+        "退出登录",
+    ] {
+        assert!(form.contains(text), "{text}");
+    }
+    assert!(!form.contains("Evaluate and record"));
+    // A field error in Chinese, next to its input and in the summary.
+    let mut bad = eligible_form("SITE01-0101");
+    set(&mut bad, "labs.hemoglobin.value", "abc");
+    set(&mut bad, "birth_date", "2031-01-01");
+    let r = screen(&i, &bad);
+    assert_eq!(r.status(), 422);
+    let page = r.text().unwrap();
+    assert!(page.contains("“abc”不是数字"), "{page}");
+    assert!(
+        page.contains("2031-01-01 晚于筛选日期 2026-11-20"),
+        "{page}"
+    );
+    assert!(page.contains("共有 2 处问题"), "{page}");
+    // The result page: the protocol's Chinese criterion texts, the outcome in Chinese.
+    let result = i.page(&screen_ok(&i, &eligible_form("SITE01-0102")));
+    for text in [
+        "已签署知情同意书",
+        "血红蛋白（HB）≥ 90 g/L",
+        "合格",
+        "回答：是",
+    ] {
+        assert!(result.contains(text), "{text}");
+    }
+    assert!(!result.contains("Signed informed consent"));
+    let id = hidden_id(&screen_ok(&i, &eligible_form("SITE01-0103")));
+
+    // The pharmacist's queue, confirmation and allocation card.
+    let p = Web::signed_in_speaking(&app, &pharm, "zh-CN,zh;q=0.9");
+    assert!(p.page(&format!("/trials/{T}/queue")).contains("随机化队列"));
+    let confirm = p.page(&format!("/trials/{T}/randomize/{id}"));
+    assert!(confirm.contains("您即将随机化"));
+    let r = p.post(
+        &format!("/trials/{T}/randomize/{id}"),
+        &[
+            ("csrf", &hidden(&confirm, "csrf")),
+            ("idempotency_key", &hidden(&confirm, "idempotency_key")),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    let card = p.page(&location(&r));
+    assert_eq!(html_lang(&card), "zh-CN");
+    assert!(card.contains("分配卡") && card.contains("组别"), "{card}");
+    assert!(
+        card.contains("常规放疗") || card.contains("SFRT/SCART"),
+        "the arm by its Chinese name: {card}"
+    );
+    assert!(!card.contains("Conventional radiotherapy"));
+
+    // The monitor's dashboard, its chart included.
+    let m = Web::signed_in_speaking(&app, &mon, "zh");
+    let dash = m.page(&format!("/trials/{T}/dashboard"));
+    for text in ["监查面板", "患者流程", "累计分配数", "稽查轨迹"] {
+        assert!(dash.contains(text), "{text}");
+    }
+    // The API stays English, whatever the client's language.
+    let r = app
+        .client
+        .get(app.url("/api/v1/trials/NO-SUCH-TRIAL"))
+        .bearer_auth(&mon)
+        .header("Accept-Language", "zh-CN")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let problem: Value = r.json().unwrap();
+    assert_eq!(problem["title"], "Not found");
+}
+both_backends!(pages_answer_in_the_language_asked_for);
+
+fn a_chosen_language_beats_accept_language(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let (inv, _, _) = users(&app);
+    let en = Web::signed_in_speaking(&app, &inv, "en-US");
+    let form = en.page(&format!("/trials/{T}/screening"));
+    assert_eq!(html_lang(&form), "en");
+    // The header offers the other language, as a POST with the session's CSRF token.
+    assert!(form.contains("action=\"/language\""));
+    assert!(form.contains("简体中文"));
+    let csrf = hidden(&form, "csrf");
+    let back = format!("/trials/{T}/screenings?outcome=eligible");
+    let choose = |web: &Web, fields: &[(&str, &str)], from: &str| {
+        web.client
+            .post(web.app.url("/language"))
+            .header("Referer", from)
+            .form(fields)
+            .send()
+            .unwrap()
+    };
+    let from = app.url(&back);
+    let refused = choose(&en, &[("language", "zh-CN")], &from);
+    assert_eq!(refused.status(), 403, "no CSRF token, no change");
+    let bad = choose(&en, &[("csrf", &csrf), ("language", "fr")], &from);
+    assert_eq!(bad.status(), 422);
+    assert_eq!(html_lang(&en.page("/trials")), "en", "nothing changed");
+    let r = choose(&en, &[("csrf", &csrf), ("language", "zh-CN")], &from);
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), back, "back to the page it was chosen on");
+    assert_eq!(en.cookie("tg_lang").as_deref(), Some("zh-CN"));
+    let list = en.page(&back);
+    assert_eq!(
+        html_lang(&list),
+        "zh-CN",
+        "the choice beats Accept-Language"
+    );
+    assert!(list.contains("筛选记录"));
+    // Another browser of the same user, saying English, gets the user's choice.
+    let other = Web::signed_in_speaking(&app, &inv, "en-US,en;q=0.9");
+    assert_eq!(html_lang(&other.page("/trials")), "zh-CN");
+    // Signed out, the sign-in page follows the cookie of the browser that chose.
+    let r = en.post("/signout", &[("csrf", &hidden(&list, "csrf"))]);
+    assert_eq!(r.status(), 303);
+    let signin = en.page("/signin?signed_out=1");
+    assert_eq!(html_lang(&signin), "zh-CN");
+    assert!(signin.contains("您已退出登录"));
+    // The sign-in page's own switch keeps a choice for the browser.
+    let fresh = Web::speaking(&app, "zh-CN");
+    let page = fresh.page("/signin?lang=en");
+    assert_eq!(html_lang(&page), "en");
+    assert_eq!(fresh.cookie("tg_lang").as_deref(), Some("en"));
+    assert_eq!(html_lang(&fresh.page("/signin")), "en");
+    // Only a page of this server is gone back to.
+    let zh = Web::signed_in_speaking(&app, &inv, "zh-CN");
+    let csrf = zh.csrf();
+    let evil_paths = [
+        "https://evil.example/trials".to_string(),
+        app.url("//evil.example/"),
+        app.url("/\\evil.example"),
+        "/trials".to_string(),
+        "not a url".to_string(),
+    ];
+    for evil in &evil_paths {
+        let r = choose(&zh, &[("csrf", &csrf), ("language", "en")], evil);
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), format!("/trials/{T}/screening"), "{evil}");
+    }
+    // A page whose address carries text shows none of it in the switch.
+    let page = zh.page(&format!("/trials/{T}/screening?note=Call%20555-0100"));
+    assert!(!page.contains("555-0100"));
+}
+both_backends!(a_chosen_language_beats_accept_language);

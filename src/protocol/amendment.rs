@@ -165,6 +165,25 @@ pub fn describe(old: &Protocol, new: &Protocol) -> Vec<KeyChange> {
         .collect()
 }
 
+/// Whether the arms differ in their translated names and descriptions only: those are what
+/// people read, not the design, so they may be amended after randomization.
+fn only_translations(old: &Protocol, new: &Protocol) -> bool {
+    let design = |p: &Protocol| {
+        p.arms
+            .iter()
+            .map(|a| {
+                (
+                    a.code.clone(),
+                    a.name.clone(),
+                    a.description.clone(),
+                    a.ratio,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    design(old) == design(new)
+}
+
 /// Checks `new` as an amendment of `old` in a trial with `enrolled` randomized subjects; returns
 /// the keys it changes. Every problem is reported, the first of each kind.
 pub fn check(
@@ -182,7 +201,7 @@ pub fn check(
     let changed = changed_keys(old, new);
     if enrolled > 0 {
         for key in DESIGN_KEYS {
-            if changed.iter().any(|k| k == key) {
+            if changed.iter().any(|k| k == key) && !(key == "arms" && only_translations(old, new)) {
                 errors.push(AmendmentError::DesignLocked { key, enrolled });
             }
         }

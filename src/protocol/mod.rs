@@ -14,6 +14,7 @@ mod patient_ref;
 mod status;
 mod vocabulary;
 
+use crate::language::Language;
 use crate::randomization::{Design, DesignError};
 pub use patient_ref::{
     PatientRef, PatientRefError, PatientRefPattern, DEFAULT_PATIENT_REF_PATTERN, MAX_PATTERN_LEN,
@@ -71,6 +72,34 @@ pub struct Arm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub ratio: u32,
+    /// The name in Simplified Chinese (absent from the canonical JSON when unset). Not part
+    /// of the design: it may be amended after randomization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_zh: Option<String>,
+    /// The description in Simplified Chinese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_zh: Option<String>,
+}
+
+impl Arm {
+    /// The name in `language`, else the English name.
+    pub fn name_in(&self, language: Language) -> &str {
+        match language {
+            Language::ZhCn => self.name_zh.as_deref().unwrap_or(&self.name),
+            Language::En => &self.name,
+        }
+    }
+
+    /// The description in `language`, else the English one.
+    pub fn description_in(&self, language: Language) -> Option<&str> {
+        match language {
+            Language::ZhCn => self
+                .description_zh
+                .as_deref()
+                .or(self.description.as_deref()),
+            Language::En => self.description.as_deref(),
+        }
+    }
 }
 
 /// One eligibility criterion: a stable id (part of the API contract), the text shown to
@@ -79,6 +108,10 @@ pub struct Arm {
 pub struct Criterion {
     pub id: String,
     pub text: String,
+    /// The text in Simplified Chinese; absent from the canonical JSON (and the digest) when
+    /// the protocol gives none, so adding one is an amendment like any change of a text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_zh: Option<String>,
     #[serde(flatten)]
     pub rule: Rule,
     /// The lab's plausible range (lab criteria only), in the rule's unit (canonical unit, or
@@ -91,6 +124,14 @@ pub struct Criterion {
 }
 
 impl Criterion {
+    /// The text in `language`, else the English text.
+    pub fn text_in(&self, language: Language) -> &str {
+        match language {
+            Language::ZhCn => self.text_zh.as_deref().unwrap_or(&self.text),
+            Language::En => &self.text,
+        }
+    }
+
     /// The lab whose value the plausible range bounds, by its request field name.
     pub fn plausible_lab(&self) -> Option<&'static str> {
         if self.plausible_min.is_none() && self.plausible_max.is_none() {
@@ -144,6 +185,9 @@ pub enum Rule {
 pub struct Protocol {
     pub id: String,
     pub title: String,
+    /// The title in Simplified Chinese; absent from the canonical JSON when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_zh: Option<String>,
     pub cap: u32,
     pub block_sizes: Vec<u32>,
     pub stratification: Vec<StratificationFactor>,
@@ -247,6 +291,14 @@ impl Protocol {
         &self.patient_ref_pattern
     }
 
+    /// The title in `language`, else the English title.
+    pub fn title_in(&self, language: Language) -> &str {
+        match language {
+            Language::ZhCn => self.title_zh.as_deref().unwrap_or(&self.title),
+            Language::En => &self.title,
+        }
+    }
+
     pub fn arm(&self, code: &str) -> Option<&Arm> {
         self.arms.iter().find(|a| a.code == code)
     }
@@ -267,6 +319,8 @@ impl Protocol {
 struct RawProtocol {
     id: String,
     title: String,
+    #[serde(default)]
+    title_zh: Option<String>,
     cap: u32,
     block_sizes: Vec<u32>,
     #[serde(default)]
@@ -289,18 +343,24 @@ enum RawCriterion {
     AgeRange {
         id: String,
         text: String,
+        #[serde(default)]
+        text_zh: Option<String>,
         min_years: u32,
         max_years: u32,
     },
     Attestation {
         id: String,
         text: String,
+        #[serde(default)]
+        text_zh: Option<String>,
         attestation: Attestation,
         passes_when: bool,
     },
     LabMinimum {
         id: String,
         text: String,
+        #[serde(default)]
+        text_zh: Option<String>,
         lab: CountLab,
         min: f64,
         #[serde(default)]
@@ -311,6 +371,8 @@ enum RawCriterion {
     UlnMaximum {
         id: String,
         text: String,
+        #[serde(default)]
+        text_zh: Option<String>,
         lab: UlnLab,
         max_uln: f64,
         max_uln_with_liver_metastasis: f64,
@@ -322,12 +384,16 @@ enum RawCriterion {
     Creatinine {
         id: String,
         text: String,
+        #[serde(default)]
+        text_zh: Option<String>,
         max_uln: f64,
         clearance_above_ml_min: f64,
     },
     UrineProtein {
         id: String,
         text: String,
+        #[serde(default)]
+        text_zh: Option<String>,
         dipstick_below: Dipstick,
         protein_24h_below_g: f64,
         upc_below: f64,
@@ -379,10 +445,11 @@ fn plausible_range(
 impl RawCriterion {
     fn check(self) -> Result<Criterion, String> {
         let mut plausible = (None, None);
-        let (id, text, rule) = match self {
+        let (id, text, text_zh, rule) = match self {
             RawCriterion::AgeRange {
                 id,
                 text,
+                text_zh,
                 min_years,
                 max_years,
             } => {
@@ -395,16 +462,18 @@ impl RawCriterion {
                     min_years,
                     max_years,
                 };
-                (id, text, rule)
+                (id, text, text_zh, rule)
             }
             RawCriterion::Attestation {
                 id,
                 text,
+                text_zh,
                 attestation,
                 passes_when,
             } => (
                 id,
                 text,
+                text_zh,
                 Rule::Attestation {
                     attestation,
                     passes_when,
@@ -413,6 +482,7 @@ impl RawCriterion {
             RawCriterion::LabMinimum {
                 id,
                 text,
+                text_zh,
                 lab,
                 min,
                 plausible_min,
@@ -420,11 +490,12 @@ impl RawCriterion {
             } => {
                 let min = threshold(&id, "min", min)?;
                 plausible = plausible_range(&id, plausible_min, plausible_max)?;
-                (id, text, Rule::LabMinimum { lab, min })
+                (id, text, text_zh, Rule::LabMinimum { lab, min })
             }
             RawCriterion::UlnMaximum {
                 id,
                 text,
+                text_zh,
                 lab,
                 max_uln,
                 max_uln_with_liver_metastasis,
@@ -448,11 +519,12 @@ impl RawCriterion {
                     max_uln,
                     max_uln_with_liver_metastasis: liver,
                 };
-                (id, text, rule)
+                (id, text, text_zh, rule)
             }
             RawCriterion::Creatinine {
                 id,
                 text,
+                text_zh,
                 max_uln,
                 clearance_above_ml_min,
             } => {
@@ -464,11 +536,12 @@ impl RawCriterion {
                         clearance_above_ml_min,
                     )?,
                 };
-                (id, text, rule)
+                (id, text, text_zh, rule)
             }
             RawCriterion::UrineProtein {
                 id,
                 text,
+                text_zh,
                 dipstick_below,
                 protein_24h_below_g,
                 upc_below,
@@ -482,7 +555,7 @@ impl RawCriterion {
                     )?,
                     upc_below: threshold(&id, "upc_below", upc_below)?,
                 };
-                (id, text, rule)
+                (id, text, text_zh, rule)
             }
         };
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -493,9 +566,15 @@ impl RawCriterion {
         if text.trim().is_empty() {
             return Err(format!("criterion {id:?}: text must not be empty"));
         }
+        if text_zh.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(format!(
+                "criterion {id:?}: text_zh must not be empty (leave it out for no translation)"
+            ));
+        }
         Ok(Criterion {
             id,
             text,
+            text_zh,
             rule,
             plausible_min: plausible.0,
             plausible_max: plausible.1,
@@ -604,6 +683,7 @@ impl RawProtocol {
         Ok(Protocol {
             id: self.id,
             title: self.title,
+            title_zh: self.title_zh,
             cap: self.cap,
             block_sizes: self.block_sizes,
             stratification: self.stratification,

@@ -92,6 +92,7 @@ pub fn trial_detail(
             .map(|c| CriterionView {
                 id: c.id.clone(),
                 text: c.text.clone(),
+                text_zh: c.text_zh.clone(),
             })
             .collect(),
         stratification: p

@@ -9,6 +9,7 @@ use super::now;
 use crate::access::{Permission, Role, User};
 use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::eligibility::FieldError;
+use crate::language::Language;
 use crate::service::error::{Internal, Invalid, NotFound};
 use crate::service::views::{
     AccessReviewRow, AccountStatus, CreatedUser, RevokedUser, UserSummary,
@@ -344,6 +345,21 @@ pub fn active_user(conn: &mut DbConnection, name: &str) -> Result<User, UserErro
         }
         _ => Err(UserError::Unauthenticated),
     }
+}
+
+/// The language `user` chose for the pages, if any.
+pub fn language(conn: &mut DbConnection, user: &User) -> Result<Option<Language>, UserError> {
+    Ok(repo::users::language(conn, &user.name)?)
+}
+
+/// Sets the language `user` reads the pages in. Anyone signed in may choose their own; it is a
+/// display preference that changes no record of the trial, so it is not audited.
+pub fn set_language(
+    conn: &mut DbConnection,
+    user: &User,
+    language: Language,
+) -> Result<(), UserError> {
+    Ok(repo::users::set_language(conn, &user.name, Some(language))?)
 }
 
 /// Every user, for the admin's user list (never a token).

@@ -39,6 +39,9 @@ pub struct ArmView {
 pub struct CriterionView {
     pub id: String,
     pub text: String,
+    /// The text in Simplified Chinese, when the protocol gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_zh: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

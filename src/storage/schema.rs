@@ -44,6 +44,7 @@ diesel::table! {
         last_active_at -> Nullable<Timestamp>,
         password_hash -> Nullable<Text>,
         password_set_at -> Nullable<Timestamp>,
+        language -> Nullable<Text>,
     }
 }
 

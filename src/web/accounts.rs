@@ -64,6 +64,7 @@ fn account_page(
             .then_some("true")
     };
     let revoked = u.status == AccountStatus::Revoked;
+    let l = s.lang;
     let body = html! {
         h1 { "Account " (u.name) }
         @if let Some(n) = notice { (templates::notice("ok", html! { (n) })) }
@@ -90,15 +91,15 @@ fn account_page(
                             label for="full_name" { "Full name" }
                             input #full_name name="full_name" value=(value("full_name", u.full_name.clone())) required
                                 autocomplete="off" aria-invalid=[invalid("full_name")];
-                            (field_error(errors, "full_name"))
+                            (field_error(l, errors, "full_name"))
                         }
-                        (role_field(&role, errors))
+                        (role_field(l, &role, errors))
                         div.field {
                             label for="sites" { "Sites" }
                             input #sites name="sites" value=(value("sites", u.sites.join(", "))) autocomplete="off"
                                 aria-invalid=[invalid("sites")] aria-describedby="sites-hint";
                             p.hint #sites-hint { "Comma-separated; empty for all sites." }
-                            (field_error(errors, "sites"))
+                            (field_error(l, errors, "sites"))
                         }
                     }
                     div.row {
@@ -106,13 +107,13 @@ fn account_page(
                             label for="email" { "E-mail (optional)" }
                             input #email type="email" name="email" value=(value("email", u.email.clone().unwrap_or_default()))
                                 autocomplete="off" aria-invalid=[invalid("email")];
-                            (field_error(errors, "email"))
+                            (field_error(l, errors, "email"))
                         }
                         div.field.small {
                             label for="expires_at" { "Expires (optional)" }
                             input #expires_at type="date" name="expires_at" value=(value("expires_at", date_of(u.expires_at.as_deref())))
                                 aria-invalid=[invalid("expires_at")];
-                            (field_error(errors, "expires_at"))
+                            (field_error(l, errors, "expires_at"))
                         }
                     }
                     button.primary type="submit" { "Save changes" }
@@ -128,7 +129,7 @@ fn account_page(
                         div.field.small {
                             label for="token_expires_at" { "Token expires (optional)" }
                             input #token_expires_at type="date" name="token_expires_at" aria-invalid=[invalid("token_expires_at")];
-                            (field_error(errors, "token_expires_at"))
+                            (field_error(l, errors, "token_expires_at"))
                         }
                     }
                     div.field.check {

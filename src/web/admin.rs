@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::form::Fields;
+use super::i18n::{t, ta, Lang};
 use super::session::WebSession;
 use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
@@ -37,26 +38,26 @@ pub(super) fn errors_at<'a>(errors: &'a [FieldError], prefix: &str) -> Vec<&'a F
 }
 
 /// The role select of the user forms, `role` chosen.
-pub(super) fn role_field(role: &str, errors: &[FieldError]) -> Markup {
+pub(super) fn role_field(l: Lang, role: &str, errors: &[FieldError]) -> Markup {
     let invalid = (!errors_at(errors, "role").is_empty()).then_some("true");
     html! {
         div.field.small {
-            label for="role" { "Role" }
+            label for="role" { (t(l, "admin-role")) }
             select #role name="role" aria-invalid=[invalid] {
                 @for r in [Role::Investigator, Role::Pharmacist, Role::Monitor, Role::Admin] {
-                    option value=(r.as_str()) selected[role == r.as_str()] { (r.as_str()) }
+                    option value=(r.as_str()) selected[role == r.as_str()] { (templates::role_name(l, r)) }
                 }
             }
-            (field_error(errors, "role"))
+            (field_error(l, errors, "role"))
         }
     }
 }
 
-pub(super) fn field_error(errors: &[FieldError], name: &str) -> Markup {
+pub(super) fn field_error(l: Lang, errors: &[FieldError], name: &str) -> Markup {
     let found = errors_at(errors, name);
     html! {
         @if !found.is_empty() {
-            p.field-error id=(format!("{name}-error")) { @for e in found { (e.message) " " } }
+            p.field-error id=(format!("{name}-error")) { @for e in found { (super::messages::field(l, &e.message)) " " } }
         }
     }
 }
@@ -64,50 +65,51 @@ pub(super) fn field_error(errors: &[FieldError], name: &str) -> Markup {
 fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
     let role = fields.value("role");
     let invalid = |n: &str| (!errors_at(errors, n).is_empty()).then_some("true");
+    let l = s.lang;
     html! {
         section aria-labelledby="new-user-title" {
-            h2 #new-user-title { "Create a user" }
+            h2 #new-user-title { (t(l, "admin-create-user")) }
             form method="post" action="/admin/users" {
                 (csrf_field(s))
                 div.row {
                     div.field {
-                        label for="name" { "Name" }
+                        label for="name" { (t(l, "admin-name")) }
                         input #name name="name" value=(fields.value("name")) autocomplete="off"
                             aria-invalid=[invalid("name")] aria-describedby="name-hint";
-                        p.hint #name-hint { "Letters, digits, '.', '_', '@' or '-'." }
-                        (field_error(errors, "name"))
+                        p.hint #name-hint { (t(l, "admin-name-hint")) }
+                        (field_error(l, errors, "name"))
                     }
-                    (role_field(role, errors))
+                    (role_field(l, role, errors))
                     div.field {
-                        label for="sites" { "Sites" }
+                        label for="sites" { (t(l, "admin-sites")) }
                         input #sites name="sites" value=(fields.value("sites")) autocomplete="off"
                             aria-invalid=[invalid("sites")] aria-describedby="sites-hint";
-                        p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (always for admins and monitors)." }
-                        (field_error(errors, "sites"))
+                        p.hint #sites-hint { (t(l, "admin-sites-hint")) }
+                        (field_error(l, errors, "sites"))
                     }
                 }
                 div.row {
                     div.field {
-                        label for="full_name" { "Full name" }
+                        label for="full_name" { (t(l, "admin-full-name")) }
                         input #full_name name="full_name" value=(fields.value("full_name")) autocomplete="off"
                             required aria-invalid=[invalid("full_name")] aria-describedby="full_name-hint";
-                        p.hint #full_name-hint { "As the person signs, in any script, e.g. 王丽 or Dr Wang Li: printed with their electronic signatures." }
-                        (field_error(errors, "full_name"))
+                        p.hint #full_name-hint { (t(l, "admin-full-name-hint")) }
+                        (field_error(l, errors, "full_name"))
                     }
                     div.field {
-                        label for="email" { "E-mail (optional)" }
+                        label for="email" { (t(l, "admin-email")) }
                         input #email type="email" name="email" value=(fields.value("email")) autocomplete="off"
                             aria-invalid=[invalid("email")];
-                        (field_error(errors, "email"))
+                        (field_error(l, errors, "email"))
                     }
                     div.field.small {
-                        label for="expires_at" { "Expires (optional)" }
+                        label for="expires_at" { (t(l, "admin-expires-at")) }
                         input #expires_at type="date" name="expires_at" value=(fields.value("expires_at"))
                             aria-invalid=[invalid("expires_at")];
-                        (field_error(errors, "expires_at"))
+                        (field_error(l, errors, "expires_at"))
                     }
                 }
-                button.primary type="submit" { "Create user" }
+                button.primary type="submit" { (t(l, "admin-create-button")) }
             }
         }
     }
@@ -118,6 +120,8 @@ fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
 struct TrialRow {
     summary: TrialSummary,
     version: Option<i32>,
+    /// The title in the viewer's language.
+    title: String,
 }
 
 fn home_page(
@@ -128,32 +132,34 @@ fn home_page(
     errors: &[FieldError],
     flash: Option<Markup>,
 ) -> Markup {
+    let l = s.lang;
+    let all_sites = t(l, "admin-all-sites");
     let body = html! {
-        h1 { "Users and trials" }
+        h1 { (t(l, "nav-admin")) }
         @if let Some(f) = flash { (f) }
         (user_form(s, fields, errors))
         section aria-labelledby="users-title" {
-            h2 #users-title { "Users" }
-            p { a href="/admin/access-review.csv" download { "Download the access review (CSV)" }
-                ": every account, what its role may do and where, when it was last active, when it expires." }
-            div.table-scroll role="region" aria-label="Table: Users" tabindex="0" {
+            h2 #users-title { (t(l, "admin-users")) }
+            p { a href="/admin/access-review.csv" download { (t(l, "admin-access-review")) }
+                (t(l, "admin-access-review-what")) }
+            div.table-scroll role="region" aria-label=(t(l, "admin-users-table")) tabindex="0" {
                 table {
-                    thead { tr { th { "Name" } th { "Full name" } th { "Role" } th { "Sites" } th { "Created" } th { "Last active" } th { "Status" } th { span.visually-hidden { "Action" } } } }
+                    thead { tr { th { (t(l, "admin-name")) } th { (t(l, "admin-full-name")) } th { (t(l, "admin-role")) } th { (t(l, "admin-sites")) } th { (t(l, "admin-created")) } th { (t(l, "admin-last-active")) } th { (t(l, "trials-status")) } th { span.visually-hidden { (t(l, "col-action")) } } } }
                     tbody {
                         @for u in list {
                             tr {
                                 td { a href=(format!("/admin/users/{}", u.name)) { (u.name) } }
                                 td { (u.full_name) }
-                                td { (u.role) }
-                                td { (if u.sites.is_empty() { "all".to_string() } else { u.sites.join(", ") }) }
+                                td { (templates::role_name(l, u.role)) }
+                                td { (if u.sites.is_empty() { all_sites.clone() } else { u.sites.join(", ") }) }
                                 td { (templates::when(&u.created_at)) }
                                 td { (u.last_active_at.as_deref().map(templates::when).unwrap_or_else(|| "—".into())) }
-                                td { @if let Some(r) = &u.revoked_at { "Revoked " (templates::when(r)) }
-                                    @else if u.status == AccountStatus::Expired { "Expired" }
-                                    @else if !u.password_set { "Not activated yet" }
-                                    @else { "Active" @if let Some(e) = &u.expires_at { " (expires " (templates::when(e)) ")" } } }
+                                td { @if let Some(r) = &u.revoked_at { (t(l, "admin-revoked")) (templates::when(r)) }
+                                    @else if u.status == AccountStatus::Expired { (t(l, "admin-expired")) }
+                                    @else if !u.password_set { (t(l, "admin-not-activated")) }
+                                    @else { (t(l, "admin-active")) @if let Some(e) = &u.expires_at { (ta(l, "admin-expires", &[("at", templates::when(e).into())])) } } }
                                 td { @if u.revoked_at.is_none() && u.name != s.user.name {
-                                    a href=(format!("/admin/users/{}/revoke", u.name)) aria-label=(format!("Revoke {}", u.name)) { "Revoke…" } } }
+                                    a href=(format!("/admin/users/{}/revoke", u.name)) aria-label=(ta(l, "admin-revoke-user", &[("name", u.name.as_str().into())])) { (t(l, "admin-revoke-link")) } } }
                             }
                         }
                     }
@@ -161,23 +167,23 @@ fn home_page(
             }
         }
         section aria-labelledby="trials-title" {
-            h2 #trials-title { "Trials" }
-            div.table-scroll role="region" aria-label="Table: Trials" tabindex="0" {
+            h2 #trials-title { (t(l, "nav-trials")) }
+            div.table-scroll role="region" aria-label=(t(l, "trials-table")) tabindex="0" {
                 table {
-                    thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Protocol version" } th.num { "Enrolled" } th { span.visually-hidden { "Actions" } } } }
+                    thead { tr { th { (t(l, "trials-trial")) } th { (t(l, "trials-title")) } th { (t(l, "trials-status")) } th.num { (t(l, "admin-protocol-version")) } th.num { (t(l, "trials-enrolled")) } th { span.visually-hidden { (t(l, "admin-actions")) } } } }
                     tbody {
                         @for row in trials {
-                            @let t = &row.summary;
+                            @let tr = &row.summary;
                             tr {
-                                td { (t.id) }
-                                td { (t.title) }
-                                td { (t.status) }
+                                td { (tr.id) }
+                                td { (row.title) }
+                                td { (templates::trial_status(l, tr.status)) }
                                 td.num { @if let Some(v) = row.version { (v) } }
-                                td.num { (t.enrolled) " / " (t.cap) }
-                                td { @if t.status == TrialStatus::Open {
-                                    a href=(format!("/admin/trials/{}/amend", t.id)) aria-label=(format!("Amend the protocol of {}", t.id)) { "Amend protocol…" }
+                                td.num { (tr.enrolled) " / " (tr.cap) }
+                                td { @if tr.status == TrialStatus::Open {
+                                    a href=(format!("/admin/trials/{}/amend", tr.id)) aria-label=(ta(l, "amend-title", &[("trial", tr.id.as_str().into())])) { (t(l, "admin-amend-link")) }
                                     " · "
-                                    a href=(format!("/admin/trials/{}/close", t.id)) aria-label=(format!("Close trial {}", t.id)) { "Close trial…" } } }
+                                    a href=(format!("/admin/trials/{}/close", tr.id)) aria-label=(ta(l, "close-title", &[("trial", tr.id.as_str().into())])) { (t(l, "admin-close-link")) } } }
                             }
                         }
                     }
@@ -185,7 +191,7 @@ fn home_page(
             }
         }
     };
-    page("Users and trials", Some(s), None, body)
+    page(&t(l, "nav-admin"), Some(s), None, body)
 }
 
 async fn lists(
@@ -200,9 +206,16 @@ async fn lists(
         .await?;
     let rows = summaries
         .into_iter()
-        .map(|summary| TrialRow {
-            version: state.trials.get(&summary.id).ok().map(|t| t.version),
-            summary,
+        .map(|summary| {
+            let runtime = state.trials.get(&summary.id).ok();
+            TrialRow {
+                version: runtime.as_ref().map(|t| t.version),
+                title: runtime.map_or_else(
+                    || summary.title.clone(),
+                    |t| t.protocol.title_in(s.lang).to_string(),
+                ),
+                summary,
+            }
         })
         .collect();
     Ok((users, rows))
@@ -251,19 +264,20 @@ pub async fn home(
             .iter()
             .find(|r| r.summary.id == id && r.version.is_some_and(|v| v > 1))
     });
+    let l = session.lang;
     let flash = match (revoked, closed) {
         (Some(u), _) => Some(templates::notice(
             "ok",
-            html! { "User " strong { (u.name) } " is revoked: their token no longer works and their sessions are ended." },
+            html! { (t(l, "flash-user")) strong { (u.name) } (t(l, "flash-revoked")) },
         )),
-        (None, Some(t)) => Some(templates::notice(
+        (None, Some(tr)) => Some(templates::notice(
             "ok",
-            html! { "Trial " strong { (t.id) } " is closed." },
+            html! { (t(l, "flash-trial")) strong { (tr.id) } (t(l, "flash-closed")) },
         )),
         (None, None) => amended.map(|r| {
             templates::notice(
                 "ok",
-                html! { "Trial " strong { (r.summary.id) } ": protocol version " (r.version.unwrap_or_default()) " in force." },
+                html! { (t(l, "flash-trial")) strong { (r.summary.id) } (ta(l, "flash-amended", &[("version", r.version.unwrap_or_default().into())])) },
             )
         }),
     };
@@ -310,31 +324,29 @@ pub async fn create_user(
         .await;
     match result {
         Ok(created) => {
+            let l = session.lang;
             let body = html! {
-                h1 { "User created" }
+                h1 { (t(l, "admin-user-created")) }
                 div.card {
                     dl.big {
-                        dt { "Name" } dd { (created.name) }
-                        dt { "Role" } dd { (created.role) }
-                        dt { "Sites" } dd { (if created.sites.is_empty() { "all".to_string() } else { created.sites.join(", ") }) }
+                        dt { (t(l, "admin-name")) } dd { (created.name) }
+                        dt { (t(l, "admin-role")) } dd { (templates::role_name(l, created.role)) }
+                        dt { (t(l, "admin-sites")) } dd { (if created.sites.is_empty() { t(l, "admin-all-sites") } else { created.sites.join(", ") }) }
                     }
                     div.field {
-                        label for="new-token" { "One-time activation token" }
+                        label for="new-token" { (t(l, "admin-token")) }
                         input #new-token.token type="text" readonly value=(created.token) aria-describedby="token-warning";
-                        button type="button" data-copy="new-token" hidden { "Copy token" }
+                        button type="button" data-copy="new-token" hidden { (t(l, "admin-copy-token")) }
                     }
                     p.notice.warn #token-warning role="status" {
-                        strong { "This token is shown only once." }
-                        " Give it to " (created.name) " in person or through a secure channel. At this server's "
-                        "address they choose " em { "Activate your account" } ", enter it once and set their password; "
-                        "from then on they sign in with their user name and password. "
-                        "A lost token or a forgotten password: issue a new token (" code { "trialgate user token" } ")."
+                        strong { (t(l, "admin-token-once")) }
+                        (ta(l, "admin-token-give", &[("name", created.name.as_str().into())]))
                     }
                 }
-                p { a.button href="/admin" { "Done" } }
+                p { a.button href="/admin" { (t(l, "admin-done")) } }
             };
             Ok(templates::ok(page(
-                "User created",
+                &t(l, "admin-user-created"),
                 Some(&session),
                 None,
                 body,
@@ -371,20 +383,20 @@ pub async fn confirm_revoke(
 ) -> Result<HttpResponse, WebError> {
     session.require(Permission::ManageUsers)?;
     let name = path.into_inner();
+    let l = session.lang;
     let body = html! {
-        h1 { "Revoke " (name) "?" }
-        p { "Their token stops working at once and every browser session of theirs ends. "
-            "Their past actions stay in the audit trail. This cannot be undone; to give them access again, create a new user." }
+        h1 { (ta(l, "admin-revoke-question", &[("name", name.as_str().into())])) }
+        p { (t(l, "admin-revoke-explained")) }
         form method="post" action=(format!("/admin/users/{name}/revoke")) {
             (csrf_field(&session))
             div.actions {
-                button.danger type="submit" { "Revoke " (name) }
-                a href="/admin" { "Cancel" }
+                button.danger type="submit" { (ta(l, "admin-revoke-user", &[("name", name.as_str().into())])) }
+                a href="/admin" { (t(l, "cancel")) }
             }
         }
     };
     Ok(templates::ok(page(
-        "Revoke user",
+        &t(l, "admin-revoke-page-title"),
         Some(&session),
         None,
         body,
@@ -431,31 +443,32 @@ fn close_form_page(
     errors: &[FieldError],
 ) -> Markup {
     let reveal = fields.value("reveal_seed") == "yes";
+    let l = s.lang;
     let body = html! {
-        h1 { "Close trial " (trial_id) }
+        h1 { (ta(l, "close-title", &[("trial", trial_id.into())])) }
         p.lead { (title) }
-        p { "Closing stops all screening and randomization of this trial for good." }
+        p { (t(l, "close-explained")) }
         form method="post" action=(format!("/admin/trials/{trial_id}/close")) {
             (csrf_field(s))
             div.field {
-                label for="reason" { "Reason" }
+                label for="reason" { (t(l, "col-reason")) }
                 textarea #reason name="reason" rows="3" aria-invalid=[(!errors_at(errors, "reason").is_empty()).then_some("true")] { (fields.value("reason")) }
-                (field_error(errors, "reason"))
+                (field_error(l, errors, "reason"))
             }
             div.field {
                 label.choice {
                     input type="checkbox" name="reveal_seed" value="yes" checked[reveal];
-                    " Reveal the randomization seed in the audit trail"
+                    (t(l, "close-reveal"))
                 }
-                p.hint { "Revealing lets anyone replay and check every allocation. Reveal only when the allocation no longer needs to be concealed." }
+                p.hint { (t(l, "close-reveal-hint")) }
             }
             div.actions {
-                button.primary type="submit" { "Review" }
-                a href="/admin" { "Cancel" }
+                button.primary type="submit" { (t(l, "review")) }
+                a href="/admin" { (t(l, "cancel")) }
             }
         }
     };
-    page("Close trial", Some(s), Some(trial_id), body)
+    page(&t(l, "close-page-title"), Some(s), Some(trial_id), body)
 }
 
 pub async fn close_form(
@@ -466,14 +479,15 @@ pub async fn close_form(
     session.require(Permission::CloseTrial)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    let l = session.lang;
     if session.trial_closed(&trial_id) {
         let body = html! {
-            h1 { "Close trial " (trial_id) }
-            p { "The trial is already closed." }
-            p { a href="/admin" { "Back to users and trials" } }
+            h1 { (ta(l, "close-title", &[("trial", trial_id.as_str().into())])) }
+            p { (t(l, "close-already")) }
+            p { a href="/admin" { (t(l, "back-to-admin")) } }
         };
         return Ok(templates::ok(page(
-            "Close trial",
+            &t(l, "close-page-title"),
             Some(&session),
             Some(&trial_id),
             body,
@@ -482,7 +496,7 @@ pub async fn close_form(
     Ok(templates::ok(close_form_page(
         &session,
         &trial_id,
-        &trial.protocol.title,
+        trial.protocol.title_in(l),
         &Fields::default(),
         &[],
     )))
@@ -497,32 +511,38 @@ fn close_confirm_page(
     reveal: bool,
     problem: Option<&str>,
 ) -> Markup {
+    let l = session.lang;
     let meaning = Meaning::CloseTrial {
         trial_id: trial_id.to_string(),
     };
     let body = html! {
-        h1 { "Close trial " (trial_id) "?" }
+        h1 { (ta(l, "close-question", &[("trial", trial_id.into())])) }
         div.card.confirm {
             dl.big {
-                dt { "Trial" } dd { (title) }
-                dt { "Reason" } dd { (reason) }
-                dt { "Seed" } dd { (if reveal { "Revealed in the audit trail" } else { "Kept secret" }) }
+                dt { (t(l, "trials-trial")) } dd { (title) }
+                dt { (t(l, "col-reason")) } dd { (reason) }
+                dt { (t(l, "close-seed")) } dd { (if reveal { t(l, "close-seed-revealed") } else { t(l, "close-seed-secret") }) }
             }
-            p { strong { "This cannot be undone." } " No patient can be screened or randomized in this trial afterwards." }
+            p { strong { (t(l, "close-cannot-undo")) } (t(l, "close-afterwards")) }
             form method="post" action=(format!("/admin/trials/{trial_id}/close")) {
                 (csrf_field(session))
                 input type="hidden" name="reason" value=(reason);
                 @if reveal { input type="hidden" name="reveal_seed" value="yes"; }
                 input type="hidden" name="confirm" value="yes";
-                (signature::fields(&meaning, problem))
+                (signature::fields(l, &meaning, problem))
                 div.actions {
-                    button.danger type="submit" { "Close the trial now" }
-                    a href="/admin" { "Cancel" }
+                    button.danger type="submit" { (t(l, "close-now")) }
+                    a href="/admin" { (t(l, "cancel")) }
                 }
             }
         }
     };
-    page("Confirm closing", Some(session), Some(trial_id), body)
+    page(
+        &t(l, "close-confirm-page-title"),
+        Some(session),
+        Some(trial_id),
+        body,
+    )
 }
 
 /// Two steps: the first POST shows what will happen; the second (`confirm=yes`) closes.
@@ -547,7 +567,7 @@ pub async fn close(
                 close_form_page(
                     &session,
                     &trial_id,
-                    &trial.protocol.title,
+                    trial.protocol.title_in(session.lang),
                     &fields,
                     &[FieldError::new("reason", message)],
                 ),
@@ -556,7 +576,7 @@ pub async fn close(
         return Ok(templates::ok(close_confirm_page(
             &session,
             &trial_id,
-            &trial.protocol.title,
+            trial.protocol.title_in(session.lang),
             &reason,
             reveal,
             None,
@@ -570,7 +590,7 @@ pub async fn close(
                 close_confirm_page(
                     &session,
                     &trial_id,
-                    &trial.protocol.title,
+                    trial.protocol.title_in(session.lang),
                     &reason,
                     reveal,
                     Some(&p),
@@ -595,7 +615,13 @@ pub async fn close(
             ..
         }) => Ok(templates::respond(
             StatusCode::UNPROCESSABLE_ENTITY,
-            close_form_page(&session, &trial_id, &trial.protocol.title, &fields, &errors),
+            close_form_page(
+                &session,
+                &trial_id,
+                trial.protocol.title_in(session.lang),
+                &fields,
+                &errors,
+            ),
         )),
         Err(e) => Err(e),
     }

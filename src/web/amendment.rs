@@ -9,6 +9,7 @@ use maud::{html, Markup};
 
 use super::error::WebError;
 use super::form::{Fields, LargeFields};
+use super::i18n::{t, ta, Lang};
 use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
 use crate::access::Permission;
@@ -35,13 +36,13 @@ fn errors_for(errors: &[FieldError], reason: bool) -> Vec<&FieldError> {
         .collect()
 }
 
-fn field_error(id: &str, errors: &[&FieldError]) -> Markup {
+fn field_error(l: Lang, id: &str, errors: &[&FieldError]) -> Markup {
     html! {
         @if !errors.is_empty() {
             p.field-error id=(format!("{id}-error")) {
                 @for e in errors {
                     // A key of the protocol is named by the message itself ("arms: …").
-                    (e.message) " "
+                    (super::messages::field(l, &e.message)) " "
                 }
             }
         }
@@ -59,42 +60,41 @@ fn form_page(
     let reason_errors = errors_for(errors, true);
     let invalid = |e: &[&FieldError]| (!e.is_empty()).then_some("true");
     let described = |id: &str, e: &[&FieldError]| (!e.is_empty()).then(|| format!("{id}-error"));
+    let l = s.lang;
     let body = html! {
-        h1 { "Amend the protocol of " (trial_id) }
+        h1 { (ta(l, "amend-title", &[("trial", trial_id.into())])) }
         p.lead { (title) }
-        p { "Give the whole new protocol file (TOML), as for " code { "trialgate trial amend" } ". "
-            "The next page shows what changes; nothing is put in force before you confirm there. "
-            "The trial id cannot change, and the design (arms, block sizes, stratification) is fixed once a patient is randomized." }
+        p { (t(l, "amend-give-1")) code { "trialgate trial amend" } (t(l, "amend-give-2")) }
         form method="post" action=(action(trial_id)) {
             (csrf_field(s))
             div.field hidden data-file-field {
-                label for="protocol-file" { "Load a protocol file" }
+                label for="protocol-file" { (t(l, "amend-load")) }
                 // No name: never sent; app.js reads the file into the text below.
                 input #protocol-file type="file" accept=".toml,text/plain" data-load="protocol";
             }
             div.field {
-                label for="protocol" { "Protocol file (TOML)" }
+                label for="protocol" { (t(l, "amend-file")) }
                 textarea #protocol.code name=(PROTOCOL) rows="22" spellcheck="false" autocomplete="off"
                     aria-invalid=[invalid(&protocol_errors)] aria-describedby=[described("protocol", &protocol_errors)] {
                     (fields.value(PROTOCOL))
                 }
-                (field_error("protocol", &protocol_errors))
+                (field_error(l, "protocol", &protocol_errors))
             }
             div.field {
-                label for="reason" { "Reason for the amendment" }
+                label for="reason" { (t(l, "amend-reason")) }
                 textarea #reason name=(REASON) rows="3"
                     aria-invalid=[invalid(&reason_errors)] aria-describedby=[described("reason", &reason_errors)] {
                     (fields.value(REASON))
                 }
-                (field_error("reason", &reason_errors))
+                (field_error(l, "reason", &reason_errors))
             }
             div.actions {
-                button.primary type="submit" { "Review the changes" }
-                a href="/admin" { "Cancel" }
+                button.primary type="submit" { (t(l, "amend-review")) }
+                a href="/admin" { (t(l, "cancel")) }
             }
         }
     };
-    page("Amend the protocol", Some(s), Some(trial_id), body)
+    page(&t(l, "amend-page-title"), Some(s), Some(trial_id), body)
 }
 
 fn items(heading: &str, list: &[Item]) -> Markup {
@@ -106,13 +106,13 @@ fn items(heading: &str, list: &[Item]) -> Markup {
     }
 }
 
-fn changes(review: &AmendmentReview) -> Markup {
-    let none = || html! { span.empty { "(not set)" } };
+fn changes(l: Lang, review: &AmendmentReview) -> Markup {
+    let none = || html! { span.empty { (t(l, "amend-not-set")) } };
     html! {
-        div.table-scroll role="region" aria-label="Table: Changes of the amendment" tabindex="0" {
+        div.table-scroll role="region" aria-label=(t(l, "amend-table")) tabindex="0" {
             table.changes {
-                caption { "What changes" }
-                thead { tr { th scope="col" { "Key" } th scope="col" { "Before" } th scope="col" { "After" } } }
+                caption { (t(l, "amend-what-changes")) }
+                thead { tr { th scope="col" { (t(l, "amend-key")) } th scope="col" { (t(l, "amend-before")) } th scope="col" { (t(l, "amend-after")) } } }
                 tbody {
                     @for c in describe(&review.current, &review.proposed) {
                         @match c {
@@ -124,16 +124,16 @@ fn changes(review: &AmendmentReview) -> Markup {
                             KeyChange::Items { key, added, removed, changed } => tr {
                                 th scope="row" { code { (key) } }
                                 td colspan="2" {
-                                    (items("Added", &added))
-                                    (items("Removed", &removed))
+                                    (items(&t(l, "amend-added"), &added))
+                                    (items(&t(l, "amend-removed"), &removed))
                                     @if !changed.is_empty() {
-                                        p { strong { "Changed" } }
+                                        p { strong { (t(l, "amend-changed")) } }
                                         ul {
                                             @for ch in &changed {
                                                 li {
                                                     code { (ch.item.id) } " — " (ch.item.label)
                                                     details {
-                                                        summary { "Before and after" }
+                                                        summary { (t(l, "amend-before-after")) }
                                                         pre { (ch.old) }
                                                         pre { (ch.new) }
                                                     }
@@ -159,14 +159,15 @@ pub async fn form(
     session.require(Permission::AmendProtocol)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    let l = session.lang;
     if session.trial_closed(&trial_id) {
         let body = html! {
-            h1 { "Amend the protocol of " (trial_id) }
-            p { "The trial is closed; its protocol can no longer change." }
-            p { a href="/admin" { "Back to users and trials" } }
+            h1 { (ta(l, "amend-title", &[("trial", trial_id.as_str().into())])) }
+            p { (t(l, "amend-closed")) }
+            p { a href="/admin" { (t(l, "back-to-admin")) } }
         };
         return Ok(templates::ok(page(
-            "Amend the protocol",
+            &t(l, "amend-page-title"),
             Some(&session),
             Some(&trial_id),
             body,
@@ -175,7 +176,7 @@ pub async fn form(
     Ok(templates::ok(form_page(
         &session,
         &trial_id,
-        &trial.protocol.title,
+        trial.protocol.title_in(l),
         &Fields::default(),
         &[],
     )))
@@ -222,7 +223,13 @@ pub async fn submit(
     let refused = |errors: &[FieldError]| {
         templates::respond(
             StatusCode::UNPROCESSABLE_ENTITY,
-            form_page(&session, &trial_id, &trial.protocol.title, &fields, errors),
+            form_page(
+                &session,
+                &trial_id,
+                trial.protocol.title_in(session.lang),
+                &fields,
+                errors,
+            ),
         )
     };
     let early = precheck(&text, &reason);
@@ -230,19 +237,19 @@ pub async fn submit(
         return Ok(refused(&early));
     }
     let confirmed = fields.value("confirm") == "yes";
-    let t = trial.clone();
+    let tc = trial.clone();
     let all = state.trials.clone();
     let (sent, why) = (text.clone(), reason.clone());
     let result = if confirmed {
         session
             .db(&state, move |c, user| {
-                trials::amend(c, &all, &t, user, &sent, &why).map(|a| (a.version, None))
+                trials::amend(c, &all, &tc, user, &sent, &why).map(|a| (a.version, None))
             })
             .await
     } else {
         session
             .db(&state, move |c, user| {
-                trials::review_amendment(c, &t, user, &sent, &why).map(|r| (r.version, Some(r)))
+                trials::review_amendment(c, &tc, user, &sent, &why).map(|r| (r.version, Some(r)))
             })
             .await
     };
@@ -260,28 +267,29 @@ pub async fn submit(
         }) => return Ok(refused(&errors)),
         Err(e) => return Err(e),
     };
+    let l = session.lang;
     let body = html! {
-        h1 { "Review the amendment of " (trial_id) }
-        p.lead { (trial.protocol.title) }
-        p { "Confirming puts this file in force as protocol version " strong { (review.version) }
-            ", replacing version " (review.version - 1) ". Screenings keep the version they were evaluated under." }
-        (changes(&review))
+        h1 { (ta(l, "amend-review-title", &[("trial", trial_id.as_str().into())])) }
+        p.lead { (trial.protocol.title_in(l)) }
+        p { (t(l, "amend-confirming")) strong { (review.version) }
+            (ta(l, "amend-replacing", &[("old", (review.version - 1).into())])) }
+        (changes(l, &review))
         div.card.confirm {
-            dl.big { dt { "Reason" } dd { (reason.trim()) } }
+            dl.big { dt { (t(l, "col-reason")) } dd { (reason.trim()) } }
             form method="post" action=(action(&trial_id)) {
                 (csrf_field(&session))
                 input type="hidden" name=(PROTOCOL) value=(text);
                 input type="hidden" name=(REASON) value=(reason);
                 input type="hidden" name="confirm" value="yes";
                 div.actions {
-                    button.primary type="submit" { "Put version " (review.version) " in force" }
-                    a href="/admin" { "Cancel" }
+                    button.primary type="submit" { (ta(l, "amend-put-in-force", &[("version", review.version.into())])) }
+                    a href="/admin" { (t(l, "cancel")) }
                 }
             }
         }
     };
     Ok(templates::ok(page(
-        "Review the amendment",
+        &t(l, "amend-review-page-title"),
         Some(&session),
         Some(&trial_id),
         body,

@@ -65,11 +65,12 @@ pub fn cumulative(arm_codes: &[&str], sequence: &[&str]) -> Vec<Vec<(i64, i64)>>
 
 /// SVG of the cumulative allocations by arm over the randomization sequence.
 /// `arms` are (code, name) in protocol order; `sequence` the arm code of each subject in
-/// sequence order.
+/// sequence order; `axes` the x and y axes' descriptions, in the reader's language.
 pub fn cumulative_allocations(
     arms: &[(&str, &str)],
     sequence: &[&str],
     layout: Layout,
+    axes: (&str, &str),
 ) -> Result<String, ApiError> {
     let codes: Vec<&str> = arms.iter().map(|(c, _)| *c).collect();
     let series = cumulative(&codes, sequence);
@@ -93,8 +94,8 @@ pub fn cumulative_allocations(
             .map_err(drawing)?;
         chart
             .configure_mesh()
-            .x_desc("Randomization sequence")
-            .y_desc("Cumulative allocations")
+            .x_desc(axes.0)
+            .y_desc(axes.1)
             .x_labels(layout.x_labels)
             .y_labels(8)
             .label_style(("sans-serif", layout.label))
@@ -129,6 +130,8 @@ pub fn cumulative_allocations(
 mod tests {
     use super::*;
 
+    const AXES: (&str, &str) = ("Randomization sequence", "累计分配");
+
     #[test]
     fn running_counts_per_arm() {
         let s = cumulative(&["A", "B"], &["A", "A", "B"]);
@@ -139,14 +142,16 @@ mod tests {
     #[test]
     fn svg_with_a_line_per_arm() {
         let svg =
-            cumulative_allocations(&[("A", "Arm A"), ("B", "Arm <B>")], &["A", "B"], WIDE).unwrap();
+            cumulative_allocations(&[("A", "Arm A"), ("B", "Arm <B>")], &["A", "B"], WIDE, AXES)
+                .unwrap();
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("Arm A"));
         assert!(svg.contains("Arm &lt;B&gt;"), "labels are escaped");
+        assert!(svg.contains("累计分配"), "axes in the reader's language");
         assert!(svg.matches("<polyline").count() >= 2, "{svg}");
         // Empty trial: axes only, no failure.
-        assert!(cumulative_allocations(&[("A", "Arm A")], &[], WIDE).is_ok());
-        let narrow = cumulative_allocations(&[("A", "Arm A")], &["A"], NARROW).unwrap();
+        assert!(cumulative_allocations(&[("A", "Arm A")], &[], WIDE, AXES).is_ok());
+        let narrow = cumulative_allocations(&[("A", "Arm A")], &["A"], NARROW, AXES).unwrap();
         assert!(narrow.contains("viewBox=\"0 0 480 420\""), "{narrow}");
     }
 }

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 
 use super::error::WebError;
 use super::form::Fields;
+use super::i18n::{t, Lang};
 use super::investigator::{screening_form, FormKind};
 use super::screening_form as sf;
 use super::session::WebSession;
@@ -24,10 +25,10 @@ async fn load(
     trial: &std::sync::Arc<TrialRuntime>,
     id: String,
 ) -> Result<SubmittedScreening, WebError> {
-    let t = trial.clone();
+    let tc = trial.clone();
     session
         .db(state, move |c, user| {
-            queries::submitted_screening(c, &t, user, &id)
+            queries::submitted_screening(c, &tc, user, &id)
         })
         .await
 }
@@ -60,15 +61,12 @@ pub async fn form(
 
 /// A correction's refusal, named at the form's inputs: `changes.labs.hemoglobin` is the
 /// form's `labs.hemoglobin`; `changes` itself (nothing changed) is the whole form.
-fn at_form_fields(errors: Vec<FieldError>) -> Vec<FieldError> {
+fn at_form_fields(l: Lang, errors: Vec<FieldError>) -> Vec<FieldError> {
     let mut errors: Vec<FieldError> = errors
         .into_iter()
         .map(|e| match e.field.strip_prefix("changes.") {
             Some(field) => FieldError::new(field, e.message),
-            None if e.field == "changes" => FieldError::new(
-                "",
-                "Nothing was changed: correct at least one value, or leave the screening as it is.",
-            ),
+            None if e.field == "changes" => FieldError::new("", t(l, "nothing-changed")),
             None => e,
         })
         .collect();
@@ -108,10 +106,10 @@ pub async fn submit(
         return Ok(redraw(StatusCode::UNPROCESSABLE_ENTITY, &errors, None));
     }
     let reason = fields.value("reason").to_string();
-    let t = trial.clone();
+    let tc = trial.clone();
     let result = session
         .db(&state, move |c, user| {
-            corrections::correct_to(c, &t, user, &id, &reason, &raw)
+            corrections::correct_to(c, &tc, user, &id, &reason, &raw)
         })
         .await;
     match result {
@@ -122,7 +120,7 @@ pub async fn submit(
         Err(WebError::Page { error, .. }) => match error {
             ApiError::Validation(errors) => Ok(redraw(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &at_form_fields(errors),
+                &at_form_fields(session.lang, errors),
                 None,
             )),
             e @ (ApiError::StaleScreening(_)

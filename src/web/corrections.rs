@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::error::WebError;
 use super::form::Fields;
+use super::i18n::{t, Lang};
 use super::session::WebSession;
 use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
@@ -20,11 +21,12 @@ use crate::protocol::{CorrectionStatus, Decision, DeviationKind};
 use crate::service::corrections::{self, CorrectionView, DecisionRequest, DeviationView};
 
 /// A stored value as a person reads it: `11.2 g/dL`, `yes`, `—` for "not given".
-pub fn shown(value: &Value) -> String {
+pub fn shown(l: Lang, value: &Value) -> String {
+    let shown = |v: &Value| shown(l, v);
     match value {
         Value::Null => "—".into(),
-        Value::Bool(true) => "yes".into(),
-        Value::Bool(false) => "no".into(),
+        Value::Bool(true) => t(l, "value-yes"),
+        Value::Bool(false) => t(l, "value-no"),
         Value::String(s) => s.clone(),
         // 112.0 is stored for 112: shown as typed.
         Value::Number(n) => match n.as_f64() {
@@ -43,35 +45,35 @@ pub fn shown(value: &Value) -> String {
     }
 }
 
-pub fn deviation_text(kind: DeviationKind) -> &'static str {
+pub fn deviation_text(l: Lang, kind: DeviationKind) -> String {
     match kind {
-        DeviationKind::IneligibleRandomized => "Randomized but not eligible",
-        DeviationKind::Misstratified => "Randomized in the wrong stratum",
+        DeviationKind::IneligibleRandomized => t(l, "deviation-ineligible"),
+        DeviationKind::Misstratified => t(l, "deviation-misstratified"),
     }
 }
 
-pub fn status_text(status: CorrectionStatus) -> &'static str {
+pub fn status_text(l: Lang, status: CorrectionStatus) -> String {
     match status {
-        CorrectionStatus::Applied => "Applied",
-        CorrectionStatus::Pending => "Waiting for a monitor",
-        CorrectionStatus::Approved => "Approved",
-        CorrectionStatus::Rejected => "Rejected",
+        CorrectionStatus::Applied => t(l, "correction-applied"),
+        CorrectionStatus::Pending => t(l, "correction-pending"),
+        CorrectionStatus::Approved => t(l, "correction-approved"),
+        CorrectionStatus::Rejected => t(l, "correction-rejected"),
     }
 }
 
 /// The old → new table of a correction, each field named as the screening form names it.
-pub fn changes_table(c: &CorrectionView) -> Markup {
+pub fn changes_table(l: Lang, c: &CorrectionView) -> Markup {
     let labels: std::collections::BTreeMap<String, String> =
-        super::screening_form::labels().into_iter().collect();
+        super::screening_form::labels(l).into_iter().collect();
     html! {
-        div.table-scroll role="region" aria-label="Table: Changes" tabindex="0" {
+        div.table-scroll role="region" aria-label=(t(l, "changes-table")) tabindex="0" {
             table.changes {
-                thead { tr { th { "Field" } th { "Was" } th { "Corrected to" } } }
+                thead { tr { th { (t(l, "changes-field")) } th { (t(l, "changes-was")) } th { (t(l, "changes-to")) } } }
                 tbody {
                     @for ch in &c.changes {
                         tr {
-                            td { @match labels.get(&ch.field) { Some(l) => (l), None => code { (ch.field) } } }
-                            td { (shown(&ch.old)) } td { (shown(&ch.new)) }
+                            td { @match labels.get(&ch.field) { Some(label) => (label), None => code { (ch.field) } } }
+                            td { (shown(l, &ch.old)) } td { (shown(l, &ch.new)) }
                         }
                     }
                 }
@@ -87,35 +89,40 @@ fn decision_form(
     errors: &[FieldError],
 ) -> Markup {
     let id = &c.screening.id;
+    let l = session.lang;
     let error = errors.iter().find(|e| e.field == "reason");
     let signature_problem = errors
         .iter()
         .find(|e| e.field == signature::FIELD)
         .map(|e| e.message.as_str());
     let patient_ref = c.screening.patient_ref.clone();
+    let (approve, reject) = (t(l, "decision-approve"), t(l, "decision-reject"));
     let meanings = [
         (
-            Some("Approve"),
+            Some(approve.as_str()),
             Meaning::ApproveCorrection {
                 patient_ref: patient_ref.clone(),
             },
         ),
-        (Some("Reject"), Meaning::RejectCorrection { patient_ref }),
+        (
+            Some(reject.as_str()),
+            Meaning::RejectCorrection { patient_ref },
+        ),
     ];
     let error_id = format!("reason-{id}-error");
     html! {
         form.decision method="post" action=(format!("/trials/{trial_id}/corrections/{id}/decision")) {
             (csrf_field(session))
             div.field {
-                label for=(format!("reason-{id}")) { "Reason for your decision" }
+                label for=(format!("reason-{id}")) { (t(l, "decision-reason")) }
                 textarea id=(format!("reason-{id}")) name="reason" rows="2" required
                     aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())] {}
-                @if let Some(e) = error { p.field-error id=(error_id) { (e.message) } }
+                @if let Some(e) = error { p.field-error id=(error_id) { (super::messages::field(l, &e.message)) } }
             }
-            (signature::fields_for(&format!("-{id}"), &meanings, signature_problem))
+            (signature::fields_for(l, &format!("-{id}"), &meanings, signature_problem))
             div.actions {
-                button.primary type="submit" name="decision" value="approve" { "Approve correction" }
-                button type="submit" name="decision" value="reject" { "Reject correction" }
+                button.primary type="submit" name="decision" value="approve" { (t(l, "decision-approve")) }
+                button type="submit" name="decision" value="reject" { (t(l, "decision-reject")) }
             }
         }
     }
@@ -132,44 +139,42 @@ fn queue_page(
         Some((failed_id, errors)) if failed_id == id => errors,
         _ => &[],
     };
+    let l = session.lang;
     html! {
-        h1 { "Corrections to approve" }
-        p { "A correction of a randomized patient's screening takes effect only once a monitor "
-            "approves it. The subject keeps the arm and stratum allocated (intention to treat); "
-            "an approved correction that makes the patient ineligible, or places them in another "
-            "stratum, is recorded as a protocol deviation. You cannot decide on a correction you made." }
+        h1 { (t(l, "corrections-title")) }
+        p { (t(l, "corrections-explained")) }
         @if pending.is_empty() {
-            p.empty { "No correction is waiting." }
+            p.empty { (t(l, "corrections-empty")) }
         }
         @for c in pending {
             section.correction aria-labelledby=(format!("c-{}", c.screening.id)) {
                 h2 id=(format!("c-{}", c.screening.id)) {
-                    "Patient " (c.screening.patient_ref) " · " (c.screening.site)
-                    @if let Some(s) = &c.subject_id { " · subject " (s) }
+                    (t(l, "correction-patient")) (c.screening.patient_ref) " · " (c.screening.site)
+                    @if let Some(s) = &c.subject_id { (t(l, "correction-subject")) (s) }
                 }
                 dl.facts {
-                    dt { "Status" } dd { (status_text(c.screening.correction_status.unwrap_or(CorrectionStatus::Pending))) }
-                    dt { "Corrected by" } dd { (c.screening.screened_by) " on " (templates::when(&c.screening.screened_at)) }
-                    dt { "Reason" } dd.reason { (c.reason) }
-                    dt { "Outcome" } dd { (templates::outcome_badge(c.previous_outcome)) " → " (templates::outcome_badge(c.screening.outcome)) }
+                    dt { (t(l, "trials-status")) } dd { (status_text(l, c.screening.correction_status.unwrap_or(CorrectionStatus::Pending))) }
+                    dt { (t(l, "corrected-by")) } dd { (c.screening.screened_by) (t(l, "meta-on")) (templates::when(&c.screening.screened_at)) }
+                    dt { (t(l, "col-reason")) } dd.reason { (c.reason) }
+                    dt { (t(l, "col-outcome")) } dd { (templates::outcome_badge(l, c.previous_outcome)) " → " (templates::outcome_badge(l, c.screening.outcome)) }
                 }
-                (changes_table(c))
+                (changes_table(l, c))
                 (decision_form(trial_id, c, session, errors_of(&c.screening.id)))
             }
         }
         section aria-labelledby="deviations-title" {
-            h2 #deviations-title { "Deviations" }
+            h2 #deviations-title { (t(l, "deviations")) }
             @if deviations.is_empty() {
-                p.empty { "None recorded." }
+                p.empty { (t(l, "none-recorded")) }
             } @else {
-                div.table-scroll role="region" aria-label="Table: Deviations" tabindex="0" {
+                div.table-scroll role="region" aria-label=(t(l, "deviations-table")) tabindex="0" {
                     table {
-                        thead { tr { th { "Subject" } th { "Deviation" } th { "Recorded" } th { "Correction" } } }
+                        thead { tr { th { (t(l, "col-subject")) } th { (t(l, "deviation")) } th { (t(l, "meta-recorded")) } th { (t(l, "correction")) } } }
                         tbody {
                             @for d in deviations {
                                 tr {
                                     td { a href=(format!("/trials/{trial_id}/subjects/{}", d.subject_id)) { (d.subject_id) } }
-                                    td { (deviation_text(d.kind)) }
+                                    td { (deviation_text(l, d.kind)) }
                                     td { (templates::when(&d.recorded_at)) }
                                     td { code { (d.screening_id) } }
                                 }
@@ -218,11 +223,10 @@ pub async fn queue(
     session.require(Permission::ReviewCorrections)?;
     let (pending, deviations) = load(&state, &session, &trial_id).await?;
     // Fixed texts only: nothing from the query string is shown.
+    let l = session.lang;
     let notice = match query.decided.as_deref().and_then(CorrectionStatus::parse) {
-        Some(CorrectionStatus::Approved) => Some("The correction is approved and in effect."),
-        Some(CorrectionStatus::Rejected) => {
-            Some("The correction is rejected; the screening stands as it was.")
-        }
+        Some(CorrectionStatus::Approved) => Some(t(l, "decided-approved")),
+        Some(CorrectionStatus::Rejected) => Some(t(l, "decided-rejected")),
         _ => None,
     };
     let body = html! {
@@ -230,7 +234,7 @@ pub async fn queue(
         (queue_page(&trial_id, &session, &pending, &deviations, None))
     };
     Ok(templates::ok(page(
-        "Corrections",
+        &t(l, "nav-corrections"),
         Some(&session),
         Some(&trial_id),
         body,
@@ -271,7 +275,12 @@ pub async fn decide(
             );
             Ok::<_, WebError>(templates::respond(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page("Corrections", Some(session), Some(trial_id), body),
+                page(
+                    &t(session.lang, "nav-corrections"),
+                    Some(session),
+                    Some(trial_id),
+                    body,
+                ),
             ))
         }
     };

@@ -6,6 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use maud::html;
 
+use super::i18n::{t, ta, Lang};
 use super::templates;
 use super::viewer::{self, Viewer};
 use crate::http::error::ApiError;
@@ -44,12 +45,67 @@ impl From<ApiError> for WebError {
     }
 }
 
-/// The HTML 404 page for browsers (unknown addresses outside the API).
-pub fn not_found_page() -> HttpResponse {
+/// The HTML 404 page for browsers (unknown addresses outside the API), in the request's
+/// language.
+pub fn not_found_page(req: &actix_web::HttpRequest) -> HttpResponse {
     WebError::from(ApiError::NotFound(
         "there is no page at this address".into(),
     ))
-    .error_response()
+    .response_in(super::i18n::of_request(req))
+}
+
+impl WebError {
+    /// Whether the error knows who is looking (and so their language).
+    pub(super) fn has_viewer(&self) -> bool {
+        match self {
+            WebError::SignIn => false,
+            WebError::Csrf { viewer } | WebError::Page { viewer, .. } => viewer.is_some(),
+        }
+    }
+
+    /// The error's page in `lang` (the viewer's language wins when there is a viewer).
+    pub fn response_in(&self, lang: Lang) -> HttpResponse {
+        match self {
+            WebError::SignIn => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/signin"))
+                .cookie(viewer::removal_cookie())
+                .finish(),
+            WebError::Csrf { viewer } => {
+                let viewer = viewer.as_deref();
+                let lang = viewer.map_or(lang, |v| v.lang);
+                let body = html! {
+                    h1 { (t(lang, "csrf-title")) }
+                    p { (t(lang, "csrf-explained")) }
+                    p { a href=(home(viewer)) { (t(lang, "go-home")) } }
+                };
+                templates::respond(
+                    StatusCode::FORBIDDEN,
+                    templates::page_in(lang, &t(lang, "csrf-page-title"), viewer, None, body),
+                )
+            }
+            WebError::Page { error, viewer } => {
+                match error {
+                    ApiError::Internal(error) => tracing::error!(
+                        detail = %crate::service::error::chain(error),
+                        location = %error.location(),
+                        "internal error"
+                    ),
+                    ApiError::Unavailable => tracing::warn!("answered 503: database unavailable"),
+                    _ => {}
+                }
+                let viewer = viewer.as_deref();
+                let lang = viewer.map_or(lang, |v| v.lang);
+                let mut response =
+                    templates::respond(self.status_code(), error_page(lang, error, viewer));
+                if let Some(seconds) = error.retry_after() {
+                    if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+                        response.headers_mut().insert(header::RETRY_AFTER, value);
+                    }
+                }
+                response
+            }
+        }
+    }
 }
 
 impl ResponseError for WebError {
@@ -64,45 +120,7 @@ impl ResponseError for WebError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            WebError::SignIn => HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/signin"))
-                .cookie(viewer::removal_cookie())
-                .finish(),
-            WebError::Csrf { viewer } => {
-                let viewer = viewer.as_deref();
-                let body = html! {
-                    h1 { "This form cannot be accepted" }
-                    p { "The form's security token is missing, wrong or from an older sign-in, so nothing was changed. "
-                        "Go back, reload the page and submit it again." }
-                    p { a href=(home(viewer)) { "Go to your home page" } }
-                };
-                templates::respond(
-                    StatusCode::FORBIDDEN,
-                    templates::page("Form refused", viewer, None, body),
-                )
-            }
-            WebError::Page { error, viewer } => {
-                match error {
-                    ApiError::Internal(error) => tracing::error!(
-                        detail = %crate::service::error::chain(error),
-                        location = %error.location(),
-                        "internal error"
-                    ),
-                    ApiError::Unavailable => tracing::warn!("answered 503: database unavailable"),
-                    _ => {}
-                }
-                let viewer = viewer.as_deref();
-                let mut response =
-                    templates::respond(self.status_code(), error_page(error, viewer));
-                if let Some(seconds) = error.retry_after() {
-                    if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
-                        response.headers_mut().insert(header::RETRY_AFTER, value);
-                    }
-                }
-                response
-            }
-        }
+        self.response_in(Lang::En)
     }
 }
 
@@ -110,35 +128,37 @@ fn home(viewer: Option<&Viewer>) -> String {
     viewer.map_or_else(|| "/".to_string(), Viewer::home)
 }
 
-fn error_page(error: &ApiError, viewer: Option<&Viewer>) -> maud::Markup {
+fn error_page(lang: Lang, error: &ApiError, viewer: Option<&Viewer>) -> maud::Markup {
     let body = html! {
         @match error {
             ApiError::Forbidden(detail) => {
-                h1 { "Not allowed" }
+                h1 { (t(lang, "error-forbidden")) }
                 @if let Some(v) = viewer {
-                    p { "You are signed in as " strong { (v.user.name) } " (" (v.user.role.as_str()) "). "
-                        "Your role or sites do not allow this page or action." }
+                    p { (ta(lang, "error-forbidden-who", &[
+                            ("name", v.user.name.as_str().into()),
+                            ("role", templates::role_name(lang, v.user.role).into()),
+                        ])) }
                 }
-                p.detail { (detail) }
+                p.detail { (super::messages::detail(lang, detail)) }
             }
             ApiError::NotFound(detail) => {
-                h1 { "Not found" }
-                p.detail { (detail) }
+                h1 { (t(lang, "error-not-found")) }
+                p.detail { (super::messages::detail(lang, detail)) }
             }
             ApiError::Validation(errors) => {
-                h1 { "Please correct the request" }
-                ul.errors { @for e in errors { li { code { (e.field) } " " (e.message) } } }
+                h1 { (t(lang, "error-validation")) }
+                ul.errors { @for e in errors { li { code { (e.field) } " " (super::messages::field(lang, &e.message)) } } }
             }
             other => {
-                h1 { (other.title()) }
-                p.detail { (other.public_detail()) }
+                h1 { (super::messages::error_title(lang, other)) }
+                p.detail { (super::messages::detail(lang, &other.public_detail())) }
             }
         }
-        p { a href=(home(viewer)) { "Go to your home page" } }
+        p { a href=(home(viewer)) { (t(lang, "go-home")) } }
     };
     let title = match error {
-        ApiError::Forbidden(_) => "Not allowed",
-        other => other.title(),
+        ApiError::Forbidden(_) => t(lang, "error-forbidden"),
+        other => super::messages::error_title(lang, other),
     };
-    templates::page(title, viewer, None, body)
+    templates::page_in(lang, &title, viewer, None, body)
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::form::Fields;
+use super::i18n::{t, ta, Lang};
 use super::screening_form::{self as sf, CountInput, UlnInput};
 use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
@@ -25,6 +26,7 @@ use crate::service::{screening, TrialRuntime};
 
 /// The values and errors a form is drawn with.
 struct Draw<'a> {
+    lang: Lang,
     fields: &'a Fields,
     errors: &'a [FieldError],
     /// Inputs an earlier screening lacked (completing it): marked.
@@ -64,7 +66,7 @@ impl Draw<'_> {
     fn needed_mark(&self, name: &str) -> Markup {
         html! {
             @if self.is_needed(name) {
-                p.needed-mark id=(format!("{}-needed", dom_id(name))) { "Still needed" }
+                p.needed-mark id=(format!("{}-needed", dom_id(name))) { (t(self.lang, "form-still-needed-mark")) }
             }
         }
     }
@@ -74,7 +76,7 @@ impl Draw<'_> {
         html! {
             @if !errors.is_empty() {
                 p.field-error id=(format!("{}-error", dom_id(name))) {
-                    @for e in errors { (sf::friendly(&e.message)) " " }
+                    @for e in errors { (sf::friendly(self.lang, &e.message)) " " }
                 }
             }
         }
@@ -110,7 +112,7 @@ impl Draw<'_> {
         }
     }
 
-    fn select(&self, name: &str, label: &str, options: &[(&str, &str)]) -> Markup {
+    fn select<S: AsRef<str>>(&self, name: &str, label: &str, options: &[(&str, S)]) -> Markup {
         let id = dom_id(name);
         let current = self.fields.value(name);
         let known = options.iter().any(|(v, _)| *v == current);
@@ -120,7 +122,7 @@ impl Draw<'_> {
                 select id=(id) name=(name)
                     aria-invalid=[self.invalid(name)] aria-describedby=[self.described(name)] {
                     @for (value, shown) in options {
-                        option value=(value) selected[*value == current] { (shown) }
+                        option value=(value) selected[*value == current] { (shown.as_ref()) }
                     }
                     // Nothing typed is lost: a value not in the list stays selected.
                     @if !known { option value=(current) selected { (current) } }
@@ -140,7 +142,7 @@ impl Draw<'_> {
                 aria-describedby=[self.described(name)] {
                 legend { (question) }
                 div.choices {
-                    @for (value, shown) in [("yes", "Yes"), ("no", "No"), ("", unknown)] {
+                    @for (value, shown) in [("yes", t(self.lang, "form-yes")), ("no", t(self.lang, "form-no")), ("", unknown.to_string())] {
                         label.choice {
                             input type="radio" name=(name) value=(value) checked[value == current];
                             " " (shown)
@@ -168,7 +170,7 @@ impl Draw<'_> {
                 div.field.confirm {
                     label.choice for=(id) {
                         input id=(id) type="checkbox" name=(CONFIRM_FIELD) value=(lab) checked[confirmed];
-                        " The value is right as typed (it is outside the range usually seen)"
+                        (t(self.lang, "form-confirm-value"))
                     }
                 }
             }
@@ -180,10 +182,10 @@ impl Draw<'_> {
         let units = sf::count_units(c.lab);
         html! {
             div.lab {
-                h2.lab-name { (c.label) }
+                h2.lab-name { (t(self.lang, c.label)) }
                 div.row {
-                    (self.number(&format!("{base}.value"), "Value"))
-                    (self.select(&format!("{base}.unit"), "Unit", &units))
+                    (self.number(&format!("{base}.value"), &t(self.lang, "form-value")))
+                    (self.select(&format!("{base}.unit"), &t(self.lang, "form-unit"), &units))
                 }
                 (self.error_text(&base))
                 (self.confirm_box(c.lab.field()))
@@ -195,11 +197,11 @@ impl Draw<'_> {
         let base = format!("labs.{}", u.lab.field());
         html! {
             div.lab {
-                h2.lab-name { (u.label) }
+                h2.lab-name { (t(self.lang, u.label)) }
                 div.row {
-                    (self.number(&format!("{base}.value"), "Value"))
-                    (self.number(&format!("{base}.uln"), "Upper limit of normal"))
-                    (self.select(&format!("{base}.unit"), "Unit", u.units))
+                    (self.number(&format!("{base}.value"), &t(self.lang, "form-value")))
+                    (self.number(&format!("{base}.uln"), &t(self.lang, "form-uln")))
+                    (self.select(&format!("{base}.unit"), &t(self.lang, "form-unit"), u.units))
                 }
                 (self.error_text(&base))
                 (self.confirm_box(u.lab.field()))
@@ -211,7 +213,8 @@ impl Draw<'_> {
     /// summary takes the focus (`autofocus`, and app.js where that is not honoured), so a
     /// screen reader announces it and the keyboard starts there.
     fn summary(&self, extra: Option<&str>) -> Markup {
-        let labels: BTreeMap<String, String> = sf::labels().into_iter().collect();
+        let l = self.lang;
+        let labels: BTreeMap<String, String> = sf::labels(l).into_iter().collect();
         let n = self.errors.len();
         html! {
             @if let Some(x) = extra {
@@ -220,14 +223,14 @@ impl Draw<'_> {
             @if n > 0 {
                 div.error-summary role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title" {
                     h2 #error-summary-title {
-                        @if n == 1 { "There is 1 problem" } @else { "There are " (n) " problems" }
+                        (ta(l, "form-problems", &[("n", n.into())]))
                     }
                     ul {
                         @for e in self.errors {
                             li {
                                 @match labels.get(&e.field) {
-                                    Some(label) => a href=(format!("#{}", sf::anchor(&e.field))) { (label) ": " (sf::friendly(&e.message)) },
-                                    None => { code { (if e.field.is_empty() { "form" } else { e.field.as_str() }) } ": " (sf::friendly(&e.message)) },
+                                    Some(label) => a href=(format!("#{}", sf::anchor(&e.field))) { (label) ": " (sf::friendly(l, &e.message)) },
+                                    None => { code { (if e.field.is_empty() { t(l, "form-whole") } else { e.field.clone() }) } ": " (sf::friendly(l, &e.message)) },
                                 }
                             }
                         }
@@ -244,13 +247,13 @@ pub(super) struct Completing {
     needed: Vec<sf::Needed>,
 }
 
-fn still_needed(c: &Completing) -> Markup {
+fn still_needed(l: Lang, c: &Completing) -> Markup {
     html! {
         div.notice.warn.still-needed aria-labelledby="still-needed-title" {
-            p { "Completing the screening of " strong { (c.view.patient_ref) } " of " (c.view.screening_date)
-                " (recorded " (templates::when(&c.view.screened_at)) " by " (c.view.screened_by) "). "
-                "Everything it recorded is filled in; sending the form records a new screening." }
-            h2 #still-needed-title { "Still needed:" }
+            p { (t(l, "completing")) " " strong { (c.view.patient_ref) } (t(l, "completing-of")) (c.view.screening_date)
+                (ta(l, "completing-recorded", &[("at", templates::when(&c.view.screened_at).into()), ("by", c.view.screened_by.as_str().into())]))
+                (t(l, "completing-explained")) }
+            h2 #still-needed-title { (t(l, "still-needed")) }
             ul {
                 @for n in &c.needed {
                     li { @match &n.field {
@@ -299,133 +302,132 @@ pub(super) fn screening_form(
     let token = fields
         .filled(FORM_TOKEN)
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+    let l = s.lang;
     let d = Draw {
+        lang: l,
         fields,
         errors,
         needed: &needed,
     };
-    let t = &trial.protocol.id;
+    let tid = &trial.protocol.id;
     let sites = &s.user.sites;
     let (title, action) = match correcting {
         Some(v) => (
-            format!("Correct the screening of {}", v.patient_ref),
-            format!("/trials/{t}/screenings/{}/correct", v.id),
+            ta(
+                l,
+                "correct-title",
+                &[("patient", v.patient_ref.as_str().into())],
+            ),
+            format!("/trials/{tid}/screenings/{}/correct", v.id),
         ),
-        None => (
-            "Screen a patient".to_string(),
-            format!("/trials/{t}/screening"),
-        ),
+        None => (t(l, "screen-title"), format!("/trials/{tid}/screening")),
     };
     let body = html! {
         h1 { (title) }
-        p.lead { (trial.protocol.title) }
+        p.lead { (trial.protocol.title_in(l)) }
         (d.summary(problem))
-        @if let Some(c) = completing { (still_needed(c)) }
-        @if let Some(v) = correcting { (correcting_notice(v)) }
+        @if let Some(c) = completing { (still_needed(l, c)) }
+        @if let Some(v) = correcting { (correcting_notice(l, v)) }
         form method="post" action=(action) novalidate {
             (csrf_field(s))
             @if correcting.is_none() {
                 input type="hidden" name=(FORM_TOKEN) value=(token);
             }
             fieldset.group {
-                legend { "Patient" }
+                legend { (t(l, "group-patient")) }
                 @if let Some(v) = correcting {
                     // Who the patient is cannot be corrected.
-                    dl.meta { dt { "Patient reference" } dd { (v.patient_ref) } dt { "Site" } dd { (v.site) } }
+                    dl.meta { dt { (t(l, "label-patient-ref")) } dd { (v.patient_ref) } dt { (t(l, "label-site")) } dd { (v.site) } }
                 } @else {
                     div.row {
-                        (d.text("patient_ref", "Patient reference", "text", Some("Your site's identifier for the patient; no names.")))
+                        (d.text("patient_ref", &t(l, "label-patient-ref"), "text", Some(t(l, "hint-patient-ref").as_str())))
                         // A site-limited user picks one of their sites; others type the code.
                         @if !sites.is_empty() {
-                            (d.select("site", "Site", &sites.iter().map(|x| (x.as_str(), x.as_str())).collect::<Vec<_>>()))
+                            (d.select("site", &t(l, "label-site"), &sites.iter().map(|x| (x.as_str(), x.as_str())).collect::<Vec<_>>()))
                         } @else {
-                            (d.text("site", "Site", "text", None))
+                            (d.text("site", &t(l, "label-site"), "text", None))
                         }
                     }
                 }
                 div.row {
-                    (d.text("initials", "Initials", "text", Some("1–4 letters, e.g. WXL: the pharmacist checks them before randomizing.")))
+                    (d.text("initials", &t(l, "label-initials"), "text", Some(t(l, "hint-initials").as_str())))
                 }
                 div.row {
-                    (d.text("birth_date", "Date of birth", "date", None))
-                    (d.select("sex", "Sex", &sf::sex_options()))
-                    (d.text("screening_date", "Screening date", "date", None))
+                    (d.text("birth_date", &t(l, "label-birth-date"), "date", None))
+                    (d.select("sex", &t(l, "label-sex"), &sf::sex_options(l)))
+                    (d.text("screening_date", &t(l, "label-screening-date"), "date", None))
                 }
             }
             fieldset.group {
-                legend { "Attestations" }
+                legend { (t(l, "group-attestations")) }
                 @for a in Attestation::ALL {
-                    (d.yes_no(&sf::attestation_name(a), sf::attestation_question(a), "Not answered"))
+                    (d.yes_no(&sf::attestation_name(a), &sf::attestation_question(l, a), &t(l, "form-not-answered")))
                 }
             }
             fieldset.group {
-                legend { "Blood counts" }
+                legend { (t(l, "group-blood")) }
                 @for c in &sf::BLOOD_COUNTS { (d.count_lab(c)) }
             }
             fieldset.group {
-                legend { "Liver" }
-                (d.yes_no("liver_metastasis", "Liver metastasis?", "Not known"))
+                legend { (t(l, "group-liver")) }
+                (d.yes_no("liver_metastasis", &t(l, "ask-liver-metastasis"), &t(l, "form-not-known")))
                 @for u in &sf::LIVER { (d.uln_lab(u)) }
             }
             fieldset.group {
-                legend { "Kidney" }
+                legend { (t(l, "group-kidney")) }
                 (d.uln_lab(&sf::CREATININE))
                 div.lab {
-                    h2.lab-name { "24-hour creatinine clearance" }
-                    p.hint { "Needed only when creatinine is above the limit." }
-                    div.row { (d.number(&format!("{}.value", sf::CLEARANCE), "Value (mL/min)")) }
+                    h2.lab-name { (t(l, "label-clearance")) }
+                    p.hint { (t(l, "hint-clearance")) }
+                    div.row { (d.number(&format!("{}.value", sf::CLEARANCE), &t(l, "form-value-ml-min"))) }
                     (d.error_text(sf::CLEARANCE))
                 }
             }
             fieldset.group {
-                legend { "Urine" }
-                div.row { (d.select(sf::DIPSTICK, "Protein dipstick", &sf::dipstick_options())) }
+                legend { (t(l, "group-urine")) }
+                div.row { (d.select(sf::DIPSTICK, &t(l, "form-dipstick"), &sf::dipstick_options(l))) }
                 div.lab {
-                    h2.lab-name { "24-hour urine protein" }
-                    p.hint { "Needed only when the dipstick shows 2+ or more." }
+                    h2.lab-name { (t(l, "label-protein-24h")) }
+                    p.hint { (t(l, "hint-protein-24h")) }
                     div.row {
-                        (d.number(&format!("{}.value", sf::PROTEIN_24H), "Value"))
-                        (d.select(&format!("{}.unit", sf::PROTEIN_24H), "Unit", sf::PROTEIN_24H_UNITS))
+                        (d.number(&format!("{}.value", sf::PROTEIN_24H), &t(l, "form-value")))
+                        (d.select(&format!("{}.unit", sf::PROTEIN_24H), &t(l, "form-unit"), sf::PROTEIN_24H_UNITS))
                     }
                     (d.error_text(sf::PROTEIN_24H))
                 }
-                div.row { (d.number(sf::UPC, "Urine protein/creatinine ratio")) }
+                div.row { (d.number(sf::UPC, &t(l, "label-upc"))) }
             }
             @if correcting.is_some() {
                 fieldset.group {
-                    legend { "Why" }
+                    legend { (t(l, "group-why")) }
                     div.field {
-                        label for="f-reason" { "Reason for the correction" }
+                        label for="f-reason" { (t(l, "label-correction-reason")) }
                         textarea #f-reason name="reason" rows="3" required
                             aria-invalid=[d.invalid("reason")] aria-describedby=[d.described("reason")] { (fields.value("reason")) }
-                        p.hint { "E.g. \"Hb transcribed in g/L; the lab report says 8.5 g/dL\". Monitors and auditors read it." }
+                        p.hint { (t(l, "hint-correction-reason")) }
                         (d.error_text("reason"))
                     }
                 }
             }
             div.actions {
                 @if correcting.is_some() {
-                    button.primary type="submit" { "Record the correction" }
+                    button.primary type="submit" { (t(l, "submit-correction")) }
                 } @else {
-                    button.primary type="submit" { "Evaluate and record" }
+                    button.primary type="submit" { (t(l, "submit-screening")) }
                 }
             }
         }
     };
-    page(&title, Some(s), Some(t), body)
+    page(&title, Some(s), Some(tid), body)
 }
 
 /// What a correction does, said before the investigator changes anything.
-fn correcting_notice(v: &ScreeningView) -> Markup {
+fn correcting_notice(l: Lang, v: &ScreeningView) -> Markup {
     html! {
         div.notice.warn {
-            p { "Everything the screening of " (v.screening_date) " recorded is filled in. Change "
-                "what was wrong and give the reason; the screening itself is kept, and the "
-                "correction is recorded next to it." }
+            p { (ta(l, "correcting-explained", &[("date", v.screening_date.to_string().into())])) }
             @if let Some(sub) = &v.subject_id {
-                p { "The patient is randomized (subject " strong { (sub) } "): the correction takes "
-                    "effect once a monitor approves it, and the subject keeps the arm and stratum "
-                    "allocated whatever it says." }
+                p { (t(l, "correcting-randomized-1")) strong { (sub) } (t(l, "correcting-randomized-2")) }
             }
         }
     }
@@ -448,32 +450,38 @@ pub async fn new_screening(
 ) -> Result<HttpResponse, WebError> {
     session.require(Permission::Screen)?;
     let trial = state.trials.get(&path).map_err(|e| session.fail(e))?;
-    let t = &trial.protocol.id;
-    if session.trial_closed(t) {
+    let tid = &trial.protocol.id;
+    let l = session.lang;
+    if session.trial_closed(tid) {
         // The service would refuse the POST: no form to fill in for nothing.
         let body = html! {
-            h1 { "Screen a patient" }
-            (templates::notice("warn", html! { "Trial " (t) " is closed: no new screening can be recorded." }))
-            p { a href=(format!("/trials/{t}/screenings")) { "Screening list" } }
+            h1 { (t(l, "screen-title")) }
+            (templates::notice("warn", html! { (ta(l, "screen-closed", &[("trial", tid.as_str().into())])) }))
+            p { a href=(format!("/trials/{tid}/screenings")) { (t(l, "screening-list")) } }
         };
         return Ok(templates::ok(page(
-            "Screen a patient",
+            &t(l, "screen-title"),
             Some(&session),
-            Some(t),
+            Some(tid),
             body,
         )));
     }
     let mut fields = sf::initial(crate::service::now().date(), &session.user.sites);
     let completing = match query.into_inner().from.filter(|f| !f.is_empty()) {
         Some(id) => {
-            let t = trial.clone();
+            let tr = trial.clone();
             let earlier = session
                 .db(&state, move |c, user| {
-                    queries::submitted_screening(c, &t, user, &id)
+                    queries::submitted_screening(c, &tr, user, &id)
                 })
                 .await?;
             sf::fill_from(&mut fields, &earlier.input);
-            let needed = earlier.view.missing.iter().map(|m| sf::needed(m)).collect();
+            let needed = earlier
+                .view
+                .missing
+                .iter()
+                .map(|m| sf::needed(l, m))
+                .collect();
             Some(Completing {
                 view: earlier.view,
                 needed,
@@ -532,11 +540,11 @@ pub async fn submit(
         sf::in_form_order(&mut errors);
         return Ok(redraw(StatusCode::UNPROCESSABLE_ENTITY, &errors, None));
     }
-    let t = trial.clone();
+    let tc = trial.clone();
     let token = fields.filled(FORM_TOKEN).map(str::to_string);
     let result = session
         .db(&state, move |c, user| {
-            screening::record_once(c, &t, user, &raw, token.as_deref())
+            screening::record_once(c, &tc, user, &raw, token.as_deref())
         })
         .await;
     match result {
@@ -571,7 +579,12 @@ pub async fn submit(
 /// A criterion's detail as people read it. An attestation's is written here from the answer
 /// as recorded (the stored detail names the input field: `informed_consent attested true`);
 /// the others' already read as values against thresholds.
-fn criterion_detail(trial: &TrialRuntime, input: &RawScreening, c: &CriterionResult) -> String {
+fn criterion_detail(
+    l: Lang,
+    trial: &TrialRuntime,
+    input: &RawScreening,
+    c: &CriterionResult,
+) -> String {
     let rule = trial
         .protocol
         .criteria
@@ -585,22 +598,23 @@ fn criterion_detail(trial: &TrialRuntime, input: &RawScreening, c: &CriterionRes
                 .as_ref()
                 .and_then(|a| sf::attestation_answer(a, *attestation));
             match answer {
-                Some(true) => "Answered yes".into(),
-                Some(false) => "Answered no".into(),
-                None => "Not answered".into(),
+                Some(true) => t(l, "answered-yes"),
+                Some(false) => t(l, "answered-no"),
+                None => t(l, "form-not-answered"),
             }
         }
-        _ => c.detail.clone(),
+        _ => super::messages::criterion_detail(l, &c.detail),
     }
 }
 
-fn criterion_text<'a>(trial: &'a TrialRuntime, id: &'a str) -> &'a str {
+/// A criterion's text in the viewer's language, as the protocol gives it.
+pub(super) fn criterion_text<'a>(l: Lang, trial: &'a TrialRuntime, id: &'a str) -> &'a str {
     trial
         .protocol
         .criteria
         .iter()
         .find(|c| c.id == id)
-        .map_or(id, |c| c.text.as_str())
+        .map_or(id, |c| c.text_in(l))
 }
 
 /// One screening: every criterion with pass / fail / missing and its detail, the outcome.
@@ -611,18 +625,19 @@ pub async fn result(
 ) -> Result<HttpResponse, WebError> {
     let (trial_id, id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
-    let t = trial.clone();
+    let tc = trial.clone();
     let (v, input, subject) = session
         .db(&state, move |c, user| {
-            let s = queries::submitted_screening(c, &t, user, &id)?;
+            let s = queries::submitted_screening(c, &tc, user, &id)?;
             let subject: Option<Allocation> = match &s.view.subject_id {
-                Some(sub) => Some(queries::get_subject(c, &t, user, sub)?),
+                Some(sub) => Some(queries::get_subject(c, &tc, user, sub)?),
                 None => None,
             };
             Ok::<_, QueryError>((s.view, s.input, subject))
         })
         .await?;
     let role = session.user.role;
+    let l = session.lang;
     let closed = session.trial_closed(&trial_id);
     // Only the patient's latest screening, not yet randomized, counts: complete that one.
     let completable = v.outcome == Outcome::Incomplete
@@ -632,18 +647,18 @@ pub async fn result(
         && session.may(Permission::Screen);
     let body = html! {
         div.heading {
-            h1 { "Screening of " (v.patient_ref) }
-            p.outcome { "Outcome: " (templates::outcome_badge(v.outcome)) }
+            h1 { (ta(l, "screening-of", &[("patient", v.patient_ref.as_str().into())])) }
+            p.outcome { (t(l, "outcome")) (templates::outcome_badge(l, v.outcome)) }
         }
         dl.meta {
-            dt { "Site" } dd { (v.site) }
-            dt { "Screening date" } dd { (v.screening_date) }
-            dt { "Recorded" } dd { (templates::when(&v.screened_at)) " by " (v.screened_by) }
+            dt { (t(l, "label-site")) } dd { (v.site) }
+            dt { (t(l, "label-screening-date")) } dd { (v.screening_date) }
+            dt { (t(l, "meta-recorded")) } dd { (templates::when(&v.screened_at)) (t(l, "meta-by")) (v.screened_by) }
             @if let Some(a) = &subject {
-                dt { "Randomized as" }
+                dt { (t(l, "meta-randomized-as")) }
                 dd { a href=(format!("/trials/{trial_id}/subjects/{}", a.subject_id)) { (a.subject_id) }
                     @if a.status == SubjectStatus::Withdrawn {
-                        " · withdrawn" @if let Some(at) = &a.withdrawn_at { " on " (templates::when(at)) }
+                        (t(l, "meta-withdrawn")) @if let Some(at) = &a.withdrawn_at { (t(l, "meta-on")) (templates::when(at)) }
                     } }
             }
         }
@@ -653,26 +668,26 @@ pub async fn result(
                 CorrectionStatus::Rejected => "error",
                 _ => "ok",
             }, html! {
-                "This screening corrects "
-                a href=(format!("/trials/{trial_id}/screenings/{corrected}")) { "the earlier screening" }
-                ". " (super::corrections::status_text(status)) "."
+                (t(l, "corrects-1"))
+                a href=(format!("/trials/{trial_id}/screenings/{corrected}")) { (t(l, "corrects-earlier")) }
+                (t(l, "sentence-end")) (super::corrections::status_text(l, status)) (t(l, "full-stop"))
                 @if status == CorrectionStatus::Pending {
-                    " Until a monitor approves it, the earlier screening stands; the subject keeps the arm allocated."
+                    (t(l, "corrects-pending"))
                 }
             }))
         } @else if !v.latest {
-            (templates::notice("warn", html! { "A later screening of this patient exists; this one no longer counts." }))
+            (templates::notice("warn", html! { (t(l, "later-exists")) }))
         }
-        div.table-scroll role="region" aria-label="Table: Criteria" tabindex="0" {
+        div.table-scroll role="region" aria-label=(t(l, "criteria-table")) tabindex="0" {
             table.criteria {
-                caption { "Eligibility criteria" }
-                thead { tr { th scope="col" { "Criterion" } th scope="col" { "Result" } th scope="col" { "Detail" } } }
+                caption { (t(l, "criteria-caption")) }
+                thead { tr { th scope="col" { (t(l, "criteria-criterion")) } th scope="col" { (t(l, "criteria-result")) } th scope="col" { (t(l, "criteria-detail")) } } }
                 tbody {
                     @for c in &v.criteria {
                         tr {
-                            td { (criterion_text(&trial, &c.id)) }
-                            td { (templates::status_badge(c.status)) }
-                            td { (criterion_detail(&trial, &input, c)) }
+                            td { (criterion_text(l, &trial, &c.id)) }
+                            td { (templates::status_badge(l, c.status)) }
+                            td { (criterion_detail(l, &trial, &input, c)) }
                         }
                     }
                 }
@@ -680,33 +695,37 @@ pub async fn result(
         }
         @if !v.missing.is_empty() {
             section.still-needed aria-labelledby="still-needed-title" {
-                h2 #still-needed-title { "Still needed:" }
-                ul { @for m in &v.missing { li { (sf::needed(m).label) } } }
+                h2 #still-needed-title { (t(l, "still-needed")) }
+                ul { @for m in &v.missing { li { (sf::needed(l, m).label) } } }
             }
         }
         div.actions {
             @if completable {
-                a.button href=(format!("/trials/{trial_id}/screening?from={}", v.id)) { "Complete this screening" }
+                a.button href=(format!("/trials/{trial_id}/screening?from={}", v.id)) { (t(l, "complete-screening")) }
             }
             @if v.latest && session.may(Permission::Correct) {
-                a.button href=(format!("/trials/{trial_id}/screenings/{}/correct", v.id)) { "Correct this screening" }
+                a.button href=(format!("/trials/{trial_id}/screenings/{}/correct", v.id)) { (t(l, "correct-screening")) }
             }
             @if role == Role::Investigator {
-                @if !closed { a.button href=(format!("/trials/{trial_id}/screening")) { "Screen another patient" } }
-                a href=(format!("/trials/{trial_id}/screenings")) { "Screening list" }
+                @if !closed { a.button href=(format!("/trials/{trial_id}/screening")) { (t(l, "screen-another")) } }
+                a href=(format!("/trials/{trial_id}/screenings")) { (t(l, "screening-list")) }
             }
             @if let Some(a) = subject.as_ref().filter(|a| a.status == SubjectStatus::OnStudy) {
                 @if !closed && session.may(Permission::Withdraw) {
-                    a.button.danger href=(format!("/trials/{trial_id}/subjects/{}/withdraw", a.subject_id)) { "Withdraw from the trial" }
+                    a.button.danger href=(format!("/trials/{trial_id}/subjects/{}/withdraw", a.subject_id)) { (t(l, "withdraw-button")) }
                 }
             }
             @if !closed && role == Role::Pharmacist && v.subject_id.is_none() && v.latest && v.outcome == crate::eligibility::Outcome::Eligible {
-                a.button href=(format!("/trials/{trial_id}/randomize/{}", v.id)) { "Randomize" }
+                a.button href=(format!("/trials/{trial_id}/randomize/{}", v.id)) { (t(l, "randomize-button")) }
             }
         }
     };
     Ok(templates::ok(page(
-        &format!("Screening of {}", v.patient_ref),
+        &ta(
+            l,
+            "screening-of",
+            &[("patient", v.patient_ref.as_str().into())],
+        ),
         Some(&session),
         Some(&trial_id),
         body,
@@ -739,10 +758,11 @@ pub async fn list(
             queries::list_screenings(c, &trial, user, &filter)
         })
         .await?;
+    let l = session.lang;
     let body = html! {
-        h1 { "Screenings" }
-        nav.filters aria-label="Filter by outcome" {
-            @for (value, label) in [("", "All"), (Outcome::Eligible.as_str(), "Eligible"), (Outcome::Ineligible.as_str(), "Ineligible"), (Outcome::Incomplete.as_str(), "Incomplete")] {
+        h1 { (t(l, "nav-screenings")) }
+        nav.filters aria-label=(t(l, "filter-outcome")) {
+            @for (value, label) in [("", t(l, "filter-all")), (Outcome::Eligible.as_str(), t(l, "outcome-eligible")), (Outcome::Ineligible.as_str(), t(l, "outcome-ineligible")), (Outcome::Incomplete.as_str(), t(l, "outcome-incomplete"))] {
                 @if outcome.as_deref().unwrap_or("") == value {
                     strong aria-current="page" { (label) }
                 } @else {
@@ -751,18 +771,18 @@ pub async fn list(
             }
         }
         @if rows.is_empty() {
-            p { "No screenings yet." }
+            p { (t(l, "no-screenings")) }
         } @else {
-            div.table-scroll role="region" aria-label="Table: Screenings" tabindex="0" {
+            div.table-scroll role="region" aria-label=(t(l, "screenings-table")) tabindex="0" {
                 table {
-                    thead { tr { th { "Patient" } th { "Site" } th { "Screening date" } th { "Outcome" } th { "Recorded by" } th { "Subject" } } }
+                    thead { tr { th { (t(l, "col-patient")) } th { (t(l, "label-site")) } th { (t(l, "label-screening-date")) } th { (t(l, "col-outcome")) } th { (t(l, "col-recorded-by")) } th { (t(l, "col-subject")) } } }
                     tbody {
                         @for r in &rows {
                             tr {
                                 td { a href=(format!("/trials/{trial_id}/screenings/{}", r.id)) { (r.patient_ref) } }
                                 td { (r.site) }
                                 td { (r.screening_date) }
-                                td { (templates::outcome_badge(r.outcome)) }
+                                td { (templates::outcome_badge(l, r.outcome)) }
                                 td { (r.screened_by) }
                                 td { @if let Some(sub) = &r.subject_id { a href=(format!("/trials/{trial_id}/subjects/{sub}")) { (sub) } } }
                             }
@@ -773,7 +793,7 @@ pub async fn list(
         }
     };
     Ok(templates::ok(page(
-        "Screenings",
+        &t(l, "nav-screenings"),
         Some(&session),
         Some(&trial_id),
         body,

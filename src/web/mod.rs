@@ -18,7 +18,9 @@ mod corrections;
 mod csrf;
 mod error;
 mod form;
+mod i18n;
 mod investigator;
+mod messages;
 mod monitor;
 mod pharmacist;
 mod screening_form;
@@ -56,6 +58,25 @@ fn security_headers() -> middleware::DefaultHeaders {
         .add(("Referrer-Policy", "same-origin"))
 }
 
+/// An error page rendered before anyone was known to be signed in (a bad form, a refused
+/// sign-in, a malformed address) is drawn again in the language the request asks for.
+fn in_request_language<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<middleware::ErrorHandlerResponse<B>> {
+    let redrawn = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<WebError>())
+        .filter(|e| !e.has_viewer())
+        .map(|e| e.response_in(i18n::of_request(res.request())));
+    Ok(match redrawn {
+        Some(page) => middleware::ErrorHandlerResponse::Response(
+            res.into_response(page).map_into_right_body(),
+        ),
+        None => middleware::ErrorHandlerResponse::Response(res.map_into_left_body()),
+    })
+}
+
 /// Registers every page: `App::new().configure(crate::web::configure(&settings))`.
 pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig) {
     let settings = settings.clone();
@@ -71,6 +92,8 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                     web::PathConfig::default()
                         .error_handler(|e, _| WebError::bad_request(e.to_string()).into()),
                 )
+                // Inside the security headers, so a redrawn page gets them too.
+                .wrap(middleware::ErrorHandlers::new().default_handler(in_request_language))
                 .wrap(security_headers())
                 .route("/", web::get().to(signin::root))
                 .route("/static/style.css", web::get().to(assets::style))
@@ -91,6 +114,7 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                         .route(web::post().to(signin::change_password)),
                 )
                 .route("/signout", web::post().to(signin::sign_out))
+                .route("/language", web::post().to(signin::set_language))
                 .route("/trials", web::get().to(signin::trials))
                 .service(
                     web::resource("/trials/{trial}/screening")

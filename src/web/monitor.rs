@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::charts;
 use super::error::WebError;
+use super::i18n::{t, ta, Lang};
 use super::session::WebSession;
 use super::templates::{self, page};
 use crate::access::Permission;
@@ -21,11 +22,11 @@ use crate::service::{audit_trail, queries, TrialRuntime};
 /// Audit entries per page of the log browser.
 const AUDIT_PAGE: i64 = 50;
 
-fn arm_name(trial: &TrialRuntime, code: &str) -> String {
+fn arm_name(l: Lang, trial: &TrialRuntime, code: &str) -> String {
     trial
         .protocol
         .arm(code)
-        .map_or_else(|| code.to_string(), |a| a.name.clone())
+        .map_or_else(|| code.to_string(), |a| a.name_in(l).to_string())
 }
 
 fn percent(part: i64, whole: i64) -> String {
@@ -36,63 +37,71 @@ fn percent(part: i64, whole: i64) -> String {
     }
 }
 
-fn flow_section(trial: &TrialRuntime, f: &EnrollmentFlow) -> Markup {
+fn flow_section(l: Lang, trial: &TrialRuntime, f: &EnrollmentFlow) -> Markup {
+    let criterion = |id: &str, text: &str| {
+        trial
+            .protocol
+            .criteria
+            .iter()
+            .find(|c| c.id == id)
+            .map_or_else(|| text.to_string(), |c| c.text_in(l).to_string())
+    };
     html! {
         section aria-labelledby="flow-title" {
-            h2 #flow-title { "Patient flow" }
+            h2 #flow-title { (t(l, "flow-title")) }
             ol.flow {
-                li.step { span.count { (f.screened) } " patients screened" }
+                li.step { span.count { (f.screened) } (t(l, "flow-screened")) }
                 li.branch {
                     div.step.out {
-                        span.count { (f.ineligible) } " ineligible"
+                        span.count { (f.ineligible) } (t(l, "flow-ineligible"))
                         @if !f.failing.is_empty() {
                             ul.reasons {
                                 @for c in &f.failing {
-                                    li { (c.text) ": " strong { (c.count) } }
+                                    li { (criterion(&c.criterion, &c.text)) (t(l, "colon")) strong { (c.count) } }
                                 }
                             }
                         }
                     }
-                    div.step.out { span.count { (f.incomplete) } " incomplete (inputs missing)" }
+                    div.step.out { span.count { (f.incomplete) } (t(l, "flow-incomplete")) }
                 }
-                li.step { span.count { (f.eligible) } " eligible" }
+                li.step { span.count { (f.eligible) } (t(l, "flow-eligible")) }
                 li.branch {
-                    div.step.out { span.count { (f.awaiting) } " awaiting randomization" }
+                    div.step.out { span.count { (f.awaiting) } (t(l, "flow-awaiting")) }
                 }
-                li.step { span.count { (f.randomized) } " randomized" }
+                li.step { span.count { (f.randomized) } (t(l, "flow-randomized")) }
                 li.arms {
                     @for (arm, withdrawn) in f.randomized_by_arm.iter().zip(&f.withdrawn_by_arm) {
                         div.step {
-                            strong { (arm_name(trial, &arm.arm)) }
-                            p.arms { span.count { (arm.count) } " allocated · "
-                                span.count { (withdrawn.count) } " withdrawn" }
+                            strong { (arm_name(l, trial, &arm.arm)) }
+                            p.arms { span.count { (arm.count) } (t(l, "flow-allocated"))
+                                span.count { (withdrawn.count) } (t(l, "flow-withdrawn")) }
                         }
                     }
                 }
-                li.total { (f.withdrawn) " withdrawn in all (they stay in their arm: intention to treat)" }
+                li.total { (f.withdrawn) (t(l, "flow-withdrawn-total")) }
             }
         }
     }
 }
 
-fn balance_section(trial: &TrialRuntime, b: &Balance) -> Markup {
+fn balance_section(l: Lang, trial: &TrialRuntime, b: &Balance) -> Markup {
     let arms = &trial.protocol.arms;
     let stratum_name = |key: &str| {
         if key.is_empty() {
-            "All patients (unstratified)".to_string()
+            t(l, "stratum-all")
         } else {
             key.to_string()
         }
     };
     html! {
         section aria-labelledby="strata-title" {
-            h2 #strata-title { "Arms per stratum" }
+            h2 #strata-title { (t(l, "strata-title")) }
             @if b.strata.is_empty() {
-                p { "No patient randomized yet." }
+                p { (t(l, "allocations-empty")) }
             } @else {
-                div.table-scroll role="region" aria-label="Table: Arms per stratum" tabindex="0" {
+                div.table-scroll role="region" aria-label=(t(l, "strata-table")) tabindex="0" {
                     table {
-                        thead { tr { th { "Stratum" } @for a in arms { th.num { (a.name) } } th.num { "Total" } } }
+                        thead { tr { th { (t(l, "col-stratum")) } @for a in arms { th.num { (a.name_in(l)) } } th.num { (t(l, "col-total")) } } }
                         tbody {
                             @for s in &b.strata {
                                 tr {
@@ -107,17 +116,15 @@ fn balance_section(trial: &TrialRuntime, b: &Balance) -> Markup {
             }
         }
         section aria-labelledby="blocks-title" {
-            h2 #blocks-title { "Balance per block" }
+            h2 #blocks-title { (t(l, "blocks-title")) }
             @if b.blocks.is_none() {
-                p { "Shown after the trial is closed with its seed revealed. While the seed is secret, "
-                    "where blocks begin stays hidden from everyone: knowing a block's size and fill "
-                    "would tell the next arm whenever the block's remaining places are all one arm." }
+                p { (t(l, "blocks-hidden")) }
             }
             @for s in b.strata.iter().filter(|s| s.blocks.is_some()) {
-                div.table-scroll role="region" aria-label=(format!("Table: blocks of {}", stratum_name(&s.stratum_key))) tabindex="0" {
+                div.table-scroll role="region" aria-label=(ta(l, "blocks-table", &[("stratum", stratum_name(&s.stratum_key).into())])) tabindex="0" {
                     table.blocks {
                         caption { (stratum_name(&s.stratum_key)) }
-                        thead { tr { th { "Block" } th.num { "Size" } th.num { "Filled" } @for a in arms { th.num { (a.name) } } th { "Complete" } } }
+                        thead { tr { th { (t(l, "col-block")) } th.num { (t(l, "col-size")) } th.num { (t(l, "col-filled")) } @for a in arms { th.num { (a.name_in(l)) } } th { (t(l, "col-complete")) } } }
                         tbody {
                             @for blk in s.blocks.iter().flatten() {
                                 tr {
@@ -125,7 +132,7 @@ fn balance_section(trial: &TrialRuntime, b: &Balance) -> Markup {
                                     td.num { (blk.size) }
                                     td.num { (blk.filled) }
                                     @for c in &blk.counts { td.num { (c.count) } }
-                                    td { (if blk.complete { "Yes" } else { "No" }) }
+                                    td { (if blk.complete { t(l, "form-yes") } else { t(l, "form-no") }) }
                                 }
                             }
                         }
@@ -136,34 +143,34 @@ fn balance_section(trial: &TrialRuntime, b: &Balance) -> Markup {
     }
 }
 
-fn audit_section(trial_id: &str, head: &AuditHead) -> Markup {
+fn audit_section(l: Lang, trial_id: &str, head: &AuditHead) -> Markup {
     html! {
         section aria-labelledby="audit-title" {
-            h2 #audit-title { "Audit trail" }
+            h2 #audit-title { (t(l, "audit-title")) }
             dl.meta {
-                dt { "Entries" } dd { (head.seq) }
-                dt { "Head hash" } dd { code.hash #head-hash { (head.hash) } " "
-                    button type="button" data-copy="head-hash" hidden { "Copy" } }
+                dt { (t(l, "audit-entries")) } dd { (head.seq) }
+                dt { (t(l, "audit-head-hash")) } dd { code.hash #head-hash { (head.hash) } " "
+                    button type="button" data-copy="head-hash" hidden { (t(l, "copy")) } }
             }
-            p.hint { "Record the head hash: a later verification against it detects any rewrite or truncation." }
+            p.hint { (t(l, "audit-record-head")) }
             div.actions {
                 form method="get" action=(format!("/trials/{trial_id}/audit/verify")) {
-                    button.primary type="submit" { "Verify the chain" }
+                    button.primary type="submit" { (t(l, "audit-verify")) }
                 }
-                a href=(format!("/trials/{trial_id}/audit")) { "Browse the audit log" }
+                a href=(format!("/trials/{trial_id}/audit")) { (t(l, "audit-browse")) }
             }
         }
     }
 }
 
-fn exports_section(trial_id: &str) -> Markup {
+fn exports_section(l: Lang, trial_id: &str) -> Markup {
     html! {
         section aria-labelledby="exports-title" {
-            h2 #exports-title { "Exports" }
+            h2 #exports-title { (t(l, "exports-title")) }
             ul.downloads {
-                li { a href=(format!("/trials/{trial_id}/export/csv")) download { "Subjects (CSV)" } }
-                li { a href=(format!("/trials/{trial_id}/export/json")) download { "Everything (JSON)" } }
-                li { a href=(format!("/trials/{trial_id}/export/fhir")) download { "FHIR R4 Bundle" } }
+                li { a href=(format!("/trials/{trial_id}/export/csv")) download { (t(l, "export-csv")) } }
+                li { a href=(format!("/trials/{trial_id}/export/json")) download { (t(l, "export-json")) } }
+                li { a href=(format!("/trials/{trial_id}/export/fhir")) download { (t(l, "export-fhir")) } }
             }
         }
     }
@@ -178,64 +185,67 @@ pub async fn dashboard(
     session.require(Permission::Monitor)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
-    let t = trial.clone();
+    let tc = trial.clone();
     let (d, pending, deviations) = session
         .db(&state, move |c, user| {
-            let d = queries::dashboard(c, &t, user)?;
-            let pending = corrections::list_corrections(c, &t, user, false)?.len();
-            let deviations = corrections::list_deviations(c, &t, user)?;
+            let d = queries::dashboard(c, &tc, user)?;
+            let pending = corrections::list_corrections(c, &tc, user, false)?.len();
+            let deviations = corrections::list_deviations(c, &tc, user)?;
             Ok::<_, queries::QueryError>((d, pending, deviations))
         })
         .await?;
+    let l = session.lang;
     let arms: Vec<(&str, &str)> = trial
         .protocol
         .arms
         .iter()
-        .map(|a| (a.code.as_str(), a.name.as_str()))
+        .map(|a| (a.code.as_str(), a.name_in(l)))
         .collect();
     let sequence: Vec<&str> = d.sequence.iter().map(String::as_str).collect();
+    let axes = (t(l, "chart-x"), t(l, "chart-y"));
     let chart = |layout| {
-        charts::cumulative_allocations(&arms, &sequence, layout).map_err(|e| session.fail(e))
+        charts::cumulative_allocations(&arms, &sequence, layout, (&axes.0, &axes.1))
+            .map_err(|e| session.fail(e))
     };
     let (wide, narrow) = (chart(charts::WIDE)?, chart(charts::NARROW)?);
     let b = &d.balance;
     let body = html! {
-        h1 { "Dashboard" }
-        p.lead { (d.detail.title) " · " strong { (if d.detail.status == TrialStatus::Open { "Open" } else { "Closed" }) }
+        h1 { (t(l, "nav-dashboard")) }
+        p.lead { (trial.protocol.title_in(l)) " · " strong { (templates::trial_status_title(l, d.detail.status)) }
             @if let Some(r) = &d.detail.close_reason { " (" (r) ")" } }
         @if !d.detail.seed_available && d.detail.status == TrialStatus::Open {
-            (templates::notice("error", html! { "Randomization is unavailable on this server: the seed file is missing or does not match the commitment." }))
+            (templates::notice("error", html! { (t(l, "seed-unavailable")) }))
         }
         @if pending > 0 || !deviations.is_empty() {
             section.corrections-summary aria-labelledby="corrections-title" {
-                h2 #corrections-title { "Corrections and deviations" }
+                h2 #corrections-title { (t(l, "corrections-and-deviations")) }
                 p {
                     a href=(format!("/trials/{trial_id}/corrections")) {
-                        (pending) @if pending == 1 { " correction waits" } @else { " corrections wait" } " for a monitor"
+                        (ta(l, "corrections-wait", &[("n", pending.into())]))
                     }
-                    " · " (deviations.len()) @if deviations.len() == 1 { " deviation" } @else { " deviations" } " recorded"
+                    " · " (ta(l, "deviations-recorded", &[("n", deviations.len().into())]))
                     @for kind in DeviationKind::ALL {
                         @let n = deviations.iter().filter(|d| d.kind == kind).count();
-                        @if n > 0 { " · " (super::corrections::deviation_text(kind)) ": " (n) }
+                        @if n > 0 { " · " (super::corrections::deviation_text(l, kind)) (t(l, "colon")) (n) }
                     }
                 }
             }
         }
         div.grid {
             section aria-labelledby="enrollment-title" {
-                h2 #enrollment-title { "Enrollment" }
-                p.big-number #enrolled { (b.enrolled) " of " (b.cap) }
+                h2 #enrollment-title { (t(l, "enrollment-title")) }
+                p.big-number #enrolled { (ta(l, "enrolled-of", &[("n", b.enrolled.into()), ("cap", b.cap.into())])) }
                 progress max=(b.cap) value=(b.enrolled) aria-labelledby="enrollment-title" { (percent(b.enrolled, b.cap)) }
-                p { (percent(b.enrolled, b.cap)) " of the cap randomized" }
+                p { (percent(b.enrolled, b.cap)) (t(l, "of-cap-randomized")) }
             }
             section aria-labelledby="arms-title" {
-                h2 #arms-title { "Arms overall" }
-                div.table-scroll role="region" aria-label="Table: Arms overall" tabindex="0" {
+                h2 #arms-title { (t(l, "arms-title")) }
+                div.table-scroll role="region" aria-label=(t(l, "arms-table")) tabindex="0" {
                     table {
-                        thead { tr { th { "Arm" } th.num { "Ratio" } th.num { "Subjects" } th.num { "Share" } } }
+                        thead { tr { th { (t(l, "col-arm")) } th.num { (t(l, "col-ratio")) } th.num { (t(l, "col-subjects")) } th.num { (t(l, "col-share")) } } }
                         tbody {
                             @for (a, c) in trial.protocol.arms.iter().zip(&b.counts) {
-                                tr { td { (a.name) } td.num { (a.ratio) } td.num { (c.count) } td.num { (percent(c.count, b.enrolled)) } }
+                                tr { td { (a.name_in(l)) } td.num { (a.ratio) } td.num { (c.count) } td.num { (percent(c.count, b.enrolled)) } }
                             }
                         }
                     }
@@ -243,19 +253,19 @@ pub async fn dashboard(
             }
         }
         section aria-labelledby="chart-title" {
-            h2 #chart-title { "Cumulative allocations by arm" }
-            figure.chart role="img" aria-label="Cumulative allocations of each arm over the randomization sequence" {
+            h2 #chart-title { (t(l, "chart-title")) }
+            figure.chart role="img" aria-label=(t(l, "chart-label")) {
                 div.chart-wide { (PreEscaped(wide)) }
                 div.chart-narrow { (PreEscaped(narrow)) }
             }
         }
-        (flow_section(&trial, &d.flow))
-        (balance_section(&trial, b))
-        (audit_section(&trial_id, &d.head))
-        (exports_section(&trial_id))
+        (flow_section(l, &trial, &d.flow))
+        (balance_section(l, &trial, b))
+        (audit_section(l, &trial_id, &d.head))
+        (exports_section(l, &trial_id))
     };
     Ok(templates::ok(page(
-        "Dashboard",
+        &t(l, "nav-dashboard"),
         Some(&session),
         Some(&trial_id),
         body,
@@ -292,34 +302,35 @@ pub async fn audit_log(
             ))
         })
         .await?;
+    let l = session.lang;
     let link = |after: i64| format!("/trials/{trial_id}/audit?after={after}");
     let last = entries.last().map_or(after, |e| e.seq);
     // Drawn above and below the table; each landmark needs its own name.
     let pager = |place: &str| {
         html! {
-            nav.pager aria-label=(format!("Audit log pages ({place})")) {
+            nav.pager aria-label=(ta(l, "pager-label", &[("place", t(l, place).into())])) {
                 @if after > 0 {
-                    a href=(link(0)) { "Oldest" }
-                    a href=(link(after.saturating_sub(AUDIT_PAGE).max(0))) { "Previous" }
+                    a href=(link(0)) { (t(l, "pager-oldest")) }
+                    a href=(link(after.saturating_sub(AUDIT_PAGE).max(0))) { (t(l, "pager-previous")) }
                 }
                 @if entries.is_empty() {
-                    span { "No entries after " (after) " of " (head.seq) }
+                    span { (ta(l, "pager-none-after", &[("after", after.into()), ("head", head.seq.into())])) }
                 } @else {
-                    span { "Entries " (after.saturating_add(1)) "–" (last) " of " (head.seq) }
+                    span { (ta(l, "pager-entries", &[("first", after.saturating_add(1).into()), ("last", last.into()), ("head", head.seq.into())])) }
                 }
                 @if last < head.seq {
-                    a href=(link(last)) { "Next" }
-                    a href=(link(head.seq.saturating_sub(AUDIT_PAGE).max(0))) { "Newest" }
+                    a href=(link(last)) { (t(l, "pager-next")) }
+                    a href=(link(head.seq.saturating_sub(AUDIT_PAGE).max(0))) { (t(l, "pager-newest")) }
                 }
             }
         }
     };
     let body = html! {
-        h1 { "Audit log" }
-        (pager("top"))
-        div.table-scroll role="region" aria-label="Table: Audit log entries" tabindex="0" {
+        h1 { (t(l, "nav-audit")) }
+        (pager("pager-top"))
+        div.table-scroll role="region" aria-label=(t(l, "audit-table")) tabindex="0" {
             table.audit {
-                thead { tr { th.num { "Seq" } th { "Time" } th { "Actor" } th { "Action" } th { "Record" } th { "Hash" } } }
+                thead { tr { th.num { (t(l, "col-seq")) } th { (t(l, "col-time")) } th { (t(l, "col-actor")) } th { (t(l, "col-action-done")) } th { (t(l, "col-record")) } th { (t(l, "col-hash")) } } }
                 tbody {
                     @for e in &entries {
                         tr {
@@ -329,7 +340,7 @@ pub async fn audit_log(
                             td { code { (e.action) } }
                             td {
                                 details {
-                                    summary { "Show" }
+                                    summary { (t(l, "show")) }
                                     pre { (pretty(&e.record)) }
                                 }
                             }
@@ -339,10 +350,10 @@ pub async fn audit_log(
                 }
             }
         }
-        (pager("bottom"))
+        (pager("pager-bottom"))
     };
     Ok(templates::ok(page(
-        "Audit log",
+        &t(l, "nav-audit"),
         Some(&session),
         Some(&trial_id),
         body,
@@ -368,24 +379,25 @@ pub async fn verify(
     let v = session
         .db(&state, move |c, user| audit_trail::verify(c, &trial, user))
         .await?;
+    let l = session.lang;
     let body = html! {
-        h1 { "Audit chain verification" }
+        h1 { (t(l, "verify-title")) }
         @if v.valid {
-            (templates::notice("ok", html! { strong { "Valid." } " All " (v.entries) " entries recompute to the recorded hashes, and every screening, subject and withdrawal row agrees with its entry." }))
+            (templates::notice("ok", html! { strong { (t(l, "verify-valid")) } (ta(l, "verify-valid-detail", &[("n", v.entries.into())])) }))
         } @else {
-            (templates::notice("error", html! { strong { "INVALID." }
-                @if let Some(seq) = v.first_invalid_seq { " The chain breaks at entry " (seq) "." }
+            (templates::notice("error", html! { strong { (t(l, "verify-invalid")) }
+                @if let Some(seq) = v.first_invalid_seq { (ta(l, "verify-breaks-at", &[("seq", seq.into())])) }
                 @if let Some(problem) = &v.problem { " " (problem) "." }
-                " Report this to the sponsor." }))
+                (t(l, "verify-report")) }))
         }
         dl.meta {
-            dt { "Entries checked" } dd { (v.entries) }
-            dt { "Head hash" } dd { code.hash { (v.head) } }
+            dt { (t(l, "verify-checked")) } dd { (v.entries) }
+            dt { (t(l, "audit-head-hash")) } dd { code.hash { (v.head) } }
         }
-        p { a href=(format!("/trials/{trial_id}/dashboard")) { "Back to the dashboard" } }
+        p { a href=(format!("/trials/{trial_id}/dashboard")) { (t(l, "back-to-dashboard")) } }
     };
     Ok(templates::ok(page(
-        "Audit verification",
+        &t(l, "verify-page-title"),
         Some(&session),
         Some(&trial_id),
         body,

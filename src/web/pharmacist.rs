@@ -9,6 +9,7 @@ use maud::html;
 
 use super::error::WebError;
 use super::form::Fields;
+use super::i18n::{t, ta, Lang};
 use super::session::WebSession;
 use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
@@ -23,6 +24,7 @@ use crate::service::allocation;
 use crate::service::queries::{self, ScreeningFilter, MAX_LIMIT};
 use crate::service::receipts::{self, LogSigner};
 use crate::service::views::{Allocation, ScreeningView};
+use crate::service::TrialRuntime;
 
 /// The form field carrying the idempotency key.
 const KEY_FIELD: &str = "idempotency_key";
@@ -48,29 +50,30 @@ pub async fn queue(
         })
         .await?;
     let closed = session.trial_closed(&trial_id);
+    let l = session.lang;
     let body = html! {
-        h1 { "Randomization queue" }
-        p.lead { "Eligible patients of your sites who are not randomized yet." }
+        h1 { (t(l, "nav-queue")) }
+        p.lead { (t(l, "queue-lead")) }
         @if rows.is_empty() {
-            p.empty { "No patient is waiting." }
+            p.empty { (t(l, "queue-empty")) }
         } @else {
-            div.table-scroll role="region" aria-label="Table: Randomization queue" tabindex="0" {
+            div.table-scroll role="region" aria-label=(t(l, "queue-table")) tabindex="0" {
                 table.queue {
                     // The action right after who it is for: on a phone both are in view
                     // without scrolling the table.
-                    thead { tr { th { "Patient" } @if !closed { th { span.visually-hidden { "Action" } } }
-                        th { "Initials" } th { "Born" } th { "Sex" } th { "Site" } th { "Screening date" } th { "Screened by" } } }
+                    thead { tr { th { (t(l, "col-patient")) } @if !closed { th { span.visually-hidden { (t(l, "col-action")) } } }
+                        th { (t(l, "label-initials")) } th { (t(l, "col-born")) } th { (t(l, "label-sex")) } th { (t(l, "label-site")) } th { (t(l, "label-screening-date")) } th { (t(l, "col-screened-by")) } } }
                     tbody {
                         @for r in &rows {
                             tr {
                                 td { a href=(format!("/trials/{trial_id}/screenings/{}", r.id)) { (r.patient_ref) } }
                                 @if !closed {
                                     td { a.button href=(format!("/trials/{trial_id}/randomize/{}", r.id))
-                                        aria-label=(format!("Randomize {}", r.patient_ref)) { "Randomize" } }
+                                        aria-label=(ta(l, "randomize-patient", &[("patient", r.patient_ref.as_str().into())])) { (t(l, "randomize-button")) } }
                                 }
                                 td { (r.initials.as_deref().unwrap_or("—")) }
                                 td { (r.birth_date) }
-                                td { (sex_text(r.sex)) }
+                                td { (sex_text(l, r.sex)) }
                                 td { (r.site) }
                                 td { (r.screening_date) }
                                 td { (r.screened_by) }
@@ -82,7 +85,7 @@ pub async fn queue(
         }
     };
     Ok(templates::ok(page(
-        "Randomization queue",
+        &t(l, "nav-queue"),
         Some(&session),
         Some(&trial_id),
         body,
@@ -118,40 +121,40 @@ async fn confirm_page(
     let key = uuid::Uuid::new_v4().to_string();
     let closed = session.trial_closed(&trial_id);
     let ready = !closed && v.subject_id.is_none() && v.latest && v.outcome == Outcome::Eligible;
+    let l = session.lang;
     let body = html! {
-        h1 { "Confirm randomization" }
+        h1 { (t(l, "confirm-title")) }
         @if closed {
-            (templates::notice("warn", html! { "The trial is closed; no patient can be randomized." }))
+            (templates::notice("warn", html! { (t(l, "confirm-closed")) }))
         } @else if let Some(sub) = &v.subject_id {
-            (templates::notice("warn", html! { "This patient is already randomized as "
-                a href=(format!("/trials/{trial_id}/subjects/{sub}")) { (sub) } "." }))
+            (templates::notice("warn", html! { (t(l, "confirm-already"))
+                a href=(format!("/trials/{trial_id}/subjects/{sub}")) { (sub) } (t(l, "full-stop")) }))
         } @else if !v.latest {
-            (templates::notice("warn", html! { "A later screening of this patient exists; randomize from the queue." }))
+            (templates::notice("warn", html! { (t(l, "confirm-later")) }))
         } @else if v.outcome != Outcome::Eligible {
-            (templates::notice("warn", html! { "This screening is not eligible; the patient cannot be randomized." }))
+            (templates::notice("warn", html! { (t(l, "confirm-not-eligible")) }))
         }
         div.card.confirm {
-            p { "You are about to randomize:" }
+            p { (t(l, "confirm-about-to")) }
             dl.big {
-                dt { "Patient" } dd { (v.patient_ref) }
-                dt { "Initials" } dd.initials { (v.initials.as_deref().unwrap_or("not recorded")) }
-                dt { "Date of birth" } dd { (v.birth_date) }
-                dt { "Sex" } dd { (sex_text(v.sex)) }
-                dt { "Site" } dd { (v.site) }
-                dt { "Screening date" } dd { (v.screening_date) }
-                dt { "Screened by" } dd { (v.screened_by) }
-                dt { "Outcome" } dd { (templates::outcome_badge(v.outcome)) }
+                dt { (t(l, "col-patient")) } dd { (v.patient_ref) }
+                dt { (t(l, "label-initials")) } dd.initials { (v.initials.clone().unwrap_or_else(|| t(l, "not-recorded"))) }
+                dt { (t(l, "label-birth-date")) } dd { (v.birth_date) }
+                dt { (t(l, "label-sex")) } dd { (sex_text(l, v.sex)) }
+                dt { (t(l, "label-site")) } dd { (v.site) }
+                dt { (t(l, "label-screening-date")) } dd { (v.screening_date) }
+                dt { (t(l, "col-screened-by")) } dd { (v.screened_by) }
+                dt { (t(l, "col-outcome")) } dd { (templates::outcome_badge(l, v.outcome)) }
             }
             @if ready {
-                p { "Check the patient's identity against these initials, date of birth and sex. "
-                    "The allocation is final and is recorded in the audit trail." }
+                p { (t(l, "confirm-check")) }
                 form method="post" action=(format!("/trials/{trial_id}/randomize/{screening_id}")) {
                     (csrf_field(session))
                     input type="hidden" name=(KEY_FIELD) value=(key);
-                    (signature::fields(&Meaning::Randomize { patient_ref: v.patient_ref.clone() }, problem.as_deref()))
+                    (signature::fields(l, &Meaning::Randomize { patient_ref: v.patient_ref.clone() }, problem.as_deref()))
                     div.actions {
-                        button.primary type="submit" { "Randomize " (v.patient_ref) }
-                        a href=(format!("/trials/{trial_id}/queue")) { "Cancel" }
+                        button.primary type="submit" { (ta(l, "randomize-patient", &[("patient", v.patient_ref.as_str().into())])) }
+                        a href=(format!("/trials/{trial_id}/queue")) { (t(l, "cancel")) }
                     }
                 }
             }
@@ -164,12 +167,7 @@ async fn confirm_page(
     };
     Ok(templates::respond(
         status,
-        page(
-            "Confirm randomization",
-            Some(session),
-            Some(&trial_id),
-            body,
-        ),
+        page(&t(l, "confirm-title"), Some(session), Some(&trial_id), body),
     ))
 }
 
@@ -217,16 +215,22 @@ pub async fn randomize(
             error: ApiError::AlreadyRandomized { subject_id, .. },
             ..
         }) => {
+            let l = session.lang;
             let body = html! {
-                h1 { "Already randomized" }
-                p { "This patient was already randomized as "
+                h1 { (t(l, "title-already-randomized")) }
+                p { (t(l, "already-was"))
                     a href=(format!("/trials/{trial_id}/subjects/{subject_id}")) { (subject_id) }
-                    ". No new allocation was made." }
-                p { a href=(format!("/trials/{trial_id}/queue")) { "Back to the queue" } }
+                    (t(l, "already-no-new")) }
+                p { a href=(format!("/trials/{trial_id}/queue")) { (t(l, "back-to-queue")) } }
             };
             Ok(templates::respond(
                 StatusCode::CONFLICT,
-                page("Already randomized", Some(&session), Some(&trial_id), body),
+                page(
+                    &t(l, "title-already-randomized"),
+                    Some(&session),
+                    Some(&trial_id),
+                    body,
+                ),
             ))
         }
         Err(e) => Err(e),
@@ -234,38 +238,47 @@ pub async fn randomize(
 }
 
 /// A sex as the pages show it.
-fn sex_text(sex: Option<Sex>) -> &'static str {
+fn sex_text(l: Lang, sex: Option<Sex>) -> String {
     match sex {
-        Some(Sex::Female) => "Female",
-        Some(Sex::Male) => "Male",
-        Some(Sex::Other) => "Other",
-        None => "—",
+        Some(Sex::Female) => t(l, "sex-female"),
+        Some(Sex::Male) => t(l, "sex-male"),
+        Some(Sex::Other) => t(l, "sex-other"),
+        None => "—".into(),
     }
 }
 
-fn card(trial_id: &str, a: &Allocation, s: &ScreeningView) -> maud::Markup {
+/// An arm's name in the viewer's language, as the protocol gives it.
+pub(super) fn arm_name<'a>(l: Lang, trial: &'a TrialRuntime, a: &'a Allocation) -> &'a str {
+    trial
+        .protocol
+        .arm(&a.arm)
+        .map_or(a.arm_name.as_str(), |arm| arm.name_in(l))
+}
+
+fn card(l: Lang, trial: &TrialRuntime, a: &Allocation, s: &ScreeningView) -> maud::Markup {
+    let trial_id = &trial.protocol.id;
     html! {
         article.card.allocation aria-labelledby="allocation-title" {
-            h1 #allocation-title { "Allocation" }
+            h1 #allocation-title { (t(l, "card-title")) }
             dl.big {
-                dt { "Subject" } dd.subject { (a.subject_id) }
-                dt { "Arm" } dd.arm { (a.arm_name) }
-                dt { "Patient" } dd { (a.patient_ref) " (site " (a.site) ")" }
-                dt { "Initials · born · sex" } dd.identity {
-                    (s.initials.as_deref().unwrap_or("—")) " · " (s.birth_date) " · " (sex_text(s.sex)) }
-                dt { "Randomized" } dd { (templates::when(&a.randomized_at)) }
-                dt { "By" } dd { (a.randomized_by) }
-                dt { "Trial" } dd { (trial_id) }
+                dt { (t(l, "col-subject")) } dd.subject { (a.subject_id) }
+                dt { (t(l, "col-arm")) } dd.arm { (arm_name(l, trial, a)) }
+                dt { (t(l, "col-patient")) } dd { (a.patient_ref) (ta(l, "card-site", &[("site", a.site.as_str().into())])) }
+                dt { (t(l, "card-identity")) } dd.identity {
+                    (s.initials.as_deref().unwrap_or("—")) " · " (s.birth_date) " · " (sex_text(l, s.sex)) }
+                dt { (t(l, "col-randomized")) } dd { (templates::when(&a.randomized_at)) }
+                dt { (t(l, "col-by")) } dd { (a.randomized_by) }
+                dt { (t(l, "trials-trial")) } dd { (trial_id) }
                 @if let Some(sig) = &a.randomization_signature {
-                    (signature::manifestation("Signature", sig))
+                    (signature::manifestation(l, &t(l, "sig-signature"), sig))
                 }
                 @if a.status == SubjectStatus::Withdrawn {
-                    dt { "Status" } dd.withdrawn { "Withdrawn"
-                        @if let Some(w) = &a.withdrawn_at { " on " (templates::when(w)) }
-                        @if let Some(by) = &a.withdrawn_by { " by " (by) } }
-                    @if let Some(reason) = &a.withdrawal_reason { dt { "Reason" } dd.reason { (reason) } }
+                    dt { (t(l, "trials-status")) } dd.withdrawn { (t(l, "status-withdrawn"))
+                        @if let Some(w) = &a.withdrawn_at { (t(l, "meta-on")) (templates::when(w)) }
+                        @if let Some(by) = &a.withdrawn_by { (t(l, "meta-by")) (by) } }
+                    @if let Some(reason) = &a.withdrawal_reason { dt { (t(l, "col-reason")) } dd.reason { (reason) } }
                     @if let Some(sig) = &a.withdrawal_signature {
-                        (signature::manifestation("Withdrawal signature", sig))
+                        (signature::manifestation(l, &t(l, "sig-withdrawal-signature"), sig))
                     }
                 }
             }
@@ -281,33 +294,38 @@ pub async fn card_page(
 ) -> Result<HttpResponse, WebError> {
     let (trial_id, subject_id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    let tr = trial.clone();
     let (a, screening) = session
         .db(&state, move |c, user| {
-            queries::subject_with_screening(c, &trial, user, &subject_id)
+            queries::subject_with_screening(c, &tr, user, &subject_id)
         })
         .await?;
+    let l = session.lang;
     let body = html! {
-        (card(&trial_id, &a, &screening))
+        (card(l, &trial, &a, &screening))
         p.no-print {
-            "The receipt proves to anyone with the trial's public key that this allocation is "
-            "in the audit log and was never changed: "
-            code { "trialgate receipt verify FILE --public-key KEY" } "."
+            (t(l, "receipt-explained"))
+            code { "trialgate receipt verify FILE --public-key KEY" } (t(l, "full-stop"))
         }
         div.actions.no-print {
-            button type="button" data-print hidden { "Print" }
+            button type="button" data-print hidden { (t(l, "print")) }
             a href=(format!("/trials/{trial_id}/subjects/{}/receipt", a.subject_id)) download {
-                "Download the receipt"
+                (t(l, "download-receipt"))
             }
             @if session.user.role == Role::Pharmacist {
-                a href=(format!("/trials/{trial_id}/queue")) { "Back to the queue" }
+                a href=(format!("/trials/{trial_id}/queue")) { (t(l, "back-to-queue")) }
             }
             @if a.status == SubjectStatus::OnStudy && session.may(Permission::Withdraw) && !session.trial_closed(&trial_id) {
-                a.button.danger href=(format!("/trials/{trial_id}/subjects/{}/withdraw", a.subject_id)) { "Withdraw from the trial" }
+                a.button.danger href=(format!("/trials/{trial_id}/subjects/{}/withdraw", a.subject_id)) { (t(l, "withdraw-button")) }
             }
         }
     };
     Ok(templates::ok(page(
-        &format!("Allocation {}", a.subject_id),
+        &ta(
+            l,
+            "card-page-title",
+            &[("subject", a.subject_id.as_str().into())],
+        ),
         Some(&session),
         Some(&trial_id),
         body,
@@ -351,29 +369,29 @@ pub async fn subjects(
 ) -> Result<HttpResponse, WebError> {
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
+    let tr = trial.clone();
     let rows = session
-        .db(&state, move |c, user| {
-            queries::list_subjects(c, &trial, user)
-        })
+        .db(&state, move |c, user| queries::list_subjects(c, &tr, user))
         .await?;
+    let l = session.lang;
     let body = html! {
-        h1 { "Allocations" }
+        h1 { (t(l, "nav-allocations")) }
         @if rows.is_empty() {
-            p.empty { "No patient randomized yet." }
+            p.empty { (t(l, "allocations-empty")) }
         } @else {
-            div.table-scroll role="region" aria-label="Table: Allocations" tabindex="0" {
+            div.table-scroll role="region" aria-label=(t(l, "allocations-table")) tabindex="0" {
                 table {
-                    thead { tr { th { "Subject" } th { "Patient" } th { "Site" } th { "Arm" } th { "Randomized" } th { "By" } th { "Status" } } }
+                    thead { tr { th { (t(l, "col-subject")) } th { (t(l, "col-patient")) } th { (t(l, "label-site")) } th { (t(l, "col-arm")) } th { (t(l, "col-randomized")) } th { (t(l, "col-by")) } th { (t(l, "trials-status")) } } }
                     tbody {
                         @for a in &rows {
                             tr {
                                 td { a href=(format!("/trials/{trial_id}/subjects/{}", a.subject_id)) { (a.subject_id) } }
                                 td { (a.patient_ref) }
                                 td { (a.site) }
-                                td { (a.arm_name) }
+                                td { (arm_name(l, &trial, a)) }
                                 td { (templates::when(&a.randomized_at)) }
                                 td { (a.randomized_by) }
-                                td { (if a.status == SubjectStatus::Withdrawn { "Withdrawn" } else { "On study" }) }
+                                td { (if a.status == SubjectStatus::Withdrawn { t(l, "status-withdrawn") } else { t(l, "status-on-study") }) }
                             }
                         }
                     }
@@ -382,7 +400,7 @@ pub async fn subjects(
         }
     };
     Ok(templates::ok(page(
-        "Allocations",
+        &t(l, "nav-allocations"),
         Some(&session),
         Some(&trial_id),
         body,

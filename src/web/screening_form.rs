@@ -4,6 +4,7 @@
 //! request's field paths (`labs.hemoglobin.unit`), so every `FieldError` finds its input.
 
 use super::form::Fields;
+use super::i18n::{t, Lang};
 use crate::eligibility::{
     Attestation, CountLab, Dipstick, FieldError, RawAttestations, RawLabs, RawMeasure,
     RawScreening, RawUlnMeasure, Sex, UlnLab,
@@ -12,12 +13,14 @@ use crate::eligibility::{
 /// A lab given in absolute units, compared with a minimum.
 pub struct CountInput {
     pub lab: CountLab,
+    /// The message key of its name.
     pub label: &'static str,
 }
 
 /// A lab judged against the site's upper limit of normal (value and ULN in one unit).
 pub struct UlnInput {
     pub lab: UlnLab,
+    /// The message key of its name.
     pub label: &'static str,
     /// (value sent, text shown)
     pub units: &'static [(&'static str, &'static str)],
@@ -26,15 +29,15 @@ pub struct UlnInput {
 pub const BLOOD_COUNTS: [CountInput; 3] = [
     CountInput {
         lab: CountLab::Hemoglobin,
-        label: "Hemoglobin",
+        label: "lab-hemoglobin",
     },
     CountInput {
         lab: CountLab::Anc,
-        label: "Absolute neutrophil count (ANC)",
+        label: "lab-anc",
     },
     CountInput {
         lab: CountLab::Platelets,
-        label: "Platelets",
+        label: "lab-platelets",
     },
 ];
 
@@ -44,29 +47,29 @@ const SMALL_MOLECULE_UNITS: &[(&str, &str)] = &[("umol/L", "µmol/L"), ("mg/dL",
 pub const LIVER: [UlnInput; 4] = [
     UlnInput {
         lab: UlnLab::Alt,
-        label: "ALT",
+        label: "lab-alt",
         units: ENZYME_UNITS,
     },
     UlnInput {
         lab: UlnLab::Ast,
-        label: "AST",
+        label: "lab-ast",
         units: ENZYME_UNITS,
     },
     UlnInput {
         lab: UlnLab::Bilirubin,
-        label: "Total bilirubin",
+        label: "lab-bilirubin",
         units: SMALL_MOLECULE_UNITS,
     },
     UlnInput {
         lab: UlnLab::Alp,
-        label: "Alkaline phosphatase (ALP)",
+        label: "lab-alp",
         units: ENZYME_UNITS,
     },
 ];
 
 pub const CREATININE: UlnInput = UlnInput {
     lab: UlnLab::Creatinine,
-    label: "Serum creatinine",
+    label: "lab-creatinine",
     units: SMALL_MOLECULE_UNITS,
 };
 
@@ -77,19 +80,13 @@ pub const PROTEIN_24H_UNITS: &[(&str, &str)] = &[("g/24h", "g/24 h"), ("mg/24h",
 pub const UPC: &str = "labs.upc_ratio";
 
 /// The attestation questions, as the investigator answers them.
-pub fn attestation_question(a: Attestation) -> &'static str {
+pub fn attestation_question(lang: Lang, a: Attestation) -> String {
     match a {
-        Attestation::BoneMetSoftTissue => "Bone metastasis with a soft-tissue component?",
-        Attestation::InformedConsent => "Signed informed consent obtained?",
-        Attestation::AcuteInfectionOrSeriousDisease => {
-            "Acute infection or another serious underlying disease?"
-        }
-        Attestation::NeuroPsychHistory => {
-            "History of neurological or mental disease (including dementia) that may affect informed consent?"
-        }
-        Attestation::InvestigatorFindsSuitable => {
-            "Do you find the patient suitable, with no other reason against inclusion?"
-        }
+        Attestation::BoneMetSoftTissue => t(lang, "ask-bone-met-soft-tissue"),
+        Attestation::InformedConsent => t(lang, "ask-informed-consent"),
+        Attestation::AcuteInfectionOrSeriousDisease => t(lang, "ask-acute-infection"),
+        Attestation::NeuroPsychHistory => t(lang, "ask-neuro-psych"),
+        Attestation::InvestigatorFindsSuitable => t(lang, "ask-investigator-suitable"),
     }
 }
 
@@ -112,74 +109,71 @@ pub fn count_units(lab: CountLab) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-pub fn sex_options() -> Vec<(&'static str, &'static str)> {
-    let mut out = vec![("", "Not recorded")];
+pub fn sex_options(lang: Lang) -> Vec<(&'static str, String)> {
+    let mut out = vec![("", t(lang, "sex-not-recorded"))];
     out.extend(Sex::ALL.map(|s| {
         let shown = match s {
-            Sex::Female => "Female",
-            Sex::Male => "Male",
-            Sex::Other => "Other",
+            Sex::Female => t(lang, "sex-female"),
+            Sex::Male => t(lang, "sex-male"),
+            Sex::Other => t(lang, "sex-other"),
         };
         (s.as_str(), shown)
     }));
     out
 }
 
-pub fn dipstick_options() -> Vec<(&'static str, &'static str)> {
-    let mut out = vec![("", "Not done")];
-    out.extend(Dipstick::ALL.map(|d| (d.as_str(), d.as_str())));
+pub fn dipstick_options(lang: Lang) -> Vec<(&'static str, String)> {
+    let mut out = vec![("", t(lang, "dipstick-not-done"))];
+    out.extend(Dipstick::ALL.map(|d| (d.as_str(), d.as_str().to_string())));
     out
 }
 
 /// Every input with its label, in the order of the form (the error summary lists errors in
 /// this order). A measure's own name (`labs.alt`) follows its parts.
-pub fn labels() -> Vec<(String, String)> {
+pub fn labels(lang: Lang) -> Vec<(String, String)> {
+    let l = |key: &str| t(lang, key);
+    let unit = |name: String| super::i18n::ta(lang, "label-unit-of", &[("name", name.into())]);
+    let uln = |name: String| super::i18n::ta(lang, "label-uln-of", &[("name", name.into())]);
     let mut out: Vec<(String, String)> = [
-        ("patient_ref", "Patient reference"),
-        ("site", "Site"),
-        ("initials", "Initials"),
-        ("birth_date", "Date of birth"),
-        ("sex", "Sex"),
-        ("screening_date", "Screening date"),
+        ("patient_ref", l("label-patient-ref")),
+        ("site", l("label-site")),
+        ("initials", l("label-initials")),
+        ("birth_date", l("label-birth-date")),
+        ("sex", l("label-sex")),
+        ("screening_date", l("label-screening-date")),
     ]
     .into_iter()
-    .map(|(n, l)| (n.to_string(), l.to_string()))
+    .map(|(n, label)| (n.to_string(), label))
     .collect();
     for a in Attestation::ALL {
-        out.push((attestation_name(a), attestation_question(a).to_string()));
+        out.push((attestation_name(a), attestation_question(lang, a)));
     }
     for c in &BLOOD_COUNTS {
         let base = format!("labs.{}", c.lab.field());
-        out.push((format!("{base}.value"), c.label.to_string()));
-        out.push((format!("{base}.unit"), format!("{} unit", c.label)));
-        out.push((base, c.label.to_string()));
+        out.push((format!("{base}.value"), l(c.label)));
+        out.push((format!("{base}.unit"), unit(l(c.label))));
+        out.push((base, l(c.label)));
     }
-    out.push(("liver_metastasis".into(), "Liver metastasis".into()));
+    out.push(("liver_metastasis".into(), l("label-liver-metastasis")));
     for u in LIVER.iter().chain(std::iter::once(&CREATININE)) {
         let base = format!("labs.{}", u.lab.field());
-        out.push((format!("{base}.value"), u.label.to_string()));
-        out.push((
-            format!("{base}.uln"),
-            format!("{} upper limit of normal", u.label),
-        ));
-        out.push((format!("{base}.unit"), format!("{} unit", u.label)));
-        out.push((base, u.label.to_string()));
+        out.push((format!("{base}.value"), l(u.label)));
+        out.push((format!("{base}.uln"), uln(l(u.label))));
+        out.push((format!("{base}.unit"), unit(l(u.label))));
+        out.push((base, l(u.label)));
     }
     for (name, label) in [
-        (format!("{CLEARANCE}.value"), "24-hour creatinine clearance"),
-        (CLEARANCE.to_string(), "24-hour creatinine clearance"),
-        (DIPSTICK.to_string(), "Urine protein dipstick"),
-        (format!("{PROTEIN_24H}.value"), "24-hour urine protein"),
-        (format!("{PROTEIN_24H}.unit"), "24-hour urine protein unit"),
-        (PROTEIN_24H.to_string(), "24-hour urine protein"),
-        (UPC.to_string(), "Urine protein/creatinine ratio"),
-        (
-            "confirm_implausible".to_string(),
-            "Values confirmed as typed",
-        ),
-        ("reason".to_string(), "Reason for the correction"),
+        (format!("{CLEARANCE}.value"), l("label-clearance")),
+        (CLEARANCE.to_string(), l("label-clearance")),
+        (DIPSTICK.to_string(), l("label-dipstick")),
+        (format!("{PROTEIN_24H}.value"), l("label-protein-24h")),
+        (format!("{PROTEIN_24H}.unit"), l("label-protein-24h-unit")),
+        (PROTEIN_24H.to_string(), l("label-protein-24h")),
+        (UPC.to_string(), l("label-upc")),
+        ("confirm_implausible".to_string(), l("label-confirmed")),
+        ("reason".to_string(), l("label-correction-reason")),
     ] {
-        out.push((name, label.to_string()));
+        out.push((name, label));
     }
     out
 }
@@ -201,7 +195,7 @@ pub fn anchor(field: &str) -> String {
 
 /// Errors in the order of the form's inputs; form-wide ones first, unknown names last.
 pub fn in_form_order(errors: &mut [FieldError]) {
-    let order = labels();
+    let order = labels(Lang::En);
     let rank = |field: &str| {
         if field.is_empty() {
             return 0;
@@ -320,40 +314,36 @@ pub struct Needed {
 }
 
 /// The evaluation's name of a missing input (`creatinine_clearance_24h`) as the form asks for it.
-pub fn needed(name: &str) -> Needed {
-    let found = |label: &str, field: String| Needed {
-        label: label.to_string(),
+pub fn needed(lang: Lang, name: &str) -> Needed {
+    let found = |label: String, field: String| Needed {
+        label,
         field: Some(field),
     };
     if let Some(a) = Attestation::ALL.into_iter().find(|a| a.field() == name) {
-        return found(attestation_question(a), attestation_name(a));
+        return found(attestation_question(lang, a), attestation_name(a));
     }
     if let Some(c) = BLOOD_COUNTS.iter().find(|c| c.lab.field() == name) {
-        return found(c.label, format!("labs.{name}.value"));
+        return found(t(lang, c.label), format!("labs.{name}.value"));
     }
     if let Some(u) = LIVER
         .iter()
         .chain(std::iter::once(&CREATININE))
         .find(|u| u.lab.field() == name)
     {
-        let label = format!("{} (value and upper limit of normal)", u.label);
-        return found(&label, format!("labs.{name}.value"));
+        let label = super::i18n::ta(lang, "needed-uln-lab", &[("name", t(lang, u.label).into())]);
+        return found(label, format!("labs.{name}.value"));
     }
     match name {
-        "liver_metastasis" => found("Liver metastasis (yes or no)", name.into()),
-        "creatinine_clearance_24h" => found(
-            "24-hour creatinine clearance (mL/min)",
-            format!("{CLEARANCE}.value"),
-        ),
-        "urine_protein_dipstick" => found("Urine protein dipstick", DIPSTICK.into()),
+        "liver_metastasis" => found(t(lang, "needed-liver-metastasis"), name.into()),
+        "creatinine_clearance_24h" => {
+            found(t(lang, "needed-clearance"), format!("{CLEARANCE}.value"))
+        }
+        "urine_protein_dipstick" => found(t(lang, "label-dipstick"), DIPSTICK.into()),
         "urine_protein_24h" => found(
-            "24-hour urine protein (or the urine protein/creatinine ratio)",
+            t(lang, "needed-protein-24h"),
             format!("{PROTEIN_24H}.value"),
         ),
-        "upc_ratio" => found(
-            "Urine protein/creatinine ratio (or the 24-hour urine protein)",
-            UPC.into(),
-        ),
+        "upc_ratio" => found(t(lang, "needed-upc"), UPC.into()),
         other => Needed {
             label: other.to_string(),
             field: None,
@@ -520,12 +510,9 @@ pub fn parse(fields: &Fields) -> (RawScreening, Vec<FieldError>) {
     (raw, errors)
 }
 
-/// A field error's message as a person reads it.
-pub fn friendly(message: &str) -> String {
-    if message.starts_with("missing field `") {
-        return "is required".into();
-    }
-    message.to_string()
+/// A field error's message as a person reads it, in their language.
+pub fn friendly(lang: Lang, message: &str) -> String {
+    super::messages::field(lang, message)
 }
 
 #[cfg(test)]
@@ -662,6 +649,7 @@ mod tests {
 
     #[test]
     fn missing_inputs_are_named_as_the_form_asks_for_them() {
+        let needed = |name: &str| needed(Lang::En, name);
         let n = needed("creatinine_clearance_24h");
         assert_eq!(n.label, "24-hour creatinine clearance (mL/min)");
         assert_eq!(
@@ -675,6 +663,23 @@ mod tests {
         assert_eq!(needed("alt").field.as_deref(), Some("labs.alt.value"));
         assert_eq!(needed("upc_ratio").field.as_deref(), Some(UPC));
         assert!(needed("something_new").field.is_none());
+        assert_eq!(
+            super::needed(Lang::ZhCn, "informed_consent").label,
+            "是否已签署知情同意书？"
+        );
+    }
+
+    #[test]
+    fn every_label_is_a_message_in_both_languages() {
+        for lang in Lang::ALL {
+            for (name, label) in labels(lang) {
+                assert!(!label.contains("Unknown localization"), "{name}: {label}");
+            }
+        }
+        let en: Vec<_> = labels(Lang::En).into_iter().map(|(_, l)| l).collect();
+        let zh: Vec<_> = labels(Lang::ZhCn).into_iter().map(|(_, l)| l).collect();
+        assert!(en.contains(&"Hemoglobin unit".to_string()));
+        assert!(zh.contains(&"血红蛋白单位".to_string()));
     }
 
     #[test]

@@ -14,9 +14,10 @@ use crate::http::error::ApiError;
 use crate::http::extract::run_db;
 use crate::http::state::AppState;
 use crate::service::queries::{self, TrialState};
-use crate::service::web_sessions;
+use crate::service::{users, web_sessions};
 use crate::storage::DbConnection;
 
+use super::i18n::Lang;
 use super::viewer::Viewer;
 pub use super::viewer::{home_of, removal_cookie, COOKIE};
 
@@ -110,13 +111,20 @@ pub(super) fn only_trial(state: &AppState) -> Option<String> {
 }
 
 impl WebSession {
-    pub(super) fn new(user: User, id: String, state: &AppState, trial: Option<TrialState>) -> Self {
+    pub(super) fn new(
+        user: User,
+        id: String,
+        state: &AppState,
+        trial: Option<TrialState>,
+        lang: Lang,
+    ) -> Self {
         WebSession {
             viewer: Viewer {
                 user,
                 csrf: super::csrf::token_for(&id),
                 only_trial: only_trial(state),
                 trial,
+                lang,
             },
             id,
         }
@@ -131,6 +139,7 @@ impl FromRequest for WebSession {
         let id = req.cookie(COOKIE).map(|c| c.value().to_string());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let trial_in_path = req.match_info().get("trial").map(str::to_string);
+        let browser_lang = super::i18n::of_request(req);
         let policy = req
             .app_data::<web::Data<WebSettings>>()
             .map(|s| s.sessions)
@@ -152,11 +161,13 @@ impl FromRequest for WebSession {
                     Some(t) => Some(queries::trial_state(c, t, &user)?),
                     None => None,
                 };
-                Ok(Some((user, trial)))
+                let lang = users::language(c, &user)?;
+                Ok(Some((user, trial, lang)))
             })
             .await?;
-            let (user, trial) = found.ok_or(WebError::SignIn)?;
-            Ok(WebSession::new(user, id, &state, trial))
+            let (user, trial, lang) = found.ok_or(WebError::SignIn)?;
+            let lang = lang.unwrap_or(browser_lang);
+            Ok(WebSession::new(user, id, &state, trial, lang))
         })
     }
 }

@@ -7,6 +7,7 @@ use actix_web::HttpRequest;
 use maud::{html, Markup};
 
 use super::form::Fields;
+use super::i18n::{t, ta, Lang};
 use super::session::WebSession;
 use super::templates;
 use crate::audit::signature::{Meaning, Signature};
@@ -19,13 +20,29 @@ use crate::service::signatures::{self, SignatureError, Signer};
 pub const FIELD: &str = "signature_password";
 
 /// The signature part of a form: the meaning in words, the password, and what signing means.
-pub fn fields(meaning: &Meaning, problem: Option<&str>) -> Markup {
-    fields_for("", &[(None, meaning.clone())], problem)
+pub fn fields(l: Lang, meaning: &Meaning, problem: Option<&str>) -> Markup {
+    fields_for(l, "", &[(None, meaning.clone())], problem)
+}
+
+/// The statement as the signer reads it; the record keeps the English one, shown beside a
+/// translation.
+fn statement(l: Lang, meaning: &Meaning) -> String {
+    let (key, arg, value) = match meaning {
+        Meaning::Randomize { patient_ref } => ("sig-meaning-randomize", "patient", patient_ref),
+        Meaning::Withdraw { subject_id } => ("sig-meaning-withdraw", "subject", subject_id),
+        Meaning::ApproveCorrection { patient_ref } => {
+            ("sig-meaning-approve", "patient", patient_ref)
+        }
+        Meaning::RejectCorrection { patient_ref } => ("sig-meaning-reject", "patient", patient_ref),
+        Meaning::CloseTrial { trial_id } => ("sig-meaning-close", "trial", trial_id),
+    };
+    ta(l, key, &[(arg, value.as_str().into())])
 }
 
 /// [`fields`] for a form with several acts (one per button, each `(button label, meaning)`);
 /// `suffix` keeps the ids apart when a page has several such forms.
 pub fn fields_for(
+    l: Lang,
     suffix: &str,
     meanings: &[(Option<&str>, Meaning)],
     problem: Option<&str>,
@@ -35,41 +52,38 @@ pub fn fields_for(
     let error = format!("signature-error{suffix}");
     html! {
         fieldset.signature {
-            legend { "Electronic signature" }
-            p { "By entering your password you sign this statement:" }
+            legend { (t(l, "sig-legend")) }
+            p { (t(l, "sig-intro")) }
             @for (button, meaning) in meanings {
                 p.meaning {
                     @if let Some(b) = button { span.button-name { (b) ": " } }
-                    q { (meaning.statement()) }
+                    q { (statement(l, meaning)) }
+                    @if l != Lang::En { " " span.recorded lang="en" { "(" (meaning.statement()) ")" } }
                 }
             }
             @if let Some(p) = problem {
                 p.field-error id=(error) role="alert" { (p) }
             }
             div.field {
-                label for=(input) { "Your password" }
+                label for=(input) { (t(l, "sig-password")) }
                 input id=(input) type="password" name=(FIELD) required
                     autocomplete="current-password" spellcheck="false"
                     aria-describedby=(if problem.is_some() { format!("{error} {hint}") } else { hint.clone() })
                     aria-invalid=[problem.map(|_| "true")];
-                p.hint id=(hint) {
-                    "Your electronic signature is the legally binding equivalent of your "
-                    "handwritten signature. It is recorded with your name, the time and this "
-                    "statement in the audit trail."
-                }
+                p.hint id=(hint) { (t(l, "sig-hint")) }
             }
         }
     }
 }
 
 /// A signature as a card or page prints it.
-pub fn manifestation(title: &str, s: &Signature) -> Markup {
+pub fn manifestation(l: Lang, title: &str, s: &Signature) -> Markup {
     html! {
         div.signature-record {
             dt { (title) }
             dd {
-                "Signed electronically by " strong { (s.full_name) } " (" (s.name) ") at "
-                (templates::when(&s.signed_at)) ": “" (s.meaning) "”"
+                (t(l, "sig-signed-by")) strong { (s.full_name) } " (" (s.name) ") "
+                (t(l, "sig-at")) (templates::when(&s.signed_at)) ": “" span lang="en" { (s.meaning) } "”"
             }
         }
     }
@@ -91,9 +105,10 @@ pub async fn signer(
     form: &Fields,
 ) -> Result<Signer, Refusal> {
     let ip = crate::http::extract::unblocked_client(state, req).map_err(Refusal::Error)?;
+    let l = session.lang;
     let password = form.value(FIELD).to_string();
     if password.is_empty() {
-        return Err(Refusal::Problem("Enter your password to sign.".to_string()));
+        return Err(Refusal::Problem(t(l, "sig-enter-password")));
     }
     let user = session.user.clone();
     let result = crate::http::extract::run_db(state, move |c| {
@@ -105,14 +120,9 @@ pub async fn signer(
         Ok(signer) => Ok(signer),
         Err(SignatureError::WrongPassword) => match note_auth_failure(state, ip).await {
             e @ ApiError::TooManyRequests { .. } => Err(Refusal::Error(e)),
-            _ => Err(Refusal::Problem(
-                "The password is not correct; nothing was signed or done.".to_string(),
-            )),
+            _ => Err(Refusal::Problem(t(l, "sig-wrong-password"))),
         },
-        Err(SignatureError::NoFullName) => Err(Refusal::Problem(
-            "Your account has no full name to sign with; ask an administrator to add it."
-                .to_string(),
-        )),
+        Err(SignatureError::NoFullName) => Err(Refusal::Problem(t(l, "sig-no-full-name"))),
         Err(SignatureError::Storage(e)) => Err(Refusal::Error(e.into())),
         Err(SignatureError::Internal(e)) => Err(Refusal::Error(e.into())),
     }

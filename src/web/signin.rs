@@ -2,7 +2,7 @@
 //! changing one's password, signing out, the start page and the trial list.
 
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::form::Fields;
+use super::i18n::{self, t, ta, Lang};
 use super::session::{self, WebSession};
 use super::templates::{self, page};
 use super::WebSettings;
@@ -19,7 +20,7 @@ use crate::http::extract::{note_auth_failure, run_db, unblocked_client};
 use crate::http::state::AppState;
 use crate::service::credentials::{self, NewPassword};
 use crate::service::error::Invalid;
-use crate::service::users::UserError;
+use crate::service::users::{self, UserError};
 use crate::service::{queries, web_sessions};
 
 /// The sign-in form's pre-session cookie (no session exists yet); see [`super::csrf`].
@@ -37,6 +38,9 @@ pub async fn root(session: Option<WebSession>) -> HttpResponse {
 pub struct SignInQuery {
     #[serde(default)]
     signed_out: Option<String>,
+    /// A language chosen on the sign-in page itself (kept in the language cookie).
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 fn random_hex() -> Result<String, ApiError> {
@@ -78,12 +82,18 @@ fn from_another_site(req: &HttpRequest) -> bool {
         .is_some_and(|v| v != "same-origin" && v != "none")
 }
 
-fn signin_page(token: &str, name: &str, problem: Option<&str>, signed_out: bool) -> Markup {
+fn signin_page(
+    lang: Lang,
+    token: &str,
+    name: &str,
+    problem: Option<&str>,
+    signed_out: bool,
+) -> Markup {
     let body = html! {
         div.narrow {
-            h1 { "Sign in" }
+            h1 { (t(lang, "signin-title")) }
             @if signed_out {
-                (templates::notice("ok", html! { "You are signed out." }))
+                (templates::notice("ok", html! { (t(lang, "signin-signed-out")) }))
             }
             @if let Some(p) = problem {
                 div.notice.error role="alert" { (p) }
@@ -91,98 +101,124 @@ fn signin_page(token: &str, name: &str, problem: Option<&str>, signed_out: bool)
             form method="post" action="/signin" {
                 input type="hidden" name="csrf" value=(token);
                 div.field {
-                    label for="name" { "User name" }
+                    label for="name" { (t(lang, "signin-name")) }
                     input #name type="text" name="name" value=(name) autocomplete="username"
                         autocapitalize="none" spellcheck="false" required autofocus[name.is_empty()];
                 }
                 div.field {
-                    label for="password" { "Password" }
+                    label for="password" { (t(lang, "signin-password")) }
                     input #password type="password" name="password" autocomplete="current-password"
                         required autofocus[!name.is_empty()];
                 }
-                button.primary type="submit" { "Sign in" }
+                button.primary type="submit" { (t(lang, "signin-submit")) }
             }
             p {
-                "First time here? " a href="/signin/activate" { "Activate your account" }
-                " with the one-time token your administrator gave you."
+                (t(lang, "signin-first-time")) a href="/signin/activate" { (t(lang, "signin-activate-link")) }
+                (t(lang, "signin-first-time-end"))
             }
+            (language_links(lang, "/signin"))
         }
     };
-    page("Sign in", None, None, body)
+    templates::page_in(lang, &t(lang, "signin-title"), None, None, body)
+}
+
+/// Links to the other languages of a page without a session (kept in the language cookie).
+fn language_links(lang: Lang, path: &str) -> Markup {
+    html! {
+        nav.lang-links aria-label=(t(lang, "language-switch")) {
+            @for other in Lang::ALL.into_iter().filter(|l| *l != lang) {
+                a href=(format!("{path}?lang={}", other.tag())) lang=(other.tag()) hreflang=(other.tag()) {
+                    (other.native_name())
+                }
+            }
+        }
+    }
+}
+
+/// Every error of a password form at the top, each linked to its input (in form order).
+fn password_summary(lang: Lang, errors: &[(&str, &str, Option<String>)]) -> Markup {
+    let shown: Vec<_> = errors.iter().filter(|(_, _, m)| m.is_some()).collect();
+    html! {
+        @if !shown.is_empty() {
+            div.error-summary role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title" {
+                h2 #error-summary-title {
+                    (ta(lang, "form-problems", &[("n", shown.len().into())]))
+                }
+                ul {
+                    @for (field, label, message) in shown {
+                        li { a href=(format!("#{field}")) { (label) ": " (message.as_deref().unwrap_or_default()) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A field error's message in `lang`, if `field` has one.
+fn error_of(lang: Lang, errors: &[FieldError], field: &str) -> Option<String> {
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| super::messages::field(lang, &e.message))
 }
 
 /// The activation form: the one-time token and the first password, typed twice.
 fn activation_page(
+    lang: Lang,
     token: &str,
-    values: (&str, &str),
+    typed_token: &str,
     errors: &[FieldError],
     problem: Option<&str>,
 ) -> Markup {
-    let (typed_token, _) = values;
-    let error_of = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
-    let password_error = error_of("password");
-    let repeat_error = error_of("password_repeat");
+    let password_error = error_of(lang, errors, "password");
+    let repeat_error = error_of(lang, errors, "password_repeat");
+    let (new_label, repeat_label) = (t(lang, "password-new"), t(lang, "password-repeat"));
     let body = html! {
         div.narrow {
-            h1 { "Activate your account" }
+            h1 { (t(lang, "activate-title")) }
             @if let Some(p) = problem {
                 div.notice.error role="alert" { (p) }
             }
-            @if !errors.is_empty() {
-                div.error-summary role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title" {
-                    h2 #error-summary-title {
-                        @if errors.len() == 1 { "There is 1 problem" } @else { "There are " (errors.len()) " problems" }
-                    }
-                    ul {
-                        @if let Some(m) = &password_error { li { a href="#password" { "New password: " (m) } } }
-                        @if let Some(m) = &repeat_error { li { a href="#password_repeat" { "New password again: " (m) } } }
-                    }
-                }
-            }
-            p { "Your administrator gave you a one-time token (it starts with " code { "tg_" } "). "
-                "Enter it once here and choose the password you will sign in and sign with." }
+            (password_summary(lang, &[
+                ("password", &new_label, password_error.clone()),
+                ("password_repeat", &repeat_label, repeat_error.clone()),
+            ]))
+            p { (t(lang, "activate-intro-1")) code { "tg_" } (t(lang, "activate-intro-2")) }
             form method="post" action="/signin/activate" {
                 input type="hidden" name="csrf" value=(token);
                 div.field {
-                    label for="token" { "One-time token" }
+                    label for="token" { (t(lang, "activate-token")) }
                     input #token type="password" name="token" value=(typed_token) autocomplete="off"
                         required spellcheck="false" aria-describedby="token-hint" autofocus[errors.is_empty()];
                     p.hint #token-hint {
-                        "The first administrator's token is in the file " code { "admin.token" }
-                        " in the server's data directory."
+                        (t(lang, "signin-hint-3")) code { "admin.token" } (t(lang, "signin-hint-4"))
                     }
                 }
-                (password_fields(password_error.as_deref(), repeat_error.as_deref()))
-                button.primary type="submit" { "Activate and sign in" }
+                (password_fields(lang, password_error.as_deref(), repeat_error.as_deref()))
+                button.primary type="submit" { (t(lang, "activate-submit")) }
             }
-            p { a href="/signin" { "Back to sign-in" } }
+            p { a href="/signin" { (t(lang, "activate-back")) } }
+            (language_links(lang, "/signin/activate"))
         }
     };
-    page("Activate your account", None, None, body)
+    templates::page_in(lang, &t(lang, "activate-title"), None, None, body)
 }
 
 /// A new password and its repeat, with the policy as the hint.
-fn password_fields(password_error: Option<&str>, repeat_error: Option<&str>) -> Markup {
+fn password_fields(lang: Lang, password_error: Option<&str>, repeat_error: Option<&str>) -> Markup {
     html! {
         div.field {
-            label for="password" { "New password" }
+            label for="password" { (t(lang, "password-new")) }
             @if let Some(m) = password_error { p.field-error #password-error { (m) } }
             input #password type="password" name="password" autocomplete="new-password" required
                 minlength=(crate::service::passwords::MIN_CHARS)
                 aria-describedby="password-hint" aria-invalid=[password_error.map(|_| "true")];
             p.hint #password-hint {
-                "At least " (crate::service::passwords::MIN_CHARS) " characters, in any script. "
-                "Common passwords and passwords built from your name are refused; "
-                "a few unrelated words make a strong one."
+                (ta(lang, "password-hint", &[("min", crate::service::passwords::MIN_CHARS.into())]))
             }
         }
         div.field {
-            label for="password_repeat" { "New password again" }
+            label for="password_repeat" { (t(lang, "password-repeat")) }
             @if let Some(m) = repeat_error { p.field-error #password_repeat-error { (m) } }
             input #password_repeat type="password" name="password_repeat" autocomplete="new-password"
                 required aria-invalid=[repeat_error.map(|_| "true")];
@@ -201,8 +237,10 @@ pub async fn form(
     if let Some(s) = session {
         return Ok(templates::see_other(&s.home()));
     }
-    pre_session_page(&req, &state, &settings, |token| {
-        signin_page(token, "", None, query.signed_out.is_some())
+    let chosen = query.lang.as_deref().and_then(Lang::from_tag);
+    let lang = chosen.unwrap_or_else(|| i18n::of_request(&req));
+    pre_session_page(&req, &state, &settings, chosen, |token| {
+        signin_page(lang, token, "", None, query.signed_out.is_some())
     })
 }
 
@@ -212,12 +250,15 @@ pub async fn activation_form(
     state: web::Data<AppState>,
     session: Option<WebSession>,
     settings: web::Data<WebSettings>,
+    query: web::Query<SignInQuery>,
 ) -> Result<HttpResponse, WebError> {
     if let Some(s) = session {
         return Ok(templates::see_other(&s.home()));
     }
-    pre_session_page(&req, &state, &settings, |token| {
-        activation_page(token, ("", ""), &[], None)
+    let chosen = query.lang.as_deref().and_then(Lang::from_tag);
+    let lang = chosen.unwrap_or_else(|| i18n::of_request(&req));
+    pre_session_page(&req, &state, &settings, chosen, |token| {
+        activation_page(lang, token, "", &[], None)
     })
 }
 
@@ -226,6 +267,7 @@ fn pre_session_page(
     req: &HttpRequest,
     state: &AppState,
     settings: &WebSettings,
+    chosen: Option<Lang>,
     markup: impl FnOnce(&str) -> Markup,
 ) -> Result<HttpResponse, WebError> {
     // Another tab's pre-session is kept (its form stays valid); whatever its value, only a
@@ -239,6 +281,11 @@ fn pre_session_page(
     response
         .add_cookie(&signin_cookie(&pre, settings))
         .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
+    if let Some(l) = chosen {
+        response
+            .add_cookie(&i18n::cookie(l, settings.secure_cookies))
+            .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
+    }
     Ok(response)
 }
 
@@ -271,7 +318,7 @@ fn signed_in(
     settings: &WebSettings,
 ) -> Result<HttpResponse, WebError> {
     tracing::info!(user = %new.user.name, role = new.user.role.as_str(), "web sign-in");
-    let s = WebSession::new(new.user, new.id, state, None);
+    let s = WebSession::new(new.user, new.id, state, None, Lang::En);
     let mut response = templates::see_other(&s.home());
     let mut gone = signin_cookie("", settings);
     gone.make_removal();
@@ -327,14 +374,13 @@ pub async fn submit(
             if let e @ ApiError::TooManyRequests { .. } = note_auth_failure(&state, ip).await {
                 return Err(e.into());
             }
+            let lang = i18n::of_request(&req);
             refused(StatusCode::UNAUTHORIZED, pre, &state, &settings, |token| {
                 signin_page(
+                    lang,
                     token,
                     &name,
-                    Some(
-                        "The user name or password is not correct, or the account is not \
-                         active. Check them and try again; a new account is activated first.",
-                    ),
+                    Some(&t(lang, "signin-bad-password")),
                     false,
                 )
             })
@@ -369,29 +415,20 @@ pub async fn activate(
         ))
     })
     .await?;
+    let lang = i18n::of_request(&req);
     match result {
         Ok(new) => signed_in(new, &state, &settings),
         Err(UserError::Unauthenticated) => {
             if let e @ ApiError::TooManyRequests { .. } = note_auth_failure(&state, ip).await {
                 return Err(e.into());
             }
-            refused(StatusCode::UNAUTHORIZED, pre, &state, &settings, |t| {
-                activation_page(
-                    t,
-                    ("", ""),
-                    &[],
-                    Some("This token is not valid, has expired or has been revoked. Check it and try again."),
-                )
+            refused(StatusCode::UNAUTHORIZED, pre, &state, &settings, |token| {
+                activation_page(lang, token, "", &[], Some(&t(lang, "activate-bad-token")))
             })
         }
         Err(UserError::AlreadyActivated) => {
-            refused(StatusCode::CONFLICT, pre, &state, &settings, |t| {
-                signin_page(
-                t,
-                "",
-                Some("This account is already activated: sign in with your user name and password. If you forgot your password, ask an administrator for a new token."),
-                false,
-            )
+            refused(StatusCode::CONFLICT, pre, &state, &settings, |token| {
+                signin_page(lang, token, "", Some(&t(lang, "activate-already")), false)
             })
         }
         Err(UserError::Invalid(Invalid(errors))) => refused(
@@ -399,7 +436,7 @@ pub async fn activate(
             pre,
             &state,
             &settings,
-            |t| activation_page(t, (&token, ""), &errors, None),
+            |form_token| activation_page(lang, form_token, &token, &errors, None),
         ),
         Err(e) => Err(ApiError::from(e).into()),
     }
@@ -411,48 +448,41 @@ pub async fn password_form(session: WebSession) -> Result<HttpResponse, WebError
 }
 
 fn password_page(session: &WebSession, errors: &[FieldError], done: bool) -> Markup {
-    let error_of = |field: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    };
-    let current_error = error_of("current_password");
-    let password_error = error_of("password");
-    let repeat_error = error_of("password_repeat");
+    let lang = session.lang;
+    let current_error = error_of(lang, errors, "current_password");
+    let password_error = error_of(lang, errors, "password");
+    let repeat_error = error_of(lang, errors, "password_repeat");
+    let (current_label, new_label, repeat_label) = (
+        t(lang, "password-current"),
+        t(lang, "password-new"),
+        t(lang, "password-repeat"),
+    );
     let body = html! {
         div.narrow {
-            h1 { "Change your password" }
+            h1 { (t(lang, "password-title")) }
             @if done {
-                (templates::notice("ok", html! { "Your password is changed. Your other sessions were signed out." }))
+                (templates::notice("ok", html! { (t(lang, "password-changed")) }))
             }
-            @if !errors.is_empty() {
-                div.error-summary role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title" {
-                    h2 #error-summary-title {
-                        @if errors.len() == 1 { "There is 1 problem" } @else { "There are " (errors.len()) " problems" }
-                    }
-                    ul {
-                        @if let Some(m) = &current_error { li { a href="#current_password" { "Current password: " (m) } } }
-                        @if let Some(m) = &password_error { li { a href="#password" { "New password: " (m) } } }
-                        @if let Some(m) = &repeat_error { li { a href="#password_repeat" { "New password again: " (m) } } }
-                    }
-                }
-            }
+            (password_summary(lang, &[
+                ("current_password", &current_label, current_error.clone()),
+                ("password", &new_label, password_error.clone()),
+                ("password_repeat", &repeat_label, repeat_error.clone()),
+            ]))
             form method="post" action="/account/password" {
                 (templates::csrf_field(session))
                 div.field {
-                    label for="current_password" { "Current password" }
+                    label for="current_password" { (current_label) }
                     @if let Some(m) = &current_error { p.field-error #current_password-error { (m) } }
                     input #current_password type="password" name="current_password"
                         autocomplete="current-password" required
                         aria-invalid=[current_error.as_ref().map(|_| "true")];
                 }
-                (password_fields(password_error.as_deref(), repeat_error.as_deref()))
-                button.primary type="submit" { "Change password" }
+                (password_fields(lang, password_error.as_deref(), repeat_error.as_deref()))
+                button.primary type="submit" { (t(lang, "password-submit")) }
             }
         }
     };
-    page("Change your password", Some(session), None, body)
+    page(&t(lang, "password-title"), Some(session), None, body)
 }
 
 /// Changes the password; this browser gets a new session, every other one ends.
@@ -488,7 +518,7 @@ pub async fn change_password(
         .await?;
     match result {
         Ok(new) => {
-            let s = WebSession::new(new.user, new.id, &state, None);
+            let s = WebSession::new(new.user, new.id, &state, None, session.lang);
             let mut response = templates::ok(password_page(&s, &[], true));
             response
                 .add_cookie(&session::session_cookie(s.id(), &settings))
@@ -537,23 +567,71 @@ pub async fn trials(
     let list = session
         .db(&state, move |c, _| queries::list_trials(c, &all))
         .await?;
+    let l = session.lang;
     let body = html! {
-        h1 { "Trials" }
-        div.table-scroll role="region" aria-label="Table: Trials" tabindex="0" {
+        h1 { (t(l, "nav-trials")) }
+        div.table-scroll role="region" aria-label=(t(l, "trials-table")) tabindex="0" {
             table {
-                thead { tr { th { "Trial" } th { "Title" } th { "Status" } th.num { "Enrolled" } } }
+                thead { tr { th { (t(l, "trials-trial")) } th { (t(l, "trials-title")) } th { (t(l, "trials-status")) } th.num { (t(l, "trials-enrolled")) } } }
                 tbody {
-                    @for t in &list {
+                    @for tr in &list {
                         tr {
-                            td { a href=(session::home_of(session.user.role, Some(&t.id))) { (t.id) } }
-                            td { (t.title) }
-                            td { (t.status) }
-                            td.num { (t.enrolled) " / " (t.cap) }
+                            td { a href=(session::home_of(session.user.role, Some(&tr.id))) { (tr.id) } }
+                            td { (state.trials.get(&tr.id).map_or_else(|_| tr.title.clone(), |r| r.protocol.title_in(l).to_string())) }
+                            td { (templates::trial_status(l, tr.status)) }
+                            td.num { (tr.enrolled) " / " (tr.cap) }
                         }
                     }
                 }
             }
         }
     };
-    Ok(templates::ok(page("Trials", Some(&session), None, body)))
+    Ok(templates::ok(page(
+        &t(l, "nav-trials"),
+        Some(&session),
+        None,
+        body,
+    )))
+}
+
+/// The page a form was sent from, by its `Referer` (the pages send it to their own origin
+/// only): its path and query when it is a page of this server, else `None`. Read from the
+/// request rather than a field of the page, so that no page reflects its own address.
+fn referring_page(req: &HttpRequest) -> Option<String> {
+    let referer = req.headers().get(header::REFERER)?.to_str().ok()?;
+    let rest = referer
+        .strip_prefix("http://")
+        .or_else(|| referer.strip_prefix("https://"))?;
+    let (authority, path) = rest.split_at(rest.find('/')?);
+    let host = req.connection_info().host().to_string();
+    // A path of this server only: never `//host` or `/\host`.
+    (authority == host && !path.starts_with("//") && !path.starts_with("/\\"))
+        .then(|| path.to_string())
+}
+
+/// The header's language switch: keeps the choice for the user and, in a cookie, for this
+/// browser's sign-in page; then back to the page it was chosen on.
+pub async fn set_language(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: WebSession,
+    settings: web::Data<WebSettings>,
+    form: Fields,
+) -> Result<HttpResponse, WebError> {
+    session.check_csrf(&form)?;
+    let Some(lang) = Lang::from_tag(form.value("language")) else {
+        return Err(session.fail(ApiError::field(
+            "language",
+            format!("must be one of {}", Lang::ALL.map(Lang::tag).join(", ")),
+        )));
+    };
+    session
+        .db(&state, move |c, user| users::set_language(c, user, lang))
+        .await?;
+    let back = referring_page(&req).unwrap_or_else(|| session.home());
+    let mut response = templates::see_other(&back);
+    response
+        .add_cookie(&i18n::cookie(lang, settings.secure_cookies))
+        .map_err(|e| ApiError::internal(format!("setting a cookie: {e}")))?;
+    Ok(response)
 }

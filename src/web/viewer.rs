@@ -2,6 +2,7 @@
 //! pages are about. Plain data, so the page shell and error pages can show it without
 //! knowing how sessions are resolved.
 
+use super::i18n::Lang;
 use crate::access::{Permission, Role, User};
 use crate::protocol::TrialStatus;
 use crate::service::queries::TrialState;
@@ -30,6 +31,8 @@ pub struct Viewer {
     /// The state of the trial this request is about (its address's, else the only one),
     /// read with the session so that every page can say when the trial is closed.
     pub(super) trial: Option<TrialState>,
+    /// The language the pages speak to this user ([`super::i18n`]).
+    pub lang: Lang,
 }
 
 impl Viewer {

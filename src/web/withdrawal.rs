@@ -8,6 +8,7 @@ use maud::{html, Markup};
 
 use super::error::WebError;
 use super::form::Fields;
+use super::i18n::{t, ta, Lang};
 use super::session::WebSession;
 use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
@@ -37,62 +38,68 @@ fn form_page(
     errors: &[FieldError],
 ) -> Markup {
     let back = subject_page(trial_id, &a.subject_id);
+    let l = s.lang;
     let body = html! {
-        h1 { "Withdraw " (a.patient_ref) " from the trial" }
+        h1 { (ta(l, "withdraw-title", &[("patient", a.patient_ref.as_str().into())])) }
         dl.meta {
-            dt { "Subject" } dd { (a.subject_id) }
-            dt { "Site" } dd { (a.site) }
-            dt { "Randomized" } dd { (templates::when(&a.randomized_at)) " by " (a.randomized_by) }
+            dt { (t(l, "col-subject")) } dd { (a.subject_id) }
+            dt { (t(l, "label-site")) } dd { (a.site) }
+            dt { (t(l, "col-randomized")) } dd { (templates::when(&a.randomized_at)) (t(l, "meta-by")) (a.randomized_by) }
         }
         @if a.status == SubjectStatus::Withdrawn {
-            (templates::notice("warn", withdrawn_text(a)))
+            (templates::notice("warn", withdrawn_text(l, a)))
         } @else if s.trial_closed(trial_id) {
-            (templates::notice("warn", html! { "The trial is closed; no subject can be withdrawn." }))
+            (templates::notice("warn", html! { (t(l, "withdraw-closed")) }))
         } @else {
-            p { "The subject stays in their arm for the analysis (intention to treat); the withdrawal "
-                "and its reason are recorded in the audit trail." }
+            p { (t(l, "withdraw-explained")) }
             form method="post" action=(action(trial_id, &a.subject_id)) {
                 (csrf_field(s))
                 div.field {
-                    label for="reason" { "Reason for the withdrawal" }
+                    label for="reason" { (t(l, "withdraw-reason")) }
                     textarea #reason name="reason" rows="3" required
                         aria-invalid=[(!errors.is_empty()).then_some("true")]
                         aria-describedby=[(!errors.is_empty()).then_some("reason-error")] {
                         (fields.value("reason"))
                     }
                     @if !errors.is_empty() {
-                        p.field-error #reason-error { @for e in errors { (e.message) " " } }
+                        p.field-error #reason-error { @for e in errors { (super::messages::field(l, &e.message)) " " } }
                     }
                 }
                 div.actions {
-                    button.primary type="submit" { "Review" }
-                    a href=(back) { "Cancel" }
+                    button.primary type="submit" { (t(l, "review")) }
+                    a href=(back) { (t(l, "cancel")) }
                 }
             }
         }
-        p { a href=(back) { "Back to the subject" } }
+        p { a href=(back) { (t(l, "back-to-subject")) } }
     };
-    page("Withdraw a subject", Some(s), Some(trial_id), body)
+    page(&t(l, "withdraw-page-title"), Some(s), Some(trial_id), body)
 }
 
-fn withdrawn_text(a: &Allocation) -> Markup {
+fn withdrawn_text(l: Lang, a: &Allocation) -> Markup {
     html! {
-        "This subject is already withdrawn"
-        @if let Some(at) = &a.withdrawn_at { " (" (templates::when(at)) @if let Some(by) = &a.withdrawn_by { ", by " (by) } ")" }
-        "."
+        (t(l, "already-withdrawn"))
+        @if let Some(at) = &a.withdrawn_at { (t(l, "paren-open")) (templates::when(at)) @if let Some(by) = &a.withdrawn_by { (t(l, "comma-by")) (by) } (t(l, "paren-close")) }
+        (t(l, "full-stop"))
     }
 }
 
 /// 409: withdrawn before (another tab, another user); nothing was changed.
 fn already_withdrawn(s: &WebSession, trial_id: &str, a: &Allocation) -> HttpResponse {
+    let l = s.lang;
     let body = html! {
-        h1 { "Already withdrawn" }
-        p { (withdrawn_text(a)) " Nothing was changed." }
-        p { a href=(subject_page(trial_id, &a.subject_id)) { "Back to the subject" } }
+        h1 { (t(l, "title-already-withdrawn")) }
+        p { (withdrawn_text(l, a)) (t(l, "nothing-was-changed")) }
+        p { a href=(subject_page(trial_id, &a.subject_id)) { (t(l, "back-to-subject")) } }
     };
     templates::respond(
         StatusCode::CONFLICT,
-        page("Already withdrawn", Some(s), Some(trial_id), body),
+        page(
+            &t(l, "title-already-withdrawn"),
+            Some(s),
+            Some(trial_id),
+            body,
+        ),
     )
 }
 
@@ -137,27 +144,33 @@ fn confirm_page(
     checked: &str,
     problem: Option<&str>,
 ) -> Markup {
+    let l = session.lang;
     let body = html! {
-        h1 { "Withdraw patient " (a.patient_ref) " (subject " (a.subject_id) ")? This cannot be undone." }
+        h1 { (ta(l, "withdraw-confirm-title", &[("patient", a.patient_ref.as_str().into()), ("subject", a.subject_id.as_str().into())])) }
         div.card.confirm {
             dl.big {
-                dt { "Patient" } dd { (a.patient_ref) " (site " (a.site) ")" }
-                dt { "Subject" } dd { (a.subject_id) }
-                dt { "Reason" } dd.reason { (checked) }
+                dt { (t(l, "col-patient")) } dd { (a.patient_ref) (ta(l, "card-site", &[("site", a.site.as_str().into())])) }
+                dt { (t(l, "col-subject")) } dd { (a.subject_id) }
+                dt { (t(l, "col-reason")) } dd.reason { (checked) }
             }
             form method="post" action=(action(trial_id, &a.subject_id)) {
                 (csrf_field(session))
                 input type="hidden" name="reason" value=(reason);
                 input type="hidden" name="confirm" value="yes";
-                (signature::fields(&Meaning::Withdraw { subject_id: a.subject_id.clone() }, problem))
+                (signature::fields(l, &Meaning::Withdraw { subject_id: a.subject_id.clone() }, problem))
                 div.actions {
-                    button.danger type="submit" { "Withdraw " (a.patient_ref) }
-                    a href=(subject_page(trial_id, &a.subject_id)) { "Cancel" }
+                    button.danger type="submit" { (ta(l, "withdraw-patient", &[("patient", a.patient_ref.as_str().into())])) }
+                    a href=(subject_page(trial_id, &a.subject_id)) { (t(l, "cancel")) }
                 }
             }
         }
     };
-    page("Confirm withdrawal", Some(session), Some(trial_id), body)
+    page(
+        &t(l, "withdraw-confirm-page-title"),
+        Some(session),
+        Some(trial_id),
+        body,
+    )
 }
 
 /// The review (reason checked, the patient named) or, with `confirm=yes`, the withdrawal.

@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::access::Role;
+use crate::language::Language;
 use crate::storage::models::User;
 use crate::storage::schema::{tokens, users};
 use crate::storage::{DbConnection, StorageError};
@@ -168,4 +169,26 @@ pub fn list(c: &mut DbConnection) -> Result<Vec<User>, StorageError> {
         .order(users::name)
         .select(User::as_select())
         .load(c)?)
+}
+
+/// The user's chosen language; `None` when they chose none (or the stored tag is unknown).
+pub fn language(c: &mut DbConnection, name: &str) -> Result<Option<Language>, StorageError> {
+    let tag: Option<Option<String>> = users::table
+        .find(name)
+        .select(users::language)
+        .first(c)
+        .optional()?;
+    Ok(tag.flatten().as_deref().and_then(Language::from_tag))
+}
+
+/// Sets (or with `None` clears) the user's language.
+pub fn set_language(
+    c: &mut DbConnection,
+    name: &str,
+    language: Option<Language>,
+) -> Result<(), StorageError> {
+    diesel::update(users::table.find(name))
+        .set(users::language.eq(language.map(Language::tag)))
+        .execute(c)?;
+    Ok(())
 }

@@ -1,0 +1,26 @@
+# Amending a protocol (admins).
+amend-title = Amend the protocol of { $trial }
+amend-give-1 = Give the whole new protocol file (TOML), as for{" "}
+amend-give-2 = . The next page shows what changes; nothing is put in force before you confirm there. The trial id cannot change, and the design (arms, block sizes, stratification) is fixed once a patient is randomized.
+amend-load = Load a protocol file
+amend-file = Protocol file (TOML)
+amend-reason = Reason for the amendment
+amend-review = Review the changes
+amend-page-title = Amend the protocol
+amend-not-set = (not set)
+amend-table = Table: Changes of the amendment
+amend-what-changes = What changes
+amend-key = Key
+amend-before = Before
+amend-after = After
+amend-added = Added
+amend-removed = Removed
+amend-changed = Changed
+amend-before-after = Before and after
+amend-closed = The trial is closed; its protocol can no longer change.
+back-to-admin = Back to users and trials
+amend-review-title = Review the amendment of { $trial }
+amend-confirming = Confirming puts this file in force as protocol version{" "}
+amend-replacing = , replacing version { $old }. Screenings keep the version they were evaluated under.
+amend-put-in-force = Put version { $version } in force
+amend-review-page-title = Review the amendment

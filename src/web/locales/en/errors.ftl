@@ -1,0 +1,31 @@
+# Error pages. English titles of use-case errors are the API's own (`ApiError::title`); the
+# title-* keys below are what the other languages translate.
+csrf-title = This form cannot be accepted
+csrf-explained = The form's security token is missing, wrong or from an older sign-in, so nothing was changed. Go back, reload the page and submit it again.
+csrf-page-title = Form refused
+error-forbidden = Not allowed
+error-forbidden-who = You are signed in as { $name } ({ $role }). Your role or sites do not allow this page or action.
+error-not-found = Not found
+error-validation = Please correct the request
+title-malformed = Malformed request
+title-unauthorized = Unauthorized
+title-method-not-allowed = Method not allowed
+title-validation = Validation failed
+title-already-withdrawn = Already withdrawn
+title-not-eligible = Not eligible
+title-already-randomized = Already randomized
+title-stale-screening = Stale screening
+title-screening-expired = Screening expired
+title-enrollment-closed = Enrollment closed
+title-trial-closed = Trial closed
+title-idempotency-conflict = Idempotency conflict
+title-correction-pending = Correction pending
+title-not-pending = Not pending
+title-payload-too-large = Payload too large
+title-unsupported-media-type = Unsupported media type
+title-seed-unavailable = Seed unavailable
+title-unavailable = Service unavailable
+title-too-many-requests = Too many requests
+title-internal = Internal error
+detail-no-page = there is no page at this address
+detail-role-may-not = role { $role } may not do this (needs { $needs })

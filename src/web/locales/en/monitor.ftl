@@ -1,0 +1,85 @@
+# The monitor's dashboard, audit log and verification.
+colon = :{" "}
+flow-title = Patient flow
+flow-screened = {" "}patients screened
+flow-ineligible = {" "}ineligible
+flow-incomplete = {" "}incomplete (inputs missing)
+flow-eligible = {" "}eligible
+flow-awaiting = {" "}awaiting randomization
+flow-randomized = {" "}randomized
+flow-allocated = {" "}allocated ·{" "}
+flow-withdrawn = {" "}withdrawn
+flow-withdrawn-total = {" "}withdrawn in all (they stay in their arm: intention to treat)
+stratum-all = All patients (unstratified)
+strata-title = Arms per stratum
+strata-table = Table: Arms per stratum
+col-stratum = Stratum
+col-total = Total
+blocks-title = Balance per block
+blocks-hidden = Shown after the trial is closed with its seed revealed. While the seed is secret, where blocks begin stays hidden from everyone: knowing a block's size and fill would tell the next arm whenever the block's remaining places are all one arm.
+blocks-table = Table: blocks of { $stratum }
+col-block = Block
+col-size = Size
+col-filled = Filled
+col-complete = Complete
+audit-title = Audit trail
+audit-entries = Entries
+audit-head-hash = Head hash
+copy = Copy
+audit-record-head = Record the head hash: a later verification against it detects any rewrite or truncation.
+audit-verify = Verify the chain
+audit-browse = Browse the audit log
+exports-title = Exports
+export-csv = Subjects (CSV)
+export-json = Everything (JSON)
+export-fhir = FHIR R4 Bundle
+chart-x = Randomization sequence
+chart-y = Cumulative allocations
+trial-open-title = Open
+trial-closed-title = Closed
+seed-unavailable = Randomization is unavailable on this server: the seed file is missing or does not match the commitment.
+corrections-and-deviations = Corrections and deviations
+corrections-wait = { $n ->
+    [one] { $n } correction waits for a monitor
+   *[other] { $n } corrections wait for a monitor
+}
+deviations-recorded = { $n ->
+    [one] { $n } deviation recorded
+   *[other] { $n } deviations recorded
+}
+enrollment-title = Enrollment
+enrolled-of = { $n } of { $cap }
+of-cap-randomized = {" "}of the cap randomized
+arms-title = Arms overall
+arms-table = Table: Arms overall
+col-ratio = Ratio
+col-subjects = Subjects
+col-share = Share
+chart-title = Cumulative allocations by arm
+chart-label = Cumulative allocations of each arm over the randomization sequence
+pager-label = Audit log pages ({ $place })
+pager-top = top
+pager-bottom = bottom
+pager-oldest = Oldest
+pager-previous = Previous
+pager-next = Next
+pager-newest = Newest
+pager-none-after = No entries after { $after } of { $head }
+pager-entries = Entries { $first }–{ $last } of { $head }
+audit-table = Table: Audit log entries
+col-seq = Seq
+col-time = Time
+col-actor = Actor
+col-action-done = Action
+col-record = Record
+col-hash = Hash
+show = Show
+verify-title = Audit chain verification
+verify-valid = Valid.
+verify-valid-detail = {" "}All { $n } entries recompute to the recorded hashes, and every screening, subject and withdrawal row agrees with its entry.
+verify-invalid = INVALID.
+verify-breaks-at = {" "}The chain breaks at entry { $seq }.
+verify-report = {" "}Report this to the sponsor.
+verify-checked = Entries checked
+back-to-dashboard = Back to the dashboard
+verify-page-title = Audit verification

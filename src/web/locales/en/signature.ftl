@@ -1,0 +1,16 @@
+sig-legend = Electronic signature
+sig-intro = By entering your password you sign this statement:
+sig-password = Your password
+sig-hint = Your electronic signature is the legally binding equivalent of your handwritten signature. It is recorded with your name, the time and this statement in the audit trail.
+sig-enter-password = Enter your password to sign.
+sig-wrong-password = The password is not correct; nothing was signed or done.
+sig-no-full-name = Your account has no full name to sign with; ask an administrator to add it.
+sig-signed-by = Signed electronically by{" "}
+sig-at = at{" "}
+sig-signature = Signature
+sig-withdrawal-signature = Withdrawal signature
+sig-meaning-randomize = I randomize patient { $patient }
+sig-meaning-withdraw = I withdraw subject { $subject }
+sig-meaning-approve = I approve the correction of patient { $patient }'s screening
+sig-meaning-reject = I reject the correction of patient { $patient }'s screening
+sig-meaning-close = I close trial { $trial }

@@ -1,0 +1,26 @@
+# 修订方案（管理员）。
+amend-title = 修订 { $trial } 的方案
+amend-give-1 = 请提供完整的新方案文件（TOML），与{" "}
+amend-give-2 = {" "}相同。下一页将显示变更内容；在您确认之前不会生效。试验编号不能更改；一旦有患者随机化，设计（组别、区组大小、分层）即固定不变。
+amend-load = 载入方案文件
+amend-file = 方案文件（TOML）
+amend-reason = 修订原因
+amend-review = 核对变更
+amend-page-title = 修订方案
+amend-not-set = （未设置）
+amend-table = 表格：本次修订的变更
+amend-what-changes = 变更内容
+amend-key = 键
+amend-before = 修订前
+amend-after = 修订后
+amend-added = 新增
+amend-removed = 删除
+amend-changed = 修改
+amend-before-after = 修订前后
+amend-closed = 试验已关闭；其方案不能再更改。
+back-to-admin = 返回用户与试验
+amend-review-title = 核对 { $trial } 的修订
+amend-confirming = 确认后，此文件将作为方案第{" "}
+amend-replacing = {" "}版生效，取代第 { $old } 版。筛选保留其评估时所依据的版本。
+amend-put-in-force = 使第 { $version } 版生效
+amend-review-page-title = 核对修订

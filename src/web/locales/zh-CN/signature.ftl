@@ -1,0 +1,16 @@
+sig-legend = 电子签名
+sig-intro = 输入密码即表示您签署以下声明：
+sig-password = 您的密码
+sig-hint = 您的电子签名与手写签名具有同等法律效力，将连同您的姓名、时间和本声明记录在稽查轨迹中。
+sig-enter-password = 请输入密码以签名。
+sig-wrong-password = 密码不正确；未签名，也未执行任何操作。
+sig-no-full-name = 您的账户没有用于签名的姓名；请联系管理员添加。
+sig-signed-by = 电子签名人：{" "}
+sig-at = 时间：{" "}
+sig-signature = 签名
+sig-withdrawal-signature = 退出签名
+sig-meaning-randomize = 本人对患者 { $patient } 进行随机化
+sig-meaning-withdraw = 本人使受试者 { $subject } 退出研究
+sig-meaning-approve = 本人批准对患者 { $patient } 筛选记录的更正
+sig-meaning-reject = 本人驳回对患者 { $patient } 筛选记录的更正
+sig-meaning-close = 本人关闭试验 { $trial }
