@@ -8,7 +8,7 @@
 //! - [`storage`]: the database (SQLite or PostgreSQL through one diesel connection type),
 //!   knowing domain types only;
 //! - domain: [`protocol`], [`eligibility`], [`randomization`] (with simulation), [`audit`]
-//!   (with checkpoint signing), [`access`], [`fields`], [`text`] — nothing of HTTP or SQL.
+//!   (with checkpoint signing), [`access`], [`fields`], [`text`], [`local_time`] — nothing of HTTP or SQL.
 //!
 //! `tests/layering.rs` fails when a `use crate::…` runs against this order.
 
@@ -18,6 +18,7 @@ pub mod cli;
 pub mod eligibility;
 pub mod fields;
 pub mod http;
+pub mod local_time;
 pub mod protocol;
 pub mod randomization;
 pub mod server;

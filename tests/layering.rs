@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "access",
             "fields",
             "text",
+            "local_time",
         ],
     ),
     ("storage", &["storage"]),

@@ -29,10 +29,14 @@ pub enum Action {
     DeviationRecorded,
     /// The checkpoint key this database's logs are signed with was recorded (first start).
     SigningKeyRegistered,
+    /// An admin registered a site.
+    SiteCreated,
+    /// An admin changed a site's name, time zone or e-mail.
+    SiteChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 20] = [
         Action::TrialInitialized,
         Action::ScreeningRecorded,
         Action::SubjectRandomized,
@@ -51,6 +55,8 @@ impl Action {
         Action::CorrectionRejected,
         Action::DeviationRecorded,
         Action::SigningKeyRegistered,
+        Action::SiteCreated,
+        Action::SiteChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +79,8 @@ impl Action {
             Action::CorrectionRejected => "correction.rejected",
             Action::DeviationRecorded => "deviation.recorded",
             Action::SigningKeyRegistered => "log.key_registered",
+            Action::SiteCreated => "site.created",
+            Action::SiteChanged => "site.changed",
         }
     }
 

@@ -18,6 +18,7 @@ pub mod readiness;
 pub mod receipts;
 pub mod screening;
 pub mod setup;
+pub mod sites;
 pub mod trials;
 pub mod users;
 pub mod views;

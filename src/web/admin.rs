@@ -14,8 +14,8 @@ use crate::eligibility::FieldError;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::protocol::TrialStatus;
-use crate::service::views::{AccountStatus, TrialSummary, UserSummary};
-use crate::service::{queries, trials, users};
+use crate::service::views::{AccountStatus, SiteView, TrialSummary, UserSummary};
+use crate::service::{queries, sites, trials, users};
 
 #[derive(Debug, Deserialize)]
 pub struct Flash {
@@ -43,7 +43,7 @@ fn field_error(errors: &[FieldError], name: &str) -> Markup {
     }
 }
 
-fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
+fn user_form(s: &WebSession, sites: &[SiteView], fields: &Fields, errors: &[FieldError]) -> Markup {
     let role = fields.value("role");
     let invalid = |n: &str| (!errors_at(errors, n).is_empty()).then_some("true");
     html! {
@@ -72,7 +72,19 @@ fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
                         label for="sites" { "Sites" }
                         input #sites name="sites" value=(fields.value("sites")) autocomplete="off"
                             aria-invalid=[invalid("sites")] aria-describedby="sites-hint";
-                        p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (always for admins and monitors)." }
+                        p.hint #sites-hint { "Comma-separated, e.g. SITE01, SITE02. Leave empty for all sites (always for admins)." }
+                        p.hint #sites-registered {
+                            @if sites.is_empty() {
+                                "No site is registered yet: " a href="/admin/sites" { "register the sites" } " first."
+                            } @else {
+                                "Registered: "
+                                @for (i, site) in sites.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    strong { (site.code) } " (" (site.name) ")"
+                                }
+                                " · " a href="/admin/sites" { "Sites" }
+                            }
+                        }
                         (field_error(errors, "sites"))
                     }
                 }
@@ -91,6 +103,7 @@ struct TrialRow {
 
 fn home_page(
     s: &WebSession,
+    sites: &[SiteView],
     list: &[UserSummary],
     trials: &[TrialRow],
     fields: &Fields,
@@ -100,7 +113,7 @@ fn home_page(
     let body = html! {
         h1 { "Users and trials" }
         @if let Some(f) = flash { (f) }
-        (user_form(s, fields, errors))
+        (user_form(s, sites, fields, errors))
         section aria-labelledby="users-title" {
             h2 #users-title { "Users" }
             p { a href="/admin/access-review.csv" download { "Download the access review (CSV)" }
@@ -156,14 +169,18 @@ fn home_page(
     page("Users and trials", Some(s), None, body)
 }
 
-async fn lists(
-    state: &web::Data<AppState>,
-    s: &WebSession,
-) -> Result<(Vec<UserSummary>, Vec<TrialRow>), WebError> {
+/// Users, trials and the registered sites (which the user form offers).
+type Lists = (Vec<UserSummary>, Vec<TrialRow>, Vec<SiteView>);
+
+async fn lists(state: &web::Data<AppState>, s: &WebSession) -> Result<Lists, WebError> {
     let trials = state.trials.clone();
-    let (users, summaries) = s
+    let (users, summaries, sites) = s
         .db(state, move |c, user| {
-            Ok::<_, ApiError>((users::list(c, user)?, queries::list_trials(c, &trials)?))
+            Ok::<_, ApiError>((
+                users::list(c, user)?,
+                queries::list_trials(c, &trials)?,
+                sites::list(c, user)?,
+            ))
         })
         .await?;
     let rows = summaries
@@ -173,7 +190,7 @@ async fn lists(
             summary,
         })
         .collect();
-    Ok((users, rows))
+    Ok((users, rows, sites))
 }
 
 /// The access review as a CSV download (the API's `GET /users/access-review?format=csv`).
@@ -200,7 +217,7 @@ pub async fn home(
     flash: web::Query<Flash>,
 ) -> Result<HttpResponse, WebError> {
     session.require(Permission::ManageUsers)?;
-    let (list, trials) = lists(&state, &session).await?;
+    let (list, trials, sites) = lists(&state, &session).await?;
     // Nothing typed into the address comes back: a notice names only a user the server
     // knows to be revoked or a trial it knows to be closed, as the server spells them.
     let flash = flash.into_inner();
@@ -239,6 +256,7 @@ pub async fn home(
     fields.set("role", Role::Investigator.as_str());
     Ok(templates::ok(home_page(
         &session,
+        &sites,
         &list,
         &trials,
         &fields,
@@ -315,10 +333,10 @@ pub async fn create_user(
                     }
                 })
                 .collect();
-            let (list, trials) = lists(&state, &session).await?;
+            let (list, trials, sites) = lists(&state, &session).await?;
             Ok(templates::respond(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                home_page(&session, &list, &trials, &fields, &errors, None),
+                home_page(&session, &sites, &list, &trials, &fields, &errors, None),
             ))
         }
         Err(e) => Err(e),

@@ -128,7 +128,7 @@ fn queue_page(
                 }
                 dl.facts {
                     dt { "Status" } dd { (status_text(c.screening.correction_status.unwrap_or(CorrectionStatus::Pending))) }
-                    dt { "Corrected by" } dd { (c.screening.screened_by) " on " (templates::when(&c.screening.screened_at)) }
+                    dt { "Corrected by" } dd { (c.screening.screened_by) " on " (session.when_at(&c.screening.site, &c.screening.screened_at)) }
                     dt { "Reason" } dd.reason { (c.reason) }
                     dt { "Outcome" } dd { (templates::outcome_badge(c.previous_outcome)) " → " (templates::outcome_badge(c.screening.outcome)) }
                 }
@@ -149,7 +149,7 @@ fn queue_page(
                                 tr {
                                     td { a href=(format!("/trials/{trial_id}/subjects/{}", d.subject_id)) { (d.subject_id) } }
                                     td { (deviation_text(d.kind)) }
-                                    td { (templates::when(&d.recorded_at)) }
+                                    td { (session.when(&d.recorded_at)) }
                                     td { code { (d.screening_id) } }
                                 }
                             }
@@ -170,12 +170,8 @@ async fn load(
     session
         .db(state, move |c, user| {
             let pending = corrections::list_corrections(c, &trial, user, false)?;
-            // A site-limited monitor sees the queue of their sites; deviations are trial-wide.
-            let deviations = if user.is_site_limited() {
-                Vec::new()
-            } else {
-                corrections::list_deviations(c, &trial, user)?
-            };
+            // A site-limited monitor sees the queue and deviations of their sites.
+            let deviations = corrections::list_deviations(c, &trial, user)?;
             Ok::<_, crate::service::queries::QueryError>((pending, deviations))
         })
         .await

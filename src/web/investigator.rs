@@ -244,11 +244,11 @@ pub(super) struct Completing {
     needed: Vec<sf::Needed>,
 }
 
-fn still_needed(c: &Completing) -> Markup {
+fn still_needed(s: &WebSession, c: &Completing) -> Markup {
     html! {
         div.notice.warn.still-needed aria-labelledby="still-needed-title" {
             p { "Completing the screening of " strong { (c.view.patient_ref) } " of " (c.view.screening_date)
-                " (recorded " (templates::when(&c.view.screened_at)) " by " (c.view.screened_by) "). "
+                " (recorded " (s.when_at(&c.view.site, &c.view.screened_at)) " by " (c.view.screened_by) "). "
                 "Everything it recorded is filled in; sending the form records a new screening." }
             h2 #still-needed-title { "Still needed:" }
             ul {
@@ -320,7 +320,7 @@ pub(super) fn screening_form(
         h1 { (title) }
         p.lead { (trial.protocol.title) }
         (d.summary(problem))
-        @if let Some(c) = completing { (still_needed(c)) }
+        @if let Some(c) = completing { (still_needed(s, c)) }
         @if let Some(v) = correcting { (correcting_notice(v)) }
         form method="post" action=(action) novalidate {
             (csrf_field(s))
@@ -463,7 +463,7 @@ pub async fn new_screening(
             body,
         )));
     }
-    let mut fields = sf::initial(crate::service::now().date(), &session.user.sites);
+    let mut fields = sf::initial(session.today(), &session.user.sites);
     let completing = match query.into_inner().from.filter(|f| !f.is_empty()) {
         Some(id) => {
             let t = trial.clone();
@@ -638,12 +638,12 @@ pub async fn result(
         dl.meta {
             dt { "Site" } dd { (v.site) }
             dt { "Screening date" } dd { (v.screening_date) }
-            dt { "Recorded" } dd { (templates::when(&v.screened_at)) " by " (v.screened_by) }
+            dt { "Recorded" } dd { (session.when_at(&v.site, &v.screened_at)) " by " (v.screened_by) }
             @if let Some(a) = &subject {
                 dt { "Randomized as" }
                 dd { a href=(format!("/trials/{trial_id}/subjects/{}", a.subject_id)) { (a.subject_id) }
                     @if a.status == SubjectStatus::Withdrawn {
-                        " · withdrawn" @if let Some(at) = &a.withdrawn_at { " on " (templates::when(at)) }
+                        " · withdrawn" @if let Some(at) = &a.withdrawn_at { " on " (session.when_at(&a.site, at)) }
                     } }
             }
         }

@@ -23,6 +23,7 @@ mod pharmacist;
 mod screening_form;
 mod session;
 mod signin;
+mod sites;
 mod templates;
 mod viewer;
 mod withdrawal;
@@ -148,6 +149,16 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                     web::get().to(admin::access_review),
                 )
                 .route("/admin/users", web::post().to(admin::create_user))
+                .service(
+                    web::resource("/admin/sites")
+                        .route(web::get().to(sites::list))
+                        .route(web::post().to(sites::create)),
+                )
+                .service(
+                    web::resource("/admin/sites/{code}")
+                        .route(web::get().to(sites::change_form))
+                        .route(web::post().to(sites::change)),
+                )
                 .service(
                     web::resource("/admin/users/{name}/revoke")
                         .route(web::get().to(admin::confirm_revoke))

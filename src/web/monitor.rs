@@ -136,7 +136,8 @@ fn balance_section(trial: &TrialRuntime, b: &Balance) -> Markup {
     }
 }
 
-fn audit_section(trial_id: &str, head: &AuditHead) -> Markup {
+/// `verify`: whether the viewer may verify the whole chain (not a site-limited monitor).
+fn audit_section(trial_id: &str, head: &AuditHead, verify: bool) -> Markup {
     html! {
         section aria-labelledby="audit-title" {
             h2 #audit-title { "Audit trail" }
@@ -147,8 +148,10 @@ fn audit_section(trial_id: &str, head: &AuditHead) -> Markup {
             }
             p.hint { "Record the head hash: a later verification against it detects any rewrite or truncation." }
             div.actions {
-                form method="get" action=(format!("/trials/{trial_id}/audit/verify")) {
-                    button.primary type="submit" { "Verify the chain" }
+                @if verify {
+                    form method="get" action=(format!("/trials/{trial_id}/audit/verify")) {
+                        button.primary type="submit" { "Verify the chain" }
+                    }
                 }
                 a href=(format!("/trials/{trial_id}/audit")) { "Browse the audit log" }
             }
@@ -251,7 +254,7 @@ pub async fn dashboard(
         }
         (flow_section(&trial, &d.flow))
         (balance_section(&trial, b))
-        (audit_section(&trial_id, &d.head))
+        (audit_section(&trial_id, &d.head, session.may(Permission::VerifyLog)))
         (exports_section(&trial_id))
     };
     Ok(templates::ok(page(
@@ -324,7 +327,7 @@ pub async fn audit_log(
                     @for e in &entries {
                         tr {
                             td.num { (e.seq) }
-                            td { (templates::when(&e.at)) }
+                            td { (session.when(&e.at)) }
                             td { (e.actor) " (" (e.role) ")" }
                             td { code { (e.action) } }
                             td {
@@ -362,7 +365,7 @@ pub async fn verify(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(Permission::Monitor)?;
+    session.require(Permission::VerifyLog)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let v = session

@@ -11,6 +11,7 @@ use super::error::WebError;
 use super::form::Fields;
 use super::session::WebSession;
 use super::templates::{self, csrf_field, page};
+use super::viewer::Viewer;
 use crate::access::{Permission, Role};
 use crate::eligibility::Outcome;
 use crate::eligibility::Sex;
@@ -213,7 +214,7 @@ fn sex_text(sex: Option<Sex>) -> &'static str {
     }
 }
 
-fn card(trial_id: &str, a: &Allocation, s: &ScreeningView) -> maud::Markup {
+fn card(viewer: &Viewer, trial_id: &str, a: &Allocation, s: &ScreeningView) -> maud::Markup {
     html! {
         article.card.allocation aria-labelledby="allocation-title" {
             h1 #allocation-title { "Allocation" }
@@ -223,12 +224,12 @@ fn card(trial_id: &str, a: &Allocation, s: &ScreeningView) -> maud::Markup {
                 dt { "Patient" } dd { (a.patient_ref) " (site " (a.site) ")" }
                 dt { "Initials · born · sex" } dd.identity {
                     (s.initials.as_deref().unwrap_or("—")) " · " (s.birth_date) " · " (sex_text(s.sex)) }
-                dt { "Randomized" } dd { (templates::when(&a.randomized_at)) }
+                dt { "Randomized" } dd { (viewer.when_at(&a.site, &a.randomized_at)) }
                 dt { "By" } dd { (a.randomized_by) }
                 dt { "Trial" } dd { (trial_id) }
                 @if a.status == SubjectStatus::Withdrawn {
                     dt { "Status" } dd.withdrawn { "Withdrawn"
-                        @if let Some(w) = &a.withdrawn_at { " on " (templates::when(w)) }
+                        @if let Some(w) = &a.withdrawn_at { " on " (viewer.when_at(&a.site, w)) }
                         @if let Some(by) = &a.withdrawn_by { " by " (by) } }
                     @if let Some(reason) = &a.withdrawal_reason { dt { "Reason" } dd.reason { (reason) } }
                 }
@@ -251,7 +252,7 @@ pub async fn card_page(
         })
         .await?;
     let body = html! {
-        (card(&trial_id, &a, &screening))
+        (card(&session, &trial_id, &a, &screening))
         p.no-print {
             "The receipt proves to anyone with the trial's public key that this allocation is "
             "in the audit log and was never changed: "
@@ -335,7 +336,7 @@ pub async fn subjects(
                                 td { (a.patient_ref) }
                                 td { (a.site) }
                                 td { (a.arm_name) }
-                                td { (templates::when(&a.randomized_at)) }
+                                td { (session.when_at(&a.site, &a.randomized_at)) }
                                 td { (a.randomized_by) }
                                 td { (if a.status == SubjectStatus::Withdrawn { "Withdrawn" } else { "On study" }) }
                             }

@@ -117,9 +117,16 @@ impl WebSession {
                 csrf: super::csrf::token_for(&id),
                 only_trial: only_trial(state),
                 trial,
+                zones: Default::default(),
             },
             id,
         }
+    }
+
+    /// With the time zones of the user's sites, for the times its pages show.
+    pub(super) fn with_zones(mut self, zones: crate::local_time::SiteZones) -> Self {
+        self.viewer.zones = zones;
+        self
     }
 }
 
@@ -152,11 +159,12 @@ impl FromRequest for WebSession {
                     Some(t) => Some(queries::trial_state(c, t, &user)?),
                     None => None,
                 };
-                Ok(Some((user, trial)))
+                let zones = crate::service::sites::zones_of(c, &user)?;
+                Ok(Some((user, trial, zones)))
             })
             .await?;
-            let (user, trial) = found.ok_or(WebError::SignIn)?;
-            Ok(WebSession::new(user, id, &state, trial))
+            let (user, trial, zones) = found.ok_or(WebError::SignIn)?;
+            Ok(WebSession::new(user, id, &state, trial).with_zones(zones))
         })
     }
 }

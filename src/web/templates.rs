@@ -39,7 +39,10 @@ pub fn csrf_field(s: &Viewer) -> Markup {
 fn nav_links(role: Role, trial: Option<&str>, closed: bool) -> Vec<(String, &'static str)> {
     let Some(t) = trial else {
         return match role {
-            Role::Admin => vec![("/admin".into(), "Users and trials")],
+            Role::Admin => vec![
+                ("/admin".into(), "Users and trials"),
+                ("/admin/sites".into(), "Sites"),
+            ],
             _ => vec![("/trials".into(), "Trials")],
         };
     };
@@ -58,16 +61,19 @@ fn nav_links(role: Role, trial: Option<&str>, closed: bool) -> Vec<(String, &'st
             (format!("/trials/{t}/corrections"), "Corrections"),
             (format!("/trials/{t}/audit"), "Audit log"),
         ],
-        Role::Admin => vec![("/admin".into(), "Users and trials")],
+        Role::Admin => vec![
+            ("/admin".into(), "Users and trials"),
+            ("/admin/sites".into(), "Sites"),
+        ],
     }
 }
 
 /// The banner of every page about a closed trial.
-fn closed_banner(t: &TrialState) -> Markup {
+fn closed_banner(t: &TrialState, viewer: &Viewer) -> Markup {
     html! {
         div.notice.closed role="status" {
             strong { "Trial " (t.id) " is closed" }
-            @if let Some(at) = &t.closed_at { " since " (when(at)) }
+            @if let Some(at) = &t.closed_at { " since " (viewer.when(at)) }
             "."
             @if let Some(reason) = &t.close_reason { " Reason: " (reason) }
             p { "No patient can be screened, randomized or withdrawn any more; the records stay readable." }
@@ -81,8 +87,8 @@ pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Mar
     let trial = trial.or_else(|| viewer.and_then(Viewer::only_trial));
     let closed = viewer
         .zip(trial)
-        .and_then(|(v, t)| v.trial_state(t))
-        .filter(|t| t.status == TrialStatus::Closed);
+        .and_then(|(v, t)| v.trial_state(t).map(|t| (t, v)))
+        .filter(|(t, _)| t.status == TrialStatus::Closed);
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -123,7 +129,7 @@ pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Mar
                     }
                 }
                 main #main {
-                    @if let Some(t) = closed { (closed_banner(t)) }
+                    @if let Some((t, v)) = closed { (closed_banner(t, v)) }
                     (body)
                 }
             }
@@ -131,7 +137,8 @@ pub fn page(title: &str, viewer: Option<&Viewer>, trial: Option<&str>, body: Mar
     }
 }
 
-/// RFC 3339 UTC text as people read it: `2026-11-27 14:03:09 UTC`.
+/// RFC 3339 UTC text as people read it: `2026-11-27 14:03:09 UTC`. Pages of a site's users
+/// show their site's local time instead ([`Viewer::when`], [`Viewer::when_at`]).
 pub fn when(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| {

@@ -40,10 +40,10 @@ fn form_page(
         dl.meta {
             dt { "Subject" } dd { (a.subject_id) }
             dt { "Site" } dd { (a.site) }
-            dt { "Randomized" } dd { (templates::when(&a.randomized_at)) " by " (a.randomized_by) }
+            dt { "Randomized" } dd { (s.when_at(&a.site, &a.randomized_at)) " by " (a.randomized_by) }
         }
         @if a.status == SubjectStatus::Withdrawn {
-            (templates::notice("warn", withdrawn_text(a)))
+            (templates::notice("warn", withdrawn_text(s, a)))
         } @else if s.trial_closed(trial_id) {
             (templates::notice("warn", html! { "The trial is closed; no subject can be withdrawn." }))
         } @else {
@@ -73,10 +73,10 @@ fn form_page(
     page("Withdraw a subject", Some(s), Some(trial_id), body)
 }
 
-fn withdrawn_text(a: &Allocation) -> Markup {
+fn withdrawn_text(s: &WebSession, a: &Allocation) -> Markup {
     html! {
         "This subject is already withdrawn"
-        @if let Some(at) = &a.withdrawn_at { " (" (templates::when(at)) @if let Some(by) = &a.withdrawn_by { ", by " (by) } ")" }
+        @if let Some(at) = &a.withdrawn_at { " (" (s.when_at(&a.site, at)) @if let Some(by) = &a.withdrawn_by { ", by " (by) } ")" }
         "."
     }
 }
@@ -85,7 +85,7 @@ fn withdrawn_text(a: &Allocation) -> Markup {
 fn already_withdrawn(s: &WebSession, trial_id: &str, a: &Allocation) -> HttpResponse {
     let body = html! {
         h1 { "Already withdrawn" }
-        p { (withdrawn_text(a)) " Nothing was changed." }
+        p { (withdrawn_text(s, a)) " Nothing was changed." }
         p { a href=(subject_page(trial_id, &a.subject_id)) { "Back to the subject" } }
     };
     templates::respond(
