@@ -588,14 +588,24 @@ fn user_add_refuses_site_limited_admins_and_unregistered_sites(db: TestDb) {
         ("admin", "SITE01", "sites"),
         ("monitor", "NOWHERE", "trialgate site add NOWHERE"),
     ] {
-        let o = run(&[&["user", "add", "sam", "--role", role, "--site", site][..], &args].concat());
+        let o = run(&[
+            &["user", "add", "sam", "--role", role, "--site", site][..],
+            &args,
+        ]
+        .concat());
         assert!(!o.status.success(), "{role}");
         assert!(stdout(&o).is_empty(), "no token printed");
         assert!(stderr(&o).contains(says), "{}", stderr(&o));
     }
     // A monitor limited to a registered site is fine.
     run_expect(
-        &[&["user", "add", "sam", "--role", "monitor", "--site", "SITE01"][..], &args].concat(),
+        &[
+            &[
+                "user", "add", "sam", "--role", "monitor", "--site", "SITE01",
+            ][..],
+            &args,
+        ]
+        .concat(),
         0,
     );
 }
@@ -608,33 +618,102 @@ fn site_add_list_and_change(db: TestDb) {
     let args = data_args(&app.db, &data);
     let run_with = |head: &[&str], code: i32| run_expect(&[head, &args[..]].concat(), code);
     let o = run_with(
-        &["site", "add", "PUMCH", "--name", "北京协和医院", "--time-zone", "Asia/Shanghai", "--email", "gcp@pumch.cn"],
+        &[
+            "site",
+            "add",
+            "PUMCH",
+            "--name",
+            "北京协和医院",
+            "--time-zone",
+            "Asia/Shanghai",
+            "--email",
+            "gcp@pumch.cn",
+        ],
         0,
     );
-    assert!(stdout(&o).contains("site PUMCH (北京协和医院) registered"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("site PUMCH (北京协和医院) registered"),
+        "{}",
+        stdout(&o)
+    );
     let listed = stdout(&run_with(&["site", "list"], 0));
     assert!(
-        listed.lines().any(|l| l == "PUMCH\t北京协和医院\tAsia/Shanghai\tgcp@pumch.cn"),
+        listed
+            .lines()
+            .any(|l| l == "PUMCH\t北京协和医院\tAsia/Shanghai\tgcp@pumch.cn"),
         "{listed}"
     );
-    let json: Value = serde_json::from_str(&stdout(&run_with(&["site", "list", "--format", "json"], 0))).unwrap();
-    assert!(json.as_array().unwrap().iter().any(|s| s["code"] == "PUMCH" && s["time_zone"] == "Asia/Shanghai"));
+    let json: Value =
+        serde_json::from_str(&stdout(&run_with(&["site", "list", "--format", "json"], 0))).unwrap();
+    assert!(json
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["code"] == "PUMCH" && s["time_zone"] == "Asia/Shanghai"));
     // Refusals name the field; nothing changes.
-    let o = run_with(&["site", "add", "PUMCH", "--name", "Again", "--time-zone", "UTC"], 2);
+    let o = run_with(
+        &[
+            "site",
+            "add",
+            "PUMCH",
+            "--name",
+            "Again",
+            "--time-zone",
+            "UTC",
+        ],
+        2,
+    );
     assert!(stderr(&o).contains("registered already"), "{}", stderr(&o));
-    let o = run_with(&["site", "add", "BAD/1", "--name", "", "--time-zone", "Nowhere"], 2);
+    let o = run_with(
+        &[
+            "site",
+            "add",
+            "BAD/1",
+            "--name",
+            "",
+            "--time-zone",
+            "Nowhere",
+        ],
+        2,
+    );
     for field in ["code", "name", "time_zone"] {
         assert!(stderr(&o).contains(field), "{field}: {}", stderr(&o));
     }
     let o = run_with(&["site", "change", "PUMCH", "--time-zone", "Beijing"], 2);
     assert!(stderr(&o).contains("time_zone"), "{}", stderr(&o));
-    run_with(&["site", "change", "PUMCH", "--time-zone", "Asia/Urumqi", "--no-email"], 0);
+    run_with(
+        &[
+            "site",
+            "change",
+            "PUMCH",
+            "--time-zone",
+            "Asia/Urumqi",
+            "--no-email",
+        ],
+        0,
+    );
     let sites: Value = app.get(&app.admin, "/api/v1/sites").json().unwrap();
-    let pumch = sites.as_array().unwrap().iter().find(|s| s["code"] == "PUMCH").unwrap();
+    let pumch = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "PUMCH")
+        .unwrap();
     assert_eq!(pumch["time_zone"], "Asia/Urumqi");
     assert!(pumch.get("email").is_none(), "{pumch}");
     // A user of the new site can now be created.
-    run_with(&["user", "add", "wang", "--role", "investigator", "--site", "PUMCH"], 0);
+    run_with(
+        &[
+            "user",
+            "add",
+            "wang",
+            "--role",
+            "investigator",
+            "--site",
+            "PUMCH",
+        ],
+        0,
+    );
     let o = run_with(&["site", "change", "NOWHERE", "--name", "x"], 2);
     assert!(stderr(&o).contains("NOWHERE"), "{}", stderr(&o));
 }
@@ -817,12 +896,23 @@ fn user_list_and_change(db: TestDb) {
     // Refused changes are named and change nothing.
     let o = run_expect(
         &[
-            &["user", "change", "wangli", "--role", "monitor"][..],
+            &["user", "change", "wangli", "--role", "admin"][..],
             &args[..],
         ]
         .concat(),
         2,
     );
     assert!(stderr(&o).contains("sites"), "{}", stderr(&o));
+    let o = run_expect(
+        &[&["user", "change", "wangli", "--site", "S9"][..], &args[..]].concat(),
+        2,
+    );
+    assert!(stderr(&o).contains("sites[0]"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("trialgate site add S9"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(screened("S2"), 201, "still at S2");
 }
 both_backends!(user_list_and_change);

@@ -990,19 +990,19 @@ fn signin_needs_a_server_issued_token(db: TestDb) {
 }
 both_backends!(signin_needs_a_server_issued_token);
 
-/// The admin form refuses site limits for admins and monitors, at the sites input.
+/// The admin form refuses site limits for admins, and unregistered sites, at the sites input.
 fn admin_form_refuses_site_limited_admins_and_monitors(db: TestDb) {
     let app = TestApp::spawn(db);
     let a = Web::signed_in(&app, &app.admin);
     let csrf = a.csrf();
-    for role in ["admin", "monitor"] {
+    for (role, site) in [("admin", "SITE01"), ("monitor", "NOWHERE")] {
         let r = a.post(
             "/admin/users",
             &[
                 ("csrf", &csrf),
                 ("name", "sam"),
                 ("role", role),
-                ("sites", "SITE01"),
+                ("sites", site),
             ],
         );
         assert_eq!(r.status(), 422, "{role}");
@@ -2112,10 +2112,23 @@ fn admin_downloads_the_access_review(db: TestDb) {
 both_backends!(admin_downloads_the_access_review);
 
 /// Enrolls through the API; (screening id, subject id, randomized_at).
-fn enroll_api(app: &TestApp, inv: &str, pharm: &str, patient: &str, site: &str) -> (String, String, String) {
-    let r = app.post(inv, &format!("/api/v1/trials/{T}/screenings"), &eligible(patient, site));
+fn enroll_api(
+    app: &TestApp,
+    inv: &str,
+    pharm: &str,
+    patient: &str,
+    site: &str,
+) -> (String, String, String) {
+    let r = app.post(
+        inv,
+        &format!("/api/v1/trials/{T}/screenings"),
+        &eligible(patient, site),
+    );
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());
-    let screening = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let screening = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app.post(
         pharm,
         &format!("/api/v1/trials/{T}/randomizations"),
@@ -2142,11 +2155,16 @@ fn site_users_read_local_times(db: TestDb) {
     let mon = app.user("mona", "monitor", &[]);
     let (_, subject, at) = enroll_api(&app, &inv, &pharm, "BJ-0001", "BJ01");
     let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
-    let local = DateTime::parse_from_rfc3339(&at).unwrap().with_timezone(&beijing);
+    let local = DateTime::parse_from_rfc3339(&at)
+        .unwrap()
+        .with_timezone(&beijing);
     let shown = format!("{} CST (UTC+08:00)", local.format("%Y-%m-%d %H:%M:%S"));
     let utc = format!(
         "{} UTC",
-        DateTime::parse_from_rfc3339(&at).unwrap().with_timezone(&Utc).format("%Y-%m-%d %H:%M:%S")
+        DateTime::parse_from_rfc3339(&at)
+            .unwrap()
+            .with_timezone(&Utc)
+            .format("%Y-%m-%d %H:%M:%S")
     );
 
     let p = Web::signed_in(&app, &pharm);
@@ -2155,11 +2173,16 @@ fn site_users_read_local_times(db: TestDb) {
     assert!(!card.contains(&utc), "{card}");
     assert!(p.page(&format!("/trials/{T}/subjects")).contains(&shown));
     let i = Web::signed_in(&app, &inv);
-    assert!(i.page(&format!("/trials/{T}/subjects/{subject}")).contains(&shown));
+    assert!(i
+        .page(&format!("/trials/{T}/subjects/{subject}"))
+        .contains(&shown));
     // The screening form starts at today's date in Beijing.
     let today = Utc::now().with_timezone(&beijing).date_naive().to_string();
     let form = i.page(&format!("/trials/{T}/screening"));
-    assert!(form.contains(&format!("value=\"{today}\"")), "{today}: {form}");
+    assert!(
+        form.contains(&format!("value=\"{today}\"")),
+        "{today}: {form}"
+    );
     // A monitor without sites reads UTC.
     let m = Web::signed_in(&app, &mon);
     let log = m.page(&format!("/trials/{T}/audit"));
@@ -2176,7 +2199,10 @@ fn site_users_read_local_times(db: TestDb) {
     assert_eq!(r.status(), 200);
     let card = p.page(&format!("/trials/{T}/subjects/{subject}"));
     assert!(!card.contains("UTC+08:00"), "{card}");
-    assert!(card.contains("(UTC+01:00)") || card.contains("(UTC+02:00)"), "{card}");
+    assert!(
+        card.contains("(UTC+01:00)") || card.contains("(UTC+02:00)"),
+        "{card}"
+    );
 }
 both_backends!(site_users_read_local_times);
 
@@ -2209,13 +2235,22 @@ fn site_monitor_pages(db: TestDb) {
         let r = c.get(path);
         assert_eq!(r.status(), 200, "{path}");
         let body = r.text().unwrap();
-        for other in ["SITE02-0042", theirs.as_str(), their_screening.as_str(), "typo at SITE02"] {
+        for other in [
+            "SITE02-0042",
+            theirs.as_str(),
+            their_screening.as_str(),
+            "typo at SITE02",
+        ] {
             assert!(!body.contains(other), "{path} shows {other}");
         }
     }
-    assert!(c.page(&format!("/trials/{T}/export/json")).contains(&mine));
+    let export = |c: &Web| c.get(&format!("/trials/{T}/export/json")).text().unwrap();
+    assert!(export(&c).contains(&mine));
     let dashboard = c.page(&format!("/trials/{T}/dashboard"));
-    assert!(dashboard.contains("<p class=\"big-number\" id=\"enrolled\">1 of 90</p>"), "{dashboard}");
+    assert!(
+        dashboard.contains("<p class=\"big-number\" id=\"enrolled\">1 of 90</p>"),
+        "{dashboard}"
+    );
     assert!(!dashboard.contains("Verify the chain"), "{dashboard}");
     let r = c.get(&format!("/trials/{T}/audit/verify"));
     assert_eq!(r.status(), 403);
@@ -2230,10 +2265,12 @@ fn site_monitor_pages(db: TestDb) {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    let export = c.page(&format!("/trials/{T}/export/json"));
-    assert!(export.contains(&theirs), "{export}");
-    assert!(!export.contains("SITE01-0001"), "{export}");
-    assert!(c.page(&format!("/trials/{T}/corrections")).contains("typo at SITE02"));
+    let moved = export(&c);
+    assert!(moved.contains(&theirs), "{moved}");
+    assert!(!moved.contains("SITE01-0001"), "{moved}");
+    assert!(c
+        .page(&format!("/trials/{T}/corrections"))
+        .contains("typo at SITE02"));
 }
 both_backends!(site_monitor_pages);
 
@@ -2245,25 +2282,47 @@ fn admin_sites_page(db: TestDb) {
     let csrf = a.csrf();
     let r = a.post(
         "/admin/sites",
-        &[("csrf", &csrf), ("code", "BJ/01"), ("name", "北京协和医院"), ("time_zone", "Peking")],
+        &[
+            ("csrf", &csrf),
+            ("code", "BJ/01"),
+            ("name", "北京协和医院"),
+            ("time_zone", "Peking"),
+        ],
     );
     assert_eq!(r.status(), 422);
     let body = r.text().unwrap();
     assert!(body.contains("id=\"code-error\""), "{body}");
     assert!(body.contains("id=\"time_zone-error\""), "{body}");
-    assert!(body.contains("value=\"北京协和医院\""), "the values are kept");
+    assert!(
+        body.contains("value=\"北京协和医院\""),
+        "the values are kept"
+    );
     let r = a.post(
         "/admin/sites",
-        &[("csrf", &csrf), ("code", "BJ01"), ("name", "北京协和医院"), ("time_zone", "Asia/Shanghai"), ("email", "")],
+        &[
+            ("csrf", &csrf),
+            ("code", "BJ01"),
+            ("name", "北京协和医院"),
+            ("time_zone", "Asia/Shanghai"),
+            ("email", ""),
+        ],
     );
     assert_eq!(r.status(), 303, "{}", r.text().unwrap());
     let list = a.page(&location(&r));
-    assert!(list.contains("Site <strong>BJ01</strong> is registered."), "{list}");
+    assert!(
+        list.contains("Site <strong>BJ01</strong> is registered."),
+        "{list}"
+    );
     assert!(list.contains("北京协和医院") && list.contains("Asia/Shanghai"));
     // Twice: refused at the code.
     let r = a.post(
         "/admin/sites",
-        &[("csrf", &csrf), ("code", "BJ01"), ("name", "Again"), ("time_zone", "UTC")],
+        &[
+            ("csrf", &csrf),
+            ("code", "BJ01"),
+            ("name", "Again"),
+            ("time_zone", "UTC"),
+        ],
     );
     assert_eq!(r.status(), 422);
     assert!(r.text().unwrap().contains("registered already"));
@@ -2272,11 +2331,21 @@ fn admin_sites_page(db: TestDb) {
     assert!(form.contains("value=\"Asia/Shanghai\""), "{form}");
     let r = a.post(
         "/admin/sites/BJ01",
-        &[("csrf", &csrf), ("name", "北京协和医院 (东院)"), ("time_zone", "Asia/Shanghai"), ("email", "gcp@pumch.cn")],
+        &[
+            ("csrf", &csrf),
+            ("name", "北京协和医院 (东院)"),
+            ("time_zone", "Asia/Shanghai"),
+            ("email", "gcp@pumch.cn"),
+        ],
     );
     assert_eq!(r.status(), 303);
     let sites: Value = app.get(&app.admin, "/api/v1/sites").json().unwrap();
-    let bj = sites.as_array().unwrap().iter().find(|s| s["code"] == "BJ01").unwrap();
+    let bj = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "BJ01")
+        .unwrap();
     assert_eq!(bj["name"], "北京协和医院 (东院)");
     assert_eq!(bj["email"], "gcp@pumch.cn");
     // Without CSRF: refused, nothing changed.
@@ -2284,17 +2353,30 @@ fn admin_sites_page(db: TestDb) {
     assert_eq!(r.status(), 403);
     // The user form offers the registered sites.
     let admin = a.page("/admin");
-    assert!(admin.contains("<strong>BJ01</strong> (北京协和医院 (东院))"), "{admin}");
+    assert!(
+        admin.contains("<strong>BJ01</strong> (北京协和医院 (东院))"),
+        "{admin}"
+    );
     // A user of an unregistered site is refused at the sites input, saying how to register.
     let r = a.post(
         "/admin/users",
-        &[("csrf", &csrf), ("name", "wang"), ("role", "monitor"), ("sites", "BJ01, BJ02")],
+        &[
+            ("csrf", &csrf),
+            ("name", "wang"),
+            ("role", "monitor"),
+            ("sites", "BJ01, BJ02"),
+        ],
     );
     assert_eq!(r.status(), 422);
     assert!(r.text().unwrap().contains("BJ02 is not registered"));
     let r = a.post(
         "/admin/users",
-        &[("csrf", &csrf), ("name", "wang"), ("role", "monitor"), ("sites", "BJ01")],
+        &[
+            ("csrf", &csrf),
+            ("name", "wang"),
+            ("role", "monitor"),
+            ("sites", "BJ01"),
+        ],
     );
     assert_eq!(r.status(), 200, "a site-limited monitor");
 }

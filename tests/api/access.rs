@@ -82,7 +82,12 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
         Permission::Monitor,
     ),
     ("GET", "{T}/audit/head", MONITOR, Permission::Monitor),
-    ("GET", "{T}/audit/checkpoint", MONITOR, Permission::VerifyLog),
+    (
+        "GET",
+        "{T}/audit/checkpoint",
+        MONITOR,
+        Permission::VerifyLog,
+    ),
     ("GET", "{T}/audit/verify", MONITOR, Permission::VerifyLog),
     ("GET", "{T}/log/checkpoint", MONITOR, Permission::VerifyLog),
     (
@@ -440,7 +445,10 @@ fn site_limits(db: TestDb) {
     ] {
         let body = assert_problem(app.get(&mon1, &format!("{T}{path}")), 403, "forbidden");
         assert!(
-            body["detail"].as_str().unwrap().contains("without site limits"),
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("without site limits"),
             "{path}: {body}"
         );
     }
@@ -456,7 +464,12 @@ fn site_limits(db: TestDb) {
         let r = app.get(&mon1, &format!("{T}{path}"));
         assert_eq!(r.status(), 200, "{path}");
         let body = r.text().unwrap();
-        for other in ["SITE02-0001", "SITE02-0002", their_subject, &their_screening] {
+        for other in [
+            "SITE02-0001",
+            "SITE02-0002",
+            their_subject,
+            &their_screening,
+        ] {
             assert!(!body.contains(other), "{path} shows {other}: {body}");
         }
     }

@@ -147,7 +147,12 @@ fn accounts_are_listed_changed_and_expire(db: TestDb) {
     assert_eq!(error_fields(&p), ["sites"]);
     // Only registered sites, each named by its index.
     let p = assert_problem(
-        patch(&app, &app.admin, "wangli", &json!({"sites": ["S2", "S9", "NOWHERE"]})),
+        patch(
+            &app,
+            &app.admin,
+            "wangli",
+            &json!({"sites": ["S2", "S9", "NOWHERE"]}),
+        ),
         422,
         "validation_failed",
     );

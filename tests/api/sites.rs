@@ -91,7 +91,11 @@ fn sites_are_registered_listed_and_changed(db: TestDb) {
     fields.sort_unstable();
     assert_eq!(fields, ["code", "email", "name", "time_zone"]);
     let p = assert_problem(
-        app.post(&app.admin, "/api/v1/sites", &json!({"code": "X", "name": "", "time_zone": ""})),
+        app.post(
+            &app.admin,
+            "/api/v1/sites",
+            &json!({"code": "X", "name": "", "time_zone": ""}),
+        ),
         422,
         "validation_failed",
     );
@@ -109,7 +113,10 @@ fn sites_are_registered_listed_and_changed(db: TestDb) {
         "forbidden",
     );
     assert_eq!(
-        get_json(&app, &inv, "/api/v1/sites").as_array().unwrap().len(),
+        get_json(&app, &inv, "/api/v1/sites")
+            .as_array()
+            .unwrap()
+            .len(),
         want.len()
     );
 
@@ -126,12 +133,22 @@ fn sites_are_registered_listed_and_changed(db: TestDb) {
     assert!(changed.get("email").is_none(), "{changed}");
     assert!(changed["changed_at"].is_string(), "{changed}");
     assert_problem(
-        patch(&app, &app.admin, "PUMCH", &json!({"time_zone": "Asia/Urumqi"})),
+        patch(
+            &app,
+            &app.admin,
+            "PUMCH",
+            &json!({"time_zone": "Asia/Urumqi"}),
+        ),
         422,
         "validation_failed",
     );
     let p = assert_problem(
-        patch(&app, &app.admin, "PUMCH", &json!({"time_zone": "Beijing", "name": "\u{7}"})),
+        patch(
+            &app,
+            &app.admin,
+            "PUMCH",
+            &json!({"time_zone": "Beijing", "name": "\u{7}"}),
+        ),
         422,
         "validation_failed",
     );
@@ -177,9 +194,11 @@ fn sites_are_registered_listed_and_changed(db: TestDb) {
     assert_eq!(changes[0]["role"], "admin");
     // The system chain still verifies.
     let mut conn = app.db.connection();
-    assert!(trialgate::storage::verify_chain(&mut conn, "_system", None)
-        .unwrap()
-        .valid);
+    assert!(
+        trialgate::storage::verify_chain(&mut conn, "_system", None)
+            .unwrap()
+            .valid
+    );
 }
 both_backends!(sites_are_registered_listed_and_changed);
 
@@ -276,16 +295,12 @@ fn a_site_monitor_sees_only_their_sites(db: TestDb) {
         let r = app.get(&cra, &format!("{T}{path}"));
         assert_eq!(r.status(), 200, "{path}");
         let body = r.text().unwrap();
-        for other in their_refs
-            .iter()
-            .copied()
-            .chain([
-                theirs_id.as_str(),
-                their_screening.as_str(),
-                first_of_theirs.as_str(),
-                "typo at SITE02",
-            ])
-        {
+        for other in their_refs.iter().copied().chain([
+            theirs_id.as_str(),
+            their_screening.as_str(),
+            first_of_theirs.as_str(),
+            "typo at SITE02",
+        ]) {
             assert!(!body.contains(other), "{path} shows {other}: {body}");
         }
     }
@@ -336,7 +351,10 @@ fn a_site_monitor_sees_only_their_sites(db: TestDb) {
         Some(&json!({"sites": ["SITE02"]})),
     );
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    let body = app.get(&cra, &format!("{T}/export?format=json")).text().unwrap();
+    let body = app
+        .get(&cra, &format!("{T}/export?format=json"))
+        .text()
+        .unwrap();
     assert!(body.contains(&theirs_id), "{body}");
     assert!(!body.contains("SITE01-0001"), "{body}");
     assert_eq!(get_json(&app, &cra, &format!("{T}/balance"))["enrolled"], 1);
