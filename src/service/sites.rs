@@ -24,7 +24,7 @@ pub enum SiteError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     /// The code is registered already (409).
-    #[error("site {0} is registered already; change it with PATCH /api/v1/sites/{0}")]
+    #[error("site {0} is registered already; change it instead (PATCH /api/v1/sites/{0}, `trialgate site change {0}`, or Admin → Sites)")]
     Exists(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
