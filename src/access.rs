@@ -67,18 +67,26 @@ pub enum Permission {
     Correct,
     /// Approve or reject a correction of a randomized patient (never one's own).
     ReviewCorrections,
-    /// Trial-wide monitoring: balance, flow, audit trail, checkpoints, verification, exports.
+    /// Monitoring: balance, flow, audit trail, exports — of the user's sites' subjects and
+    /// entries when the user is limited to sites, else of the whole trial.
     Monitor,
+    /// Whole-chain evidence: checkpoints, Merkle proofs, `audit verify`. Trial-wide only: it
+    /// is about every entry of the chain, which a site-limited monitor may not read.
+    VerifyLog,
     /// Close a trial (and reveal its seed).
     CloseTrial,
     /// Put a new version of a trial's protocol in force.
     AmendProtocol,
     /// Create, list and revoke users.
     ManageUsers,
+    /// List the sites register (every role: pages and clients name sites).
+    ReadSites,
+    /// Register and change sites.
+    ManageSites,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ReadTrials,
         Permission::Screen,
         Permission::ReadPatients,
@@ -87,29 +95,32 @@ impl Permission {
         Permission::Correct,
         Permission::ReviewCorrections,
         Permission::Monitor,
+        Permission::VerifyLog,
         Permission::CloseTrial,
         Permission::AmendProtocol,
         Permission::ManageUsers,
+        Permission::ReadSites,
+        Permission::ManageSites,
     ];
 
     /// The roles that hold it.
     pub fn roles(self) -> &'static [Role] {
         match self {
-            Permission::ReadTrials => &Role::ALL,
+            Permission::ReadTrials | Permission::ReadSites => &Role::ALL,
             Permission::Screen | Permission::Withdraw | Permission::Correct => {
                 &[Role::Investigator]
             }
             Permission::ReviewCorrections => &[Role::Monitor],
             Permission::ReadPatients => &[Role::Investigator, Role::Pharmacist, Role::Monitor],
             Permission::Randomize => &[Role::Pharmacist],
-            Permission::Monitor => &[Role::Monitor],
-            Permission::CloseTrial | Permission::AmendProtocol | Permission::ManageUsers => {
-                &[Role::Admin]
-            }
+            Permission::Monitor | Permission::VerifyLog => &[Role::Monitor],
+            Permission::CloseTrial
+            | Permission::AmendProtocol
+            | Permission::ManageUsers
+            | Permission::ManageSites => &[Role::Admin],
         }
     }
 
-    /// Whether it needs a user without site limits (trial-wide views).
     /// The permission's name in reports (the access review): `read_patients`, `randomize`, …
     pub fn name(self) -> &'static str {
         match self {
@@ -124,11 +135,15 @@ impl Permission {
             Permission::CloseTrial => "close_trial",
             Permission::AmendProtocol => "amend_protocol",
             Permission::ManageUsers => "manage_users",
+            Permission::VerifyLog => "verify_log",
+            Permission::ReadSites => "read_sites",
+            Permission::ManageSites => "manage_sites",
         }
     }
 
+    /// Whether it needs a user without site limits (whole-chain evidence).
     pub fn trial_wide(self) -> bool {
-        matches!(self, Permission::Monitor)
+        matches!(self, Permission::VerifyLog)
     }
 }
 
@@ -196,11 +211,14 @@ impl User {
         }
     }
 
-    /// Trial-wide views (audit, balance, export, checkpoint) need a user without site limits.
+    /// Whole-chain evidence (checkpoints, proofs, verification) needs a user without site
+    /// limits: it covers every site's entries.
     pub fn require_all_sites(&self) -> Result<(), AccessDenied> {
         if self.is_site_limited() {
             Err(AccessDenied(
-                "trial-wide views need a user without site limits".into(),
+                "checkpoints, proofs and verification cover the whole chain (every site's \
+                 entries): they need a monitor without site limits"
+                    .into(),
             ))
         } else {
             Ok(())
@@ -231,6 +249,12 @@ mod tests {
         let m = user(Role::Monitor, &[]);
         assert!(m.require_site("ANY").is_ok());
         assert!(m.require_all_sites().is_ok());
+        // A site-limited monitor monitors its sites, but the whole chain's evidence is not its.
+        let cra = user(Role::Monitor, &["SITE01"]);
+        assert!(cra.require_permission(Permission::Monitor).is_ok());
+        assert!(cra.require_permission(Permission::VerifyLog).is_err());
+        assert!(m.require_permission(Permission::VerifyLog).is_ok());
+        assert!(cra.require_site("SITE02").is_err());
         assert!(Role::Monitor.sees_design() && !Role::Pharmacist.sees_design());
         assert_eq!(Role::parse("admin"), Some(Role::Admin));
         assert_eq!(Role::parse("root"), None);

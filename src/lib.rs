@@ -8,7 +8,7 @@
 //! - [`storage`]: the database (SQLite or PostgreSQL through one diesel connection type),
 //!   knowing domain types only;
 //! - domain: [`protocol`], [`eligibility`], [`randomization`] (with simulation), [`audit`]
-//!   (with checkpoint signing), [`access`], [`fields`], [`text`], [`language`] — nothing of HTTP or SQL.
+//!   (with checkpoint signing), [`access`], [`fields`], [`text`], [`language`], [`local_time`] — nothing of HTTP or SQL.
 //!
 //! `tests/layering.rs` fails when a `use crate::…` runs against this order.
 
@@ -19,6 +19,7 @@ pub mod eligibility;
 pub mod fields;
 pub mod http;
 pub mod language;
+pub mod local_time;
 pub mod protocol;
 pub mod randomization;
 pub mod server;

@@ -578,28 +578,146 @@ fn audit_check_against_the_seed(db: TestDb) {
 }
 both_backends!(audit_check_against_the_seed);
 
-/// `user add --site` refuses admins and monitors, naming `sites`; nothing is created.
-fn user_add_refuses_site_limited_admins_and_monitors(db: TestDb) {
+/// `user add --site` refuses admins, naming `sites`, and unregistered sites, saying how to
+/// register them; nothing is created. A site-limited monitor is fine.
+fn user_add_refuses_site_limited_admins_and_unregistered_sites(db: TestDb) {
     let app = TestApp::spawn(db);
     let data = app.data_dir.path().display().to_string();
     let args = data_args(&app.db, &data);
-    for role in ["admin", "monitor"] {
+    for (role, site, says) in [
+        ("admin", "SITE01", "sites"),
+        ("monitor", "NOWHERE", "trialgate site add NOWHERE"),
+    ] {
         let o = run(&[
-            &["user", "add", "sam", "--role", role, "--site", "SITE01"][..],
+            &["user", "add", "sam", "--role", role, "--site", site][..],
             &args,
         ]
         .concat());
         assert!(!o.status.success(), "{role}");
         assert!(stdout(&o).is_empty(), "no token printed");
-        assert!(stderr(&o).contains("sites"), "{}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
     }
-    // Without a site, the same user is fine.
+    // A monitor limited to a registered site is fine.
     run_expect(
-        &[&["user", "add", "sam", "--role", "monitor"][..], &args].concat(),
+        &[
+            &[
+                "user", "add", "sam", "--role", "monitor", "--site", "SITE01",
+            ][..],
+            &args,
+        ]
+        .concat(),
         0,
     );
 }
-both_backends!(user_add_refuses_site_limited_admins_and_monitors);
+both_backends!(user_add_refuses_site_limited_admins_and_unregistered_sites);
+
+/// `trialgate site add|list|change`, as the local operator: what the API lists next.
+fn site_add_list_and_change(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let data = app.data_dir.path().display().to_string();
+    let args = data_args(&app.db, &data);
+    let run_with = |head: &[&str], code: i32| run_expect(&[head, &args[..]].concat(), code);
+    let o = run_with(
+        &[
+            "site",
+            "add",
+            "PUMCH",
+            "--name",
+            "北京协和医院",
+            "--time-zone",
+            "Asia/Shanghai",
+            "--email",
+            "gcp@pumch.cn",
+        ],
+        0,
+    );
+    assert!(
+        stdout(&o).contains("site PUMCH (北京协和医院) registered"),
+        "{}",
+        stdout(&o)
+    );
+    let listed = stdout(&run_with(&["site", "list"], 0));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l == "PUMCH\t北京协和医院\tAsia/Shanghai\tgcp@pumch.cn"),
+        "{listed}"
+    );
+    let json: Value =
+        serde_json::from_str(&stdout(&run_with(&["site", "list", "--format", "json"], 0))).unwrap();
+    assert!(json
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["code"] == "PUMCH" && s["time_zone"] == "Asia/Shanghai"));
+    // Refusals name the field; nothing changes.
+    let o = run_with(
+        &[
+            "site",
+            "add",
+            "PUMCH",
+            "--name",
+            "Again",
+            "--time-zone",
+            "UTC",
+        ],
+        2,
+    );
+    assert!(stderr(&o).contains("registered already"), "{}", stderr(&o));
+    let o = run_with(
+        &[
+            "site",
+            "add",
+            "BAD/1",
+            "--name",
+            "",
+            "--time-zone",
+            "Nowhere",
+        ],
+        2,
+    );
+    for field in ["code", "name", "time_zone"] {
+        assert!(stderr(&o).contains(field), "{field}: {}", stderr(&o));
+    }
+    let o = run_with(&["site", "change", "PUMCH", "--time-zone", "Beijing"], 2);
+    assert!(stderr(&o).contains("time_zone"), "{}", stderr(&o));
+    run_with(
+        &[
+            "site",
+            "change",
+            "PUMCH",
+            "--time-zone",
+            "Asia/Urumqi",
+            "--no-email",
+        ],
+        0,
+    );
+    let sites: Value = app.get(&app.admin, "/api/v1/sites").json().unwrap();
+    let pumch = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "PUMCH")
+        .unwrap();
+    assert_eq!(pumch["time_zone"], "Asia/Urumqi");
+    assert!(pumch.get("email").is_none(), "{pumch}");
+    // A user of the new site can now be created.
+    run_with(
+        &[
+            "user",
+            "add",
+            "wang",
+            "--role",
+            "investigator",
+            "--site",
+            "PUMCH",
+        ],
+        0,
+    );
+    let o = run_with(&["site", "change", "NOWHERE", "--name", "x"], 2);
+    assert!(stderr(&o).contains("NOWHERE"), "{}", stderr(&o));
+}
+both_backends!(site_add_list_and_change);
 
 /// The commands that only read or copy never migrate: on a database without trialgate's
 /// schema they refuse, name the fix, and leave the database as it was.
@@ -778,13 +896,24 @@ fn user_list_and_change(db: TestDb) {
     // Refused changes are named and change nothing.
     let o = run_expect(
         &[
-            &["user", "change", "wangli", "--role", "monitor"][..],
+            &["user", "change", "wangli", "--role", "admin"][..],
             &args[..],
         ]
         .concat(),
         2,
     );
     assert!(stderr(&o).contains("sites"), "{}", stderr(&o));
+    let o = run_expect(
+        &[&["user", "change", "wangli", "--site", "S9"][..], &args[..]].concat(),
+        2,
+    );
+    assert!(stderr(&o).contains("sites[0]"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("trialgate site add S9"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(screened("S2"), 201, "still at S2");
 }
 both_backends!(user_list_and_change);
 

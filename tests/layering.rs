@@ -19,6 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "fields",
             "text",
             "language",
+            "local_time",
         ],
     ),
     ("storage", &["storage"]),

@@ -53,7 +53,7 @@ fn append(conn: &mut DbConnection, chain: &str, i: i64) -> AuditEntry {
 // Migrations
 
 /// Migrations in migrations/sqlite and migrations/postgres (the same names on both).
-const MIGRATIONS: usize = 12;
+const MIGRATIONS: usize = 14;
 
 fn migrations_apply_and_are_idempotent(db: TestDb) {
     let database = db.database();

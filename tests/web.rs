@@ -382,6 +382,8 @@ fn pages_by_role(db: TestDb) {
         (format!("/trials/{T}/export/csv"), vec!["monitor"]),
         ("/admin".into(), vec!["admin"]),
         ("/admin/users/ines/revoke".into(), vec!["admin"]),
+        ("/admin/sites".into(), vec!["admin"]),
+        ("/admin/sites/SITE01".into(), vec!["admin"]),
         (format!("/admin/trials/{T}/close"), vec!["admin"]),
         (format!("/admin/trials/{T}/amend"), vec!["admin"]),
     ];
@@ -1089,19 +1091,19 @@ fn signin_needs_a_server_issued_token(db: TestDb) {
 }
 both_backends!(signin_needs_a_server_issued_token);
 
-/// The admin form refuses site limits for admins and monitors, at the sites input.
+/// The admin form refuses site limits for admins, and unregistered sites, at the sites input.
 fn admin_form_refuses_site_limited_admins_and_monitors(db: TestDb) {
     let app = TestApp::spawn(db);
     let a = Web::signed_in(&app, &app.admin);
     let csrf = a.csrf();
-    for role in ["admin", "monitor"] {
+    for (role, site) in [("admin", "SITE01"), ("monitor", "NOWHERE")] {
         let r = a.post(
             "/admin/users",
             &[
                 ("csrf", &csrf),
                 ("name", "sam"),
                 ("role", role),
-                ("sites", "SITE01"),
+                ("sites", site),
             ],
         );
         assert_eq!(r.status(), 422, "{role}");
@@ -2858,3 +2860,274 @@ fn a_chosen_language_beats_accept_language(db: TestDb) {
     assert!(!page.contains("555-0100"));
 }
 both_backends!(a_chosen_language_beats_accept_language);
+
+/// Enrolls through the API; (screening id, subject id, randomized_at).
+fn enroll_api(
+    app: &TestApp,
+    inv: &str,
+    pharm: &str,
+    patient: &str,
+    site: &str,
+) -> (String, String, String) {
+    let r = app.post(
+        inv,
+        &format!("/api/v1/trials/{T}/screenings"),
+        &eligible(patient, site),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let screening = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app.post(
+        pharm,
+        &format!("/api/v1/trials/{T}/randomizations"),
+        &serde_json::json!({ "screening_id": screening }),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let a: Value = r.json().unwrap();
+    (
+        screening,
+        a["subject_id"].as_str().unwrap().to_string(),
+        a["randomized_at"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Site users read their site's local time with the offset (the allocation card printed in
+/// Beijing says Beijing time); users without sites keep UTC; the screening form's default date
+/// is the site's today.
+fn site_users_read_local_times(db: TestDb) {
+    use chrono::{DateTime, FixedOffset, Utc};
+    let app = TestApp::spawn(db);
+    app.site("BJ01", "Asia/Shanghai");
+    let inv = app.user("wang", "investigator", &["BJ01"]);
+    let pharm = app.user("li", "pharmacist", &["BJ01"]);
+    let mon = app.user("mona", "monitor", &[]);
+    let (_, subject, at) = enroll_api(&app, &inv, &pharm, "BJ-0001", "BJ01");
+    let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
+    let local = DateTime::parse_from_rfc3339(&at)
+        .unwrap()
+        .with_timezone(&beijing);
+    let shown = format!("{} CST (UTC+08:00)", local.format("%Y-%m-%d %H:%M:%S"));
+    let utc = format!(
+        "{} UTC",
+        DateTime::parse_from_rfc3339(&at)
+            .unwrap()
+            .with_timezone(&Utc)
+            .format("%Y-%m-%d %H:%M:%S")
+    );
+
+    let p = Web::signed_in(&app, &pharm);
+    let card = p.page(&format!("/trials/{T}/subjects/{subject}"));
+    assert!(card.contains(&shown), "{shown} not on the card: {card}");
+    assert!(!card.contains(&utc), "{card}");
+    assert!(p.page(&format!("/trials/{T}/subjects")).contains(&shown));
+    let i = Web::signed_in(&app, &inv);
+    assert!(i
+        .page(&format!("/trials/{T}/subjects/{subject}"))
+        .contains(&shown));
+    // The screening form starts at today's date in Beijing.
+    let today = Utc::now().with_timezone(&beijing).date_naive().to_string();
+    let form = i.page(&format!("/trials/{T}/screening"));
+    assert!(
+        form.contains(&format!("value=\"{today}\"")),
+        "{today}: {form}"
+    );
+    // A monitor without sites reads UTC.
+    let m = Web::signed_in(&app, &mon);
+    let log = m.page(&format!("/trials/{T}/audit"));
+    assert!(log.contains(" UTC<"), "{log}");
+    assert!(!log.contains("UTC+08:00"), "{log}");
+    // The site's zone changes: its users read the new zone on their next page.
+    let r = app
+        .client
+        .patch(app.url("/api/v1/sites/BJ01"))
+        .bearer_auth(&app.admin)
+        .json(&serde_json::json!({"time_zone": "Europe/Berlin"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let card = p.page(&format!("/trials/{T}/subjects/{subject}"));
+    assert!(!card.contains("UTC+08:00"), "{card}");
+    assert!(
+        card.contains("(UTC+01:00)") || card.contains("(UTC+02:00)"),
+        "{card}"
+    );
+}
+both_backends!(site_users_read_local_times);
+
+/// A site-limited monitor's pages (dashboard, audit log, corrections, exports) hold their
+/// sites' patients only, never another site's; a change of their sites applies to their
+/// open session's next page; the chain's verification is for unlimited monitors.
+fn site_monitor_pages(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let inv = app.user("ines", "investigator", &[]);
+    let pharm = app.user("paul", "pharmacist", &[]);
+    let cra = app.user("cra", "monitor", &["SITE01"]);
+    let (_, mine, _) = enroll_api(&app, &inv, &pharm, "SITE01-0001", "SITE01");
+    let (their_screening, theirs, _) = enroll_api(&app, &inv, &pharm, "SITE02-0042", "SITE02");
+    let r = app.post(
+        &inv,
+        &format!("/api/v1/trials/{T}/screenings/{their_screening}/corrections"),
+        &serde_json::json!({"reason": "typo at SITE02", "changes": {"initials": "AB"}}),
+    );
+    assert_eq!(r.status(), 201);
+    let c = Web::signed_in(&app, &cra);
+    let pages = [
+        format!("/trials/{T}/dashboard"),
+        format!("/trials/{T}/audit"),
+        format!("/trials/{T}/corrections"),
+        format!("/trials/{T}/export/csv"),
+        format!("/trials/{T}/export/json"),
+        format!("/trials/{T}/export/fhir"),
+    ];
+    for path in &pages {
+        let r = c.get(path);
+        assert_eq!(r.status(), 200, "{path}");
+        let body = r.text().unwrap();
+        for other in [
+            "SITE02-0042",
+            theirs.as_str(),
+            their_screening.as_str(),
+            "typo at SITE02",
+        ] {
+            assert!(!body.contains(other), "{path} shows {other}");
+        }
+    }
+    let export = |c: &Web| c.get(&format!("/trials/{T}/export/json")).text().unwrap();
+    assert!(export(&c).contains(&mine));
+    let dashboard = c.page(&format!("/trials/{T}/dashboard"));
+    assert!(
+        dashboard.contains("<p class=\"big-number\" id=\"enrolled\">1 of 90</p>"),
+        "{dashboard}"
+    );
+    assert!(!dashboard.contains("Verify the chain"), "{dashboard}");
+    let r = c.get(&format!("/trials/{T}/audit/verify"));
+    assert_eq!(r.status(), 403);
+    assert!(r.text().unwrap().contains("without site limits"));
+
+    // Moved to SITE02 by an admin: the same session sees SITE02 on its next page.
+    let r = app
+        .client
+        .patch(app.url("/api/v1/users/cra"))
+        .bearer_auth(&app.admin)
+        .json(&serde_json::json!({"sites": ["SITE02"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let moved = export(&c);
+    assert!(moved.contains(&theirs), "{moved}");
+    assert!(!moved.contains("SITE01-0001"), "{moved}");
+    assert!(c
+        .page(&format!("/trials/{T}/corrections"))
+        .contains("typo at SITE02"));
+}
+both_backends!(site_monitor_pages);
+
+/// The admin's Sites page: register a site (errors at their inputs), change it; the user
+/// form offers the registered sites.
+fn admin_sites_page(db: TestDb) {
+    let app = TestApp::spawn(db);
+    let a = Web::signed_in(&app, &app.admin);
+    let csrf = a.csrf();
+    let r = a.post(
+        "/admin/sites",
+        &[
+            ("csrf", &csrf),
+            ("code", "BJ/01"),
+            ("name", "北京协和医院"),
+            ("time_zone", "Peking"),
+        ],
+    );
+    assert_eq!(r.status(), 422);
+    let body = r.text().unwrap();
+    assert!(body.contains("id=\"code-error\""), "{body}");
+    assert!(body.contains("id=\"time_zone-error\""), "{body}");
+    assert!(
+        body.contains("value=\"北京协和医院\""),
+        "the values are kept"
+    );
+    let r = a.post(
+        "/admin/sites",
+        &[
+            ("csrf", &csrf),
+            ("code", "BJ01"),
+            ("name", "北京协和医院"),
+            ("time_zone", "Asia/Shanghai"),
+            ("email", ""),
+        ],
+    );
+    assert_eq!(r.status(), 303, "{}", r.text().unwrap());
+    let list = a.page(&location(&r));
+    assert!(
+        list.contains("Site <strong>BJ01</strong> is registered."),
+        "{list}"
+    );
+    assert!(list.contains("北京协和医院") && list.contains("Asia/Shanghai"));
+    // Twice: refused at the code.
+    let r = a.post(
+        "/admin/sites",
+        &[
+            ("csrf", &csrf),
+            ("code", "BJ01"),
+            ("name", "Again"),
+            ("time_zone", "UTC"),
+        ],
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("registered already"));
+    // Change.
+    let form = a.page("/admin/sites/BJ01");
+    assert!(form.contains("value=\"Asia/Shanghai\""), "{form}");
+    let r = a.post(
+        "/admin/sites/BJ01",
+        &[
+            ("csrf", &csrf),
+            ("name", "北京协和医院 (东院)"),
+            ("time_zone", "Asia/Shanghai"),
+            ("email", "gcp@pumch.cn"),
+        ],
+    );
+    assert_eq!(r.status(), 303);
+    let sites: Value = app.get(&app.admin, "/api/v1/sites").json().unwrap();
+    let bj = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "BJ01")
+        .unwrap();
+    assert_eq!(bj["name"], "北京协和医院 (东院)");
+    assert_eq!(bj["email"], "gcp@pumch.cn");
+    // Without CSRF: refused, nothing changed.
+    let r = a.post("/admin/sites/BJ01", &[("name", "x"), ("time_zone", "UTC")]);
+    assert_eq!(r.status(), 403);
+    // The user form offers the registered sites.
+    let admin = a.page("/admin");
+    assert!(
+        admin.contains("<strong>BJ01</strong> (北京协和医院 (东院))"),
+        "{admin}"
+    );
+    // A user of an unregistered site is refused at the sites input, saying how to register.
+    let r = a.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("name", "wang"),
+            ("role", "monitor"),
+            ("sites", "BJ01, BJ02"),
+        ],
+    );
+    assert_eq!(r.status(), 422);
+    assert!(r.text().unwrap().contains("BJ02 is not registered"));
+    let r = a.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("name", "wang"),
+            ("role", "monitor"),
+            ("sites", "BJ01"),
+        ],
+    );
+    assert_eq!(r.status(), 200, "a site-limited monitor");
+}
+both_backends!(admin_sites_page);

@@ -35,10 +35,14 @@ pub enum Action {
     PasswordChanged,
     /// An admin issued a user another bearer token (rotation, or a reset of the password).
     TokenIssued,
+    /// An admin registered a site.
+    SiteCreated,
+    /// An admin changed a site's name, time zone or e-mail.
+    SiteChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 23] = [
         Action::TrialInitialized,
         Action::ScreeningRecorded,
         Action::SubjectRandomized,
@@ -60,6 +64,8 @@ impl Action {
         Action::UserActivated,
         Action::PasswordChanged,
         Action::TokenIssued,
+        Action::SiteCreated,
+        Action::SiteChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +91,8 @@ impl Action {
             Action::UserActivated => "user.activated",
             Action::PasswordChanged => "user.password_changed",
             Action::TokenIssued => "user.token_issued",
+            Action::SiteCreated => "site.created",
+            Action::SiteChanged => "site.changed",
         }
     }
 

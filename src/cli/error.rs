@@ -21,6 +21,9 @@ pub enum CliError {
     /// A user could not be created or revoked.
     #[error(transparent)]
     User(#[from] UserError),
+    /// A site could not be registered or changed.
+    #[error(transparent)]
+    Site(#[from] crate::service::sites::SiteError),
     /// The audit trail or the trial could not be read.
     #[error(transparent)]
     Query(#[from] QueryError),

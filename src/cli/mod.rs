@@ -11,6 +11,7 @@ mod receipt;
 mod schedule;
 mod serve;
 mod simulate;
+mod site;
 mod trial;
 mod user;
 
@@ -168,6 +169,46 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Register a site (audited `site.created`): screenings and users name registered sites.
+    Add {
+        /// The site code screenings and users name, e.g. SITE01.
+        code: String,
+        /// The site's name, any script.
+        #[arg(long)]
+        name: String,
+        /// IANA time zone name, e.g. Asia/Shanghai: the site's users read times in it.
+        #[arg(long)]
+        time_zone: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the registered sites.
+    List {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Change a site's name, time zone or e-mail (audited `site.changed`).
+    Change {
+        code: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        time_zone: Option<String>,
+        #[arg(long, conflicts_with = "no_email")]
+        email: Option<String>,
+        #[arg(long)]
+        no_email: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute every hash of a chain; exit 0 when valid, 1 when not.
     Verify {
@@ -218,6 +259,9 @@ pub enum Command {
     /// Manage users and tokens.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the register of sites (code, name, time zone).
+    #[command(subcommand)]
+    Site(SiteCommand),
     /// Verify the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -320,6 +364,7 @@ pub fn run(
         Command::Backup { to, data } => backup::run(&to, &data),
         Command::Migrate { data } => migrate::run(&data),
         Command::User(command) => user::run(command),
+        Command::Site(command) => site::run(command),
         Command::Audit(command) => audit::run(command),
         Command::Simulate {
             protocol,

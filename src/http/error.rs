@@ -12,6 +12,7 @@ use crate::service::corrections::CorrectionError;
 use crate::service::error::{Internal, Invalid, NotFound, TrialClosed};
 use crate::service::queries::QueryError;
 use crate::service::screening::ScreeningError;
+use crate::service::sites::SiteError;
 use crate::service::trials::TrialError;
 use crate::service::users::UserError;
 use crate::storage::StorageError;
@@ -54,6 +55,8 @@ pub enum ApiError {
     CorrectionPending(String),
     #[error("{0}")]
     NotPending(String),
+    #[error("{0}")]
+    SiteExists(String),
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -97,6 +100,7 @@ impl ApiError {
             ApiError::IdempotencyConflict => "idempotency_conflict",
             ApiError::CorrectionPending(_) => "correction_pending",
             ApiError::NotPending(_) => "not_pending",
+            ApiError::SiteExists(_) => "site_exists",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::SeedUnavailable(_) => "seed_unavailable",
@@ -122,6 +126,7 @@ impl ApiError {
             | ApiError::EnrollmentClosed { .. }
             | ApiError::CorrectionPending(_)
             | ApiError::NotPending(_)
+            | ApiError::SiteExists(_)
             | ApiError::TrialClosed(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType(_) => 415,
@@ -149,6 +154,7 @@ impl ApiError {
             ApiError::IdempotencyConflict => "Idempotency conflict",
             ApiError::CorrectionPending(_) => "Correction pending",
             ApiError::NotPending(_) => "Not pending",
+            ApiError::SiteExists(_) => "Site exists",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::SeedUnavailable(_) => "Seed unavailable",
@@ -313,6 +319,19 @@ impl From<TrialError> for ApiError {
             TrialError::Storage(e) => e.into(),
             TrialError::Internal(e) => e.into(),
             TrialError::Query(e) => e.into(),
+        }
+    }
+}
+
+impl From<SiteError> for ApiError {
+    fn from(e: SiteError) -> Self {
+        match e {
+            SiteError::Denied(e) => e.into(),
+            SiteError::NotFound(e) => e.into(),
+            SiteError::Invalid(e) => e.into(),
+            e @ SiteError::Exists(_) => ApiError::SiteExists(e.to_string()),
+            SiteError::Storage(e) => e.into(),
+            SiteError::Internal(e) => e.into(),
         }
     }
 }

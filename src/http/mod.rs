@@ -21,7 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::error::ApiError;
-use handlers::{audit, corrections, log, ops, screenings, subjects, trials, users};
+use handlers::{audit, corrections, log, ops, screenings, sites, subjects, trials, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -197,7 +197,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                 .service(users::access_review)
                 .service(users::change)
                 .service(users::issue_token)
-                .service(users::revoke),
+                .service(users::revoke)
+                .service(sites::create)
+                .service(sites::list)
+                .service(sites::change),
         );
 }
 

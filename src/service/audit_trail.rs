@@ -1,8 +1,11 @@
 //! The audit trail as monitors read it: entries, head, signed checkpoint, verification, and
 //! the replay of allocations against a revealed seed.
 
+use std::collections::BTreeSet;
+
 use super::{format_time, now, TrialRuntime};
 use crate::access::{Permission, User};
+use crate::audit::Action;
 use crate::service::error::{Internal, Invalid, NotFound};
 use crate::service::queries::QueryError;
 use crate::service::views::{AuditEntryView, AuditHead, AuditVerification};
@@ -10,6 +13,70 @@ use crate::storage::{self, repo, DbConnection};
 
 fn require_monitor(user: &User) -> Result<(), QueryError> {
     Ok(user.require_permission(Permission::Monitor)?)
+}
+
+/// Whole-chain evidence (checkpoint, verification): monitors without site limits.
+fn require_whole_chain(user: &User) -> Result<(), QueryError> {
+    Ok(user.require_permission(Permission::VerifyLog)?)
+}
+
+/// Actions about the trial as a whole, naming no patient: a site-limited monitor sees them
+/// (what protocol is in force, when the trial closed). Any other entry that names no patient
+/// of theirs is not shown to them.
+const TRIAL_LEVEL: [Action; 5] = [
+    Action::TrialInitialized,
+    Action::ProtocolAmended,
+    Action::TrialClosed,
+    Action::SeedRevealed,
+    Action::LogStarted,
+];
+
+/// Which entries of a trial's chain a site-limited monitor may read: those whose data names
+/// one of their sites, or a subject or screening of one, and the trial-level ones.
+struct SiteScope {
+    subjects: BTreeSet<String>,
+    screenings: BTreeSet<String>,
+}
+
+impl SiteScope {
+    fn of(conn: &mut DbConnection, trial_id: &str, user: &User) -> Result<Self, QueryError> {
+        Ok(SiteScope {
+            subjects: repo::subjects::list(conn, trial_id)?
+                .into_iter()
+                .filter(|s| user.may_access_site(&s.site))
+                .map(|s| s.id)
+                .collect(),
+            screenings: repo::screenings::list_all(conn, trial_id)?
+                .into_iter()
+                .filter(|s| user.may_access_site(&s.site))
+                .map(|s| s.id)
+                .collect(),
+        })
+    }
+
+    fn shows(&self, user: &User, action: &str, record: &str) -> bool {
+        let record: serde_json::Value = serde_json::from_str(record).unwrap_or_default();
+        let data = &record["data"];
+        let text = |key: &str| data.get(key).map(|v| v.as_str().unwrap_or(""));
+        if let Some(site) = text("site") {
+            return user.may_access_site(site);
+        }
+        if let Some(subject) = text("subject_id") {
+            return self.subjects.contains(subject);
+        }
+        let screenings: Vec<&str> = ["screening_id", "corrects", "old_screening_id"]
+            .into_iter()
+            .filter_map(text)
+            .collect();
+        if !screenings.is_empty() {
+            return screenings.iter().all(|s| self.screenings.contains(*s));
+        }
+        // Naming a patient without a site would be a record we cannot place: not shown.
+        if text("patient_ref").is_some() {
+            return false;
+        }
+        Action::parse(action).is_some_and(|a| TRIAL_LEVEL.contains(&a))
+    }
 }
 
 pub fn entries(
@@ -28,7 +95,30 @@ pub fn entries(
     if after < 0 {
         return Err(Invalid::field("after", "must not be negative").into());
     }
-    Ok(storage::read_audit(conn, &trial.protocol.id, after, limit)?
+    let trial_id = &trial.protocol.id;
+    let found = if user.is_site_limited() {
+        // Read on past other sites' entries until a page of the user's is full.
+        let scope = SiteScope::of(conn, trial_id, user)?;
+        let mut found = Vec::new();
+        let mut from = after;
+        loop {
+            let page = storage::read_audit(conn, trial_id, from, limit)?;
+            let Some(last) = page.last() else { break };
+            from = last.seq;
+            found.extend(
+                page.into_iter()
+                    .filter(|e| scope.shows(user, &e.action, &e.record)),
+            );
+            if found.len() as i64 >= limit {
+                found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                break;
+            }
+        }
+        found
+    } else {
+        storage::read_audit(conn, trial_id, after, limit)?
+    };
+    Ok(found
         .into_iter()
         .map(|e| AuditEntryView {
             seq: e.seq,
@@ -63,7 +153,7 @@ pub fn checkpoint(
     user: &User,
     key: &ed25519_dalek::SigningKey,
 ) -> Result<crate::audit::checkpoint::Checkpoint, QueryError> {
-    require_monitor(user)?;
+    require_whole_chain(user)?;
     let head = storage::audit_head(conn, &trial.protocol.id)?;
     let at = format_time(now());
     Ok(crate::audit::checkpoint::sign(
@@ -81,7 +171,7 @@ pub fn verify(
     trial: &TrialRuntime,
     user: &User,
 ) -> Result<AuditVerification, QueryError> {
-    require_monitor(user)?;
+    require_whole_chain(user)?;
     verify_chain(conn, &trial.protocol.id, None)
 }
 

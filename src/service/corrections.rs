@@ -510,15 +510,28 @@ pub fn list_corrections(
     Ok(out)
 }
 
-/// The trial's deviations, in the order they were recorded (monitor).
+/// The trial's deviations, in the order they were recorded (monitor; a site-limited one: of
+/// their sites' subjects).
 pub fn list_deviations(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
     user: &User,
 ) -> Result<Vec<DeviationView>, crate::service::queries::QueryError> {
     user.require_permission(Permission::Monitor)?;
-    Ok(repo::corrections::deviations(conn, &trial.protocol.id)?
+    let trial_id = &trial.protocol.id;
+    let deviations = repo::corrections::deviations(conn, trial_id)?;
+    if !user.is_site_limited() {
+        return Ok(deviations.into_iter().map(DeviationView::from).collect());
+    }
+    // A site-limited monitor: the deviations of their sites' subjects.
+    let ours: std::collections::BTreeSet<String> = repo::subjects::list(conn, trial_id)?
         .into_iter()
+        .filter(|s| user.may_access_site(&s.site))
+        .map(|s| s.id)
+        .collect();
+    Ok(deviations
+        .into_iter()
+        .filter(|d| ours.contains(&d.subject_id))
         .map(DeviationView::from)
         .collect())
 }

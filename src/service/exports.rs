@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use super::allocation::allocation_view;
 use super::corrections::DeviationView;
 use super::csv_cell;
-use super::queries::{balance_of, revealed_seed, subject_blocks, trial_detail, SubjectBlocks};
+use super::queries::{
+    balance_of, of_users_sites, revealed_seed, subject_blocks, trial_detail, SubjectBlocks,
+};
 use super::{format_time, TrialRuntime};
 use crate::access::{Permission, User};
 use crate::protocol::{CorrectionStatus, SubjectStatus, TrialStatus};
@@ -68,12 +70,16 @@ fn export_snapshot(
     format: ExportFormat,
 ) -> Result<Vec<u8>, QueryError> {
     let trial_id = &trial.protocol.id;
-    let subjects = repo::subjects::list(conn, trial_id)?;
+    // A site-limited monitor's export holds their sites' subjects, screenings and deviations.
+    let subjects = of_users_sites(user, repo::subjects::list(conn, trial_id)?, |s| &s.site);
     let revealed = revealed_seed(conn, trial_id)?;
     let blocks = revealed
         .as_ref()
         .map(|seed| subject_blocks(&trial.protocol, seed, &subjects));
-    let deviations = repo::corrections::deviations(conn, trial_id)?;
+    let deviations: Vec<_> = repo::corrections::deviations(conn, trial_id)?
+        .into_iter()
+        .filter(|d| subjects.iter().any(|s| s.id == d.subject_id))
+        .collect();
     match format {
         ExportFormat::Csv => subjects_csv(trial, &subjects, &deviations, blocks.as_ref()),
         ExportFormat::Json => {
@@ -90,7 +96,9 @@ fn export_snapshot(
                     .into_iter()
                     .map(|d| (d.screening_id, d.decision))
                     .collect();
-            for row in repo::screenings::list_all(conn, trial_id)? {
+            for row in of_users_sites(user, repo::screenings::list_all(conn, trial_id)?, |r| {
+                &r.site
+            }) {
                 let is_latest = latest.contains(&row.id);
                 let decision = decisions.get(&row.id).copied();
                 screenings.push(ScreeningView::from_row(&row, is_latest, None, decision)?);

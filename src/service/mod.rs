@@ -21,6 +21,7 @@ pub mod receipts;
 pub mod screening;
 pub mod setup;
 pub mod signatures;
+pub mod sites;
 pub mod trials;
 pub mod users;
 pub mod views;

@@ -302,6 +302,17 @@ pub fn get_subject(
     Ok(allocation_view(&trial.protocol, &s))
 }
 
+/// The rows of the user's sites: all of them for a user without site limits. Monitoring views
+/// (balance, flow, exports, audit) of a site-limited monitor are made of these only.
+pub fn of_users_sites<T>(user: &User, rows: Vec<T>, site: impl Fn(&T) -> &str) -> Vec<T> {
+    if !user.is_site_limited() {
+        return rows;
+    }
+    rows.into_iter()
+        .filter(|r| user.may_access_site(site(r)))
+        .collect()
+}
+
 pub fn balance(
     conn: &mut DbConnection,
     trial: &TrialRuntime,
@@ -309,7 +320,7 @@ pub fn balance(
 ) -> Result<Balance, QueryError> {
     user.require_permission(Permission::Monitor)?;
     let p = &trial.protocol;
-    let subjects = repo::subjects::list(conn, &p.id)?;
+    let subjects = of_users_sites(user, repo::subjects::list(conn, &p.id)?, |s| &s.site);
     let revealed = revealed_seed(conn, &p.id)?;
     Ok(balance_of(p, &subjects, revealed.as_ref()))
 }
@@ -359,8 +370,12 @@ pub fn flow(
 
     user.require_permission(Permission::Monitor)?;
     let p = &trial.protocol;
-    let latest = repo::screenings::latest_per_patient(conn, &p.id)?;
-    let subjects = repo::subjects::list(conn, &p.id)?;
+    let latest = of_users_sites(
+        user,
+        repo::screenings::latest_per_patient(conn, &p.id)?,
+        |r| &r.site,
+    );
+    let subjects = of_users_sites(user, repo::subjects::list(conn, &p.id)?, |s| &s.site);
     let randomized: BTreeMap<(&str, &str), &models::Subject> = subjects
         .iter()
         .map(|s| ((s.site.as_str(), s.patient_ref.as_str()), s))

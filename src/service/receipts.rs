@@ -50,7 +50,7 @@ pub fn checkpoint(
     user: &User,
     signer: &LogSigner<'_>,
 ) -> Result<String, QueryError> {
-    user.require_permission(Permission::Monitor)?;
+    user.require_permission(Permission::VerifyLog)?;
     let id = &trial.protocol.id;
     let (size, root) = storage::read_transaction(conn, |c| {
         let size = storage::log_size(c, id)?;
@@ -66,7 +66,7 @@ pub fn consistency(
     from: u64,
     to: u64,
 ) -> Result<ConsistencyProof, QueryError> {
-    user.require_permission(Permission::Monitor)?;
+    user.require_permission(Permission::VerifyLog)?;
     let proof = storage::log_consistency(conn, &trial.protocol.id, from, to)
         .map_err(|e| proof_error(e, if from > to { "from" } else { "to" }))?;
     Ok(ConsistencyProof {
@@ -83,7 +83,7 @@ pub fn inclusion(
     seq: i64,
     size: u64,
 ) -> Result<InclusionProof, QueryError> {
-    user.require_permission(Permission::Monitor)?;
+    user.require_permission(Permission::VerifyLog)?;
     let id = &trial.protocol.id;
     let index = crate::audit::merkle::leaf_index(seq)
         .map_err(|e| QueryError::from(Invalid::field("seq", e.to_string())))?;

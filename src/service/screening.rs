@@ -139,7 +139,23 @@ pub fn record_once(
     let at = now();
     // Evaluated before taking the lock; again inside it only if another server has amended
     // the protocol since this one cached it.
-    let evaluated = evaluate_request(&trial.protocol, raw, at.date())?;
+    // A site must be registered (reported with every other problem of the request).
+    let unregistered = match raw.site.as_deref() {
+        Some(site) => super::sites::unregistered_site(conn, site)?,
+        None => None,
+    };
+    let evaluated =
+        evaluate_request(&trial.protocol, raw, at.date()).map_err(|Invalid(mut e)| {
+            if let Some(u) = &unregistered {
+                if !e.iter().any(|f| f.field == "site") {
+                    e.push(u.clone());
+                }
+            }
+            Invalid(e)
+        })?;
+    if let Some(u) = unregistered {
+        return Err(Invalid(vec![u]).into());
+    }
     user.require_site(&evaluated.0.site)?;
     let trial_id = trial.protocol.id.as_str();
     let submitted =

@@ -64,6 +64,15 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
 }
 
+/// A site code: 1–64 letters, digits, '-', '_' or '.' (as screenings name sites).
+pub fn valid_site_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= crate::eligibility::MAX_REF_LEN
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// Checks a new user's fields, naming every bad one.
 pub fn validate_new_user(
     name: &str,
@@ -86,12 +95,7 @@ pub fn validate_new_user(
     }
     let mut unique = BTreeSet::new();
     for (i, site) in sites.iter().enumerate() {
-        let ok = !site.is_empty()
-            && site.len() <= crate::eligibility::MAX_REF_LEN
-            && site
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if !ok {
+        if !valid_site_code(site) {
             errors.push(FieldError::new(
                 format!("sites[{i}]"),
                 "may contain only letters, digits, '-', '_' and '.'",
@@ -100,16 +104,11 @@ pub fn validate_new_user(
             errors.push(FieldError::new(format!("sites[{i}]"), "is listed twice"));
         }
     }
-    // Site limits are for the roles that act on patients. An admin manages the whole server;
-    // a monitor's views are trial-wide, which a site-limited user may not open.
+    // An admin manages the whole server; every other role may be limited to sites (a
+    // site-limited monitor, e.g. a CRA, sees the trial-wide views restricted to its sites).
     let refused = match role {
         _ if sites.is_empty() => None,
         Some(Role::Admin) => Some("must be empty for an admin: admins are never limited to sites"),
-        Some(Role::Monitor) => Some(
-            "must be empty for a monitor: a site-limited monitor could open none of the \
-             trial-wide views; site-limited monitors come with the sites register in a later \
-             release",
-        ),
         _ => None,
     };
     if let Some(message) = refused {
@@ -135,6 +134,16 @@ pub const MAX_FULL_NAME_CHARS: usize = 200;
 
 /// A full name as stored: trimmed, NFC, any script; no control or reordering character.
 fn checked_full_name(text: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    checked_display_name("full_name", text, errors)
+}
+
+/// A name people read (a person's, a site's) as stored: trimmed, NFC, any script, 1–200
+/// characters; no control or reordering character. A problem is named by `field`.
+pub(crate) fn checked_display_name(
+    field: &str,
+    text: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
     use unicode_normalization::UnicodeNormalization;
     let name: String = text.trim().nfc().collect();
     let count = name.chars().count();
@@ -154,14 +163,15 @@ fn checked_full_name(text: &str, errors: &mut Vec<FieldError>) -> Option<String>
     };
     match problem {
         Some(p) => {
-            errors.push(FieldError::new("full_name", p));
+            errors.push(FieldError::new(field, p));
             None
         }
         None => Some(name),
     }
 }
 
-fn checked_email(text: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+/// An e-mail address as stored (trimmed).
+pub(crate) fn checked_email(text: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     let email = text.trim();
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -238,6 +248,7 @@ pub fn create_account(
         .expires_at
         .as_deref()
         .and_then(|e| checked_expiry(e, &mut errors));
+    errors.extend(super::sites::unregistered(conn, "sites", sites)?);
     if !errors.is_empty() {
         return Err(Invalid(errors).into());
     }
@@ -501,6 +512,9 @@ pub fn change(
         let checked = validate_new_user(name, role, &sites)
             .map_err(|Invalid(e)| errors.extend(e))
             .ok();
+        if change.sites.is_some() {
+            errors.extend(super::sites::unregistered(c, "sites", &sites)?);
+        }
         let full_name = match &change.full_name {
             Some(n) => checked_full_name(n, &mut errors),
             None => Some(row.full_name.clone()),
@@ -620,14 +634,18 @@ mod tests {
     }
 
     #[test]
-    fn only_investigators_and_pharmacists_are_site_limited() {
+    fn every_role_but_admin_may_be_site_limited() {
         assert!(fields("investigator", &["SITE01"]).is_empty());
         assert!(fields("pharmacist", &["SITE01", "SITE02"]).is_empty());
+        assert!(fields("monitor", &["SITE01"]).is_empty());
         assert_eq!(fields("admin", &["SITE01"]), ["sites"]);
-        assert_eq!(fields("monitor", &["SITE01"]), ["sites"]);
         assert!(fields("admin", &[]).is_empty());
         assert!(fields("monitor", &[]).is_empty());
         // A bad site is still named by its index, once.
-        assert_eq!(fields("monitor", &["SITE/1"]), ["sites[0]", "sites"]);
+        assert_eq!(fields("admin", &["SITE/1"]), ["sites[0]", "sites"]);
+        assert_eq!(
+            fields("monitor", &["SITE/1", "S1", "S1"]),
+            ["sites[0]", "sites[2]"]
+        );
     }
 }

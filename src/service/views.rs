@@ -276,6 +276,22 @@ pub struct RevokedUser {
     pub revoked_tokens: i64,
 }
 
+/// A registered site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SiteView {
+    /// What screenings and users name, e.g. `SITE01`.
+    pub code: String,
+    /// Any script, e.g. `北京协和医院`.
+    pub name: String,
+    /// IANA time zone name, e.g. `Asia/Shanghai`: the site's users read times in it.
+    pub time_zone: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
+}
+
 /// A user as the admin's list shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserSummary {

@@ -9,8 +9,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{
-    audit_entries, audit_heads, correction_decisions, deviations, screenings, subjects, tokens,
-    trials, users, web_sessions,
+    audit_entries, audit_heads, correction_decisions, deviations, screenings, sites, subjects,
+    tokens, trials, users, web_sessions,
 };
 use crate::access::Role;
 use crate::audit::{AsStoredEntry, StoredEntry};
@@ -76,6 +76,21 @@ pub struct User {
     /// Argon2id PHC string; `None` until the account is activated.
     pub password_hash: Option<String>,
     pub password_set_at: Option<NaiveDateTime>,
+}
+
+/// A registered site: its code (what screenings and users name), name and time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = sites, primary_key(code))]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct Site {
+    pub code: String,
+    /// Any script (NFC).
+    pub name: String,
+    /// An IANA time zone name, e.g. `Asia/Shanghai`.
+    pub time_zone: String,
+    pub email: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub changed_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]

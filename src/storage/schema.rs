@@ -49,6 +49,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    sites (code) {
+        code -> Text,
+        name -> Text,
+        time_zone -> Text,
+        email -> Nullable<Text>,
+        created_at -> Timestamp,
+        changed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     tokens (token_hash) {
         token_hash -> Text,
         user_name -> Text,
@@ -200,6 +211,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     protocol_versions,
     trials,
     users,
+    sites,
     tokens,
     screenings,
     subjects,

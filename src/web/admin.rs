@@ -17,8 +17,8 @@ use crate::eligibility::FieldError;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::protocol::TrialStatus;
-use crate::service::views::{AccountStatus, TrialSummary, UserSummary};
-use crate::service::{queries, trials, users};
+use crate::service::views::{AccountStatus, SiteView, TrialSummary, UserSummary};
+use crate::service::{queries, sites, trials, users};
 
 #[derive(Debug, Deserialize)]
 pub struct Flash {
@@ -62,7 +62,7 @@ pub(super) fn field_error(l: Lang, errors: &[FieldError], name: &str) -> Markup 
     }
 }
 
-fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
+fn user_form(s: &WebSession, sites: &[SiteView], fields: &Fields, errors: &[FieldError]) -> Markup {
     let role = fields.value("role");
     let invalid = |n: &str| (!errors_at(errors, n).is_empty()).then_some("true");
     let l = s.lang;
@@ -85,6 +85,18 @@ fn user_form(s: &WebSession, fields: &Fields, errors: &[FieldError]) -> Markup {
                         input #sites name="sites" value=(fields.value("sites")) autocomplete="off"
                             aria-invalid=[invalid("sites")] aria-describedby="sites-hint";
                         p.hint #sites-hint { (t(l, "admin-sites-hint")) }
+                        p.hint #sites-registered {
+                            @if sites.is_empty() {
+                                (t(l, "admin-no-site-yet")) a href="/admin/sites" { (t(l, "admin-register-sites")) } (t(l, "admin-no-site-yet-end"))
+                            } @else {
+                                (t(l, "admin-registered"))
+                                @for (i, site) in sites.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    strong { (site.code) } " (" (site.name) ")"
+                                }
+                                " · " a href="/admin/sites" { (t(l, "nav-sites")) }
+                            }
+                        }
                         (field_error(l, errors, "sites"))
                     }
                 }
@@ -126,6 +138,7 @@ struct TrialRow {
 
 fn home_page(
     s: &WebSession,
+    sites: &[SiteView],
     list: &[UserSummary],
     trials: &[TrialRow],
     fields: &Fields,
@@ -137,7 +150,7 @@ fn home_page(
     let body = html! {
         h1 { (t(l, "nav-admin")) }
         @if let Some(f) = flash { (f) }
-        (user_form(s, fields, errors))
+        (user_form(s, sites, fields, errors))
         section aria-labelledby="users-title" {
             h2 #users-title { (t(l, "admin-users")) }
             p { a href="/admin/access-review.csv" download { (t(l, "admin-access-review")) }
@@ -194,14 +207,18 @@ fn home_page(
     page(&t(l, "nav-admin"), Some(s), None, body)
 }
 
-async fn lists(
-    state: &web::Data<AppState>,
-    s: &WebSession,
-) -> Result<(Vec<UserSummary>, Vec<TrialRow>), WebError> {
+/// Users, trials and the registered sites (which the user form offers).
+type Lists = (Vec<UserSummary>, Vec<TrialRow>, Vec<SiteView>);
+
+async fn lists(state: &web::Data<AppState>, s: &WebSession) -> Result<Lists, WebError> {
     let trials = state.trials.clone();
-    let (users, summaries) = s
+    let (users, summaries, sites) = s
         .db(state, move |c, user| {
-            Ok::<_, ApiError>((users::list(c, user)?, queries::list_trials(c, &trials)?))
+            Ok::<_, ApiError>((
+                users::list(c, user)?,
+                queries::list_trials(c, &trials)?,
+                sites::list(c, user)?,
+            ))
         })
         .await?;
     let rows = summaries
@@ -218,7 +235,7 @@ async fn lists(
             }
         })
         .collect();
-    Ok((users, rows))
+    Ok((users, rows, sites))
 }
 
 /// The access review as a CSV download (the API's `GET /users/access-review?format=csv`).
@@ -245,7 +262,7 @@ pub async fn home(
     flash: web::Query<Flash>,
 ) -> Result<HttpResponse, WebError> {
     session.require(Permission::ManageUsers)?;
-    let (list, trials) = lists(&state, &session).await?;
+    let (list, trials, sites) = lists(&state, &session).await?;
     // Nothing typed into the address comes back: a notice names only a user the server
     // knows to be revoked or a trial it knows to be closed, as the server spells them.
     let flash = flash.into_inner();
@@ -285,6 +302,7 @@ pub async fn home(
     fields.set("role", Role::Investigator.as_str());
     Ok(templates::ok(home_page(
         &session,
+        &sites,
         &list,
         &trials,
         &fields,
@@ -367,10 +385,10 @@ pub async fn create_user(
                     }
                 })
                 .collect();
-            let (list, trials) = lists(&state, &session).await?;
+            let (list, trials, sites) = lists(&state, &session).await?;
             Ok(templates::respond(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                home_page(&session, &list, &trials, &fields, &errors, None),
+                home_page(&session, &sites, &list, &trials, &fields, &errors, None),
             ))
         }
         Err(e) => Err(e),

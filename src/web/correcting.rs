@@ -43,7 +43,7 @@ pub async fn form(
     let (trial_id, id) = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let s = load(&state, &session, &trial, id).await?;
-    let mut fields = sf::initial(crate::service::now().date(), &session.user.sites);
+    let mut fields = sf::initial(session.today(), &session.user.sites);
     sf::fill_from(&mut fields, &s.input);
     // A correction keeps what the screening confirmed as typed, unless it is unticked.
     for lab in s.input.confirm_implausible.iter().flatten() {

@@ -154,7 +154,7 @@ fn queue_page(
                 }
                 dl.facts {
                     dt { (t(l, "trials-status")) } dd { (status_text(l, c.screening.correction_status.unwrap_or(CorrectionStatus::Pending))) }
-                    dt { (t(l, "corrected-by")) } dd { (c.screening.screened_by) (t(l, "meta-on")) (templates::when(&c.screening.screened_at)) }
+                    dt { (t(l, "corrected-by")) } dd { (c.screening.screened_by) (t(l, "meta-on")) (session.when_at(&c.screening.site, &c.screening.screened_at)) }
                     dt { (t(l, "col-reason")) } dd.reason { (c.reason) }
                     dt { (t(l, "col-outcome")) } dd { (templates::outcome_badge(l, c.previous_outcome)) " → " (templates::outcome_badge(l, c.screening.outcome)) }
                 }
@@ -175,7 +175,7 @@ fn queue_page(
                                 tr {
                                     td { a href=(format!("/trials/{trial_id}/subjects/{}", d.subject_id)) { (d.subject_id) } }
                                     td { (deviation_text(l, d.kind)) }
-                                    td { (templates::when(&d.recorded_at)) }
+                                    td { (session.when(&d.recorded_at)) }
                                     td { code { (d.screening_id) } }
                                 }
                             }
@@ -196,12 +196,8 @@ async fn load(
     session
         .db(state, move |c, user| {
             let pending = corrections::list_corrections(c, &trial, user, false)?;
-            // A site-limited monitor sees the queue of their sites; deviations are trial-wide.
-            let deviations = if user.is_site_limited() {
-                Vec::new()
-            } else {
-                corrections::list_deviations(c, &trial, user)?
-            };
+            // A site-limited monitor sees the queue and deviations of their sites.
+            let deviations = corrections::list_deviations(c, &trial, user)?;
             Ok::<_, crate::service::queries::QueryError>((pending, deviations))
         })
         .await

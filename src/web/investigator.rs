@@ -247,11 +247,12 @@ pub(super) struct Completing {
     needed: Vec<sf::Needed>,
 }
 
-fn still_needed(l: Lang, c: &Completing) -> Markup {
+fn still_needed(s: &WebSession, c: &Completing) -> Markup {
+    let l = s.lang;
     html! {
         div.notice.warn.still-needed aria-labelledby="still-needed-title" {
             p { (t(l, "completing")) " " strong { (c.view.patient_ref) } (t(l, "completing-of")) (c.view.screening_date)
-                (ta(l, "completing-recorded", &[("at", templates::when(&c.view.screened_at).into()), ("by", c.view.screened_by.as_str().into())]))
+                (ta(l, "completing-recorded", &[("at", s.when_at(&c.view.site, &c.view.screened_at).into()), ("by", c.view.screened_by.as_str().into())]))
                 (t(l, "completing-explained")) }
             h2 #still-needed-title { (t(l, "still-needed")) }
             ul {
@@ -326,7 +327,7 @@ pub(super) fn screening_form(
         h1 { (title) }
         p.lead { (trial.protocol.title_in(l)) }
         (d.summary(problem))
-        @if let Some(c) = completing { (still_needed(l, c)) }
+        @if let Some(c) = completing { (still_needed(s, c)) }
         @if let Some(v) = correcting { (correcting_notice(l, v)) }
         form method="post" action=(action) novalidate {
             (csrf_field(s))
@@ -466,7 +467,7 @@ pub async fn new_screening(
             body,
         )));
     }
-    let mut fields = sf::initial(crate::service::now().date(), &session.user.sites);
+    let mut fields = sf::initial(session.today(), &session.user.sites);
     let completing = match query.into_inner().from.filter(|f| !f.is_empty()) {
         Some(id) => {
             let tr = trial.clone();
@@ -653,12 +654,12 @@ pub async fn result(
         dl.meta {
             dt { (t(l, "label-site")) } dd { (v.site) }
             dt { (t(l, "label-screening-date")) } dd { (v.screening_date) }
-            dt { (t(l, "meta-recorded")) } dd { (templates::when(&v.screened_at)) (t(l, "meta-by")) (v.screened_by) }
+            dt { (t(l, "meta-recorded")) } dd { (session.when_at(&v.site, &v.screened_at)) (t(l, "meta-by")) (v.screened_by) }
             @if let Some(a) = &subject {
                 dt { (t(l, "meta-randomized-as")) }
                 dd { a href=(format!("/trials/{trial_id}/subjects/{}", a.subject_id)) { (a.subject_id) }
                     @if a.status == SubjectStatus::Withdrawn {
-                        (t(l, "meta-withdrawn")) @if let Some(at) = &a.withdrawn_at { (t(l, "meta-on")) (templates::when(at)) }
+                        (t(l, "meta-withdrawn")) @if let Some(at) = &a.withdrawn_at { (t(l, "meta-on")) (session.when_at(&a.site, at)) }
                     } }
             }
         }

@@ -230,6 +230,7 @@ pub fn error_title(lang: Lang, error: &ApiError) -> String {
         ApiError::IdempotencyConflict => "title-idempotency-conflict",
         ApiError::CorrectionPending(_) => "title-correction-pending",
         ApiError::NotPending(_) => "title-not-pending",
+        ApiError::SiteExists(_) => "title-site-exists",
         ApiError::PayloadTooLarge { .. } => "title-payload-too-large",
         ApiError::UnsupportedMediaType(_) => "title-unsupported-media-type",
         ApiError::SeedUnavailable(_) => "title-seed-unavailable",

@@ -27,6 +27,7 @@ mod screening_form;
 mod session;
 mod signature;
 mod signin;
+mod sites;
 mod templates;
 mod viewer;
 mod withdrawal;
@@ -192,6 +193,16 @@ pub fn configure(settings: &WebSettings) -> impl FnOnce(&mut web::ServiceConfig)
                 .route(
                     "/admin/users/{name}/token",
                     web::post().to(accounts::issue_token),
+                )
+                .service(
+                    web::resource("/admin/sites")
+                        .route(web::get().to(sites::list))
+                        .route(web::post().to(sites::create)),
+                )
+                .service(
+                    web::resource("/admin/sites/{code}")
+                        .route(web::get().to(sites::change_form))
+                        .route(web::post().to(sites::change)),
                 )
                 .service(
                     web::resource("/admin/users/{name}/revoke")

@@ -143,7 +143,8 @@ fn balance_section(l: Lang, trial: &TrialRuntime, b: &Balance) -> Markup {
     }
 }
 
-fn audit_section(l: Lang, trial_id: &str, head: &AuditHead) -> Markup {
+/// `verify`: whether the viewer may verify the whole chain (not a site-limited monitor).
+fn audit_section(l: Lang, trial_id: &str, head: &AuditHead, verify: bool) -> Markup {
     html! {
         section aria-labelledby="audit-title" {
             h2 #audit-title { (t(l, "audit-title")) }
@@ -154,8 +155,10 @@ fn audit_section(l: Lang, trial_id: &str, head: &AuditHead) -> Markup {
             }
             p.hint { (t(l, "audit-record-head")) }
             div.actions {
-                form method="get" action=(format!("/trials/{trial_id}/audit/verify")) {
-                    button.primary type="submit" { (t(l, "audit-verify")) }
+                @if verify {
+                    form method="get" action=(format!("/trials/{trial_id}/audit/verify")) {
+                        button.primary type="submit" { (t(l, "audit-verify")) }
+                    }
                 }
                 a href=(format!("/trials/{trial_id}/audit")) { (t(l, "audit-browse")) }
             }
@@ -261,7 +264,7 @@ pub async fn dashboard(
         }
         (flow_section(l, &trial, &d.flow))
         (balance_section(l, &trial, b))
-        (audit_section(l, &trial_id, &d.head))
+        (audit_section(l, &trial_id, &d.head, session.may(Permission::VerifyLog)))
         (exports_section(l, &trial_id))
     };
     Ok(templates::ok(page(
@@ -335,7 +338,7 @@ pub async fn audit_log(
                     @for e in &entries {
                         tr {
                             td.num { (e.seq) }
-                            td { (templates::when(&e.at)) }
+                            td { (session.when(&e.at)) }
                             td { (e.actor) " (" (e.role) ")" }
                             td { code { (e.action) } }
                             td {
@@ -373,7 +376,7 @@ pub async fn verify(
     session: WebSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    session.require(Permission::Monitor)?;
+    session.require(Permission::VerifyLog)?;
     let trial_id = path.into_inner();
     let trial = state.trials.get(&trial_id).map_err(|e| session.fail(e))?;
     let v = session

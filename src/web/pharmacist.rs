@@ -13,6 +13,7 @@ use super::i18n::{t, ta, Lang};
 use super::session::WebSession;
 use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
+use super::viewer::Viewer;
 use crate::access::{Permission, Role};
 use crate::audit::signature::Meaning;
 use crate::eligibility::Outcome;
@@ -255,7 +256,8 @@ pub(super) fn arm_name<'a>(l: Lang, trial: &'a TrialRuntime, a: &'a Allocation) 
         .map_or(a.arm_name.as_str(), |arm| arm.name_in(l))
 }
 
-fn card(l: Lang, trial: &TrialRuntime, a: &Allocation, s: &ScreeningView) -> maud::Markup {
+fn card(viewer: &Viewer, trial: &TrialRuntime, a: &Allocation, s: &ScreeningView) -> maud::Markup {
+    let l = viewer.lang;
     let trial_id = &trial.protocol.id;
     html! {
         article.card.allocation aria-labelledby="allocation-title" {
@@ -266,19 +268,19 @@ fn card(l: Lang, trial: &TrialRuntime, a: &Allocation, s: &ScreeningView) -> mau
                 dt { (t(l, "col-patient")) } dd { (a.patient_ref) (ta(l, "card-site", &[("site", a.site.as_str().into())])) }
                 dt { (t(l, "card-identity")) } dd.identity {
                     (s.initials.as_deref().unwrap_or("—")) " · " (s.birth_date) " · " (sex_text(l, s.sex)) }
-                dt { (t(l, "col-randomized")) } dd { (templates::when(&a.randomized_at)) }
+                dt { (t(l, "col-randomized")) } dd { (viewer.when_at(&a.site, &a.randomized_at)) }
                 dt { (t(l, "col-by")) } dd { (a.randomized_by) }
                 dt { (t(l, "trials-trial")) } dd { (trial_id) }
                 @if let Some(sig) = &a.randomization_signature {
-                    (signature::manifestation(l, &t(l, "sig-signature"), sig))
+                    (signature::manifestation(l, &t(l, "sig-signature"), sig, &viewer.when_at(&a.site, &sig.signed_at)))
                 }
                 @if a.status == SubjectStatus::Withdrawn {
                     dt { (t(l, "trials-status")) } dd.withdrawn { (t(l, "status-withdrawn"))
-                        @if let Some(w) = &a.withdrawn_at { (t(l, "meta-on")) (templates::when(w)) }
+                        @if let Some(w) = &a.withdrawn_at { (t(l, "meta-on")) (viewer.when_at(&a.site, w)) }
                         @if let Some(by) = &a.withdrawn_by { (t(l, "meta-by")) (by) } }
                     @if let Some(reason) = &a.withdrawal_reason { dt { (t(l, "col-reason")) } dd.reason { (reason) } }
                     @if let Some(sig) = &a.withdrawal_signature {
-                        (signature::manifestation(l, &t(l, "sig-withdrawal-signature"), sig))
+                        (signature::manifestation(l, &t(l, "sig-withdrawal-signature"), sig, &viewer.when_at(&a.site, &sig.signed_at)))
                     }
                 }
             }
@@ -302,7 +304,7 @@ pub async fn card_page(
         .await?;
     let l = session.lang;
     let body = html! {
-        (card(l, &trial, &a, &screening))
+        (card(&session, &trial, &a, &screening))
         p.no-print {
             (t(l, "receipt-explained"))
             code { "trialgate receipt verify FILE --public-key KEY" } (t(l, "full-stop"))
@@ -389,7 +391,7 @@ pub async fn subjects(
                                 td { (a.patient_ref) }
                                 td { (a.site) }
                                 td { (arm_name(l, &trial, a)) }
-                                td { (templates::when(&a.randomized_at)) }
+                                td { (session.when_at(&a.site, &a.randomized_at)) }
                                 td { (a.randomized_by) }
                                 td { (if a.status == SubjectStatus::Withdrawn { t(l, "status-withdrawn") } else { t(l, "status-on-study") }) }
                             }

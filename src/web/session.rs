@@ -125,9 +125,16 @@ impl WebSession {
                 only_trial: only_trial(state),
                 trial,
                 lang,
+                zones: Default::default(),
             },
             id,
         }
+    }
+
+    /// With the time zones of the user's sites, for the times its pages show.
+    pub(super) fn with_zones(mut self, zones: crate::local_time::SiteZones) -> Self {
+        self.viewer.zones = zones;
+        self
     }
 }
 
@@ -162,12 +169,13 @@ impl FromRequest for WebSession {
                     None => None,
                 };
                 let lang = users::language(c, &user)?;
-                Ok(Some((user, trial, lang)))
+                let zones = crate::service::sites::zones_of(c, &user)?;
+                Ok(Some((user, trial, lang, zones)))
             })
             .await?;
-            let (user, trial, lang) = found.ok_or(WebError::SignIn)?;
+            let (user, trial, lang, zones) = found.ok_or(WebError::SignIn)?;
             let lang = lang.unwrap_or(browser_lang);
-            Ok(WebSession::new(user, id, &state, trial, lang))
+            Ok(WebSession::new(user, id, &state, trial, lang).with_zones(zones))
         })
     }
 }

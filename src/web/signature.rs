@@ -9,7 +9,6 @@ use maud::{html, Markup};
 use super::form::Fields;
 use super::i18n::{t, ta, Lang};
 use super::session::WebSession;
-use super::templates;
 use crate::audit::signature::{Meaning, Signature};
 use crate::http::error::ApiError;
 use crate::http::extract::note_auth_failure;
@@ -77,13 +76,13 @@ pub fn fields_for(
 }
 
 /// A signature as a card or page prints it.
-pub fn manifestation(l: Lang, title: &str, s: &Signature) -> Markup {
+pub fn manifestation(l: Lang, title: &str, s: &Signature, shown_at: &str) -> Markup {
     html! {
         div.signature-record {
             dt { (title) }
             dd {
                 (t(l, "sig-signed-by")) strong { (s.full_name) } " (" (s.name) ") "
-                (t(l, "sig-at")) (templates::when(&s.signed_at)) ": “" span lang="en" { (s.meaning) } "”"
+                (t(l, "sig-at")) (shown_at) ": “" span lang="en" { (s.meaning) } "”"
             }
         }
     }

@@ -41,7 +41,10 @@ fn nav_links(lang: Lang, role: Role, trial: Option<&str>, closed: bool) -> Vec<(
     let l = |key: &str| t(lang, key);
     let Some(tr) = trial else {
         return match role {
-            Role::Admin => vec![("/admin".into(), l("nav-admin"))],
+            Role::Admin => vec![
+                ("/admin".into(), l("nav-admin")),
+                ("/admin/sites".into(), l("nav-sites")),
+            ],
             _ => vec![("/trials".into(), l("nav-trials"))],
         };
     };
@@ -62,7 +65,10 @@ fn nav_links(lang: Lang, role: Role, trial: Option<&str>, closed: bool) -> Vec<(
             (format!("/trials/{tr}/corrections"), l("nav-corrections")),
             (format!("/trials/{tr}/audit"), l("nav-audit")),
         ],
-        Role::Admin => vec![("/admin".into(), l("nav-admin"))],
+        Role::Admin => vec![
+            ("/admin".into(), l("nav-admin")),
+            ("/admin/sites".into(), l("nav-sites")),
+        ],
     }
 }
 
@@ -92,11 +98,11 @@ fn language_switch(v: &Viewer) -> Markup {
 }
 
 /// The banner of every page about a closed trial.
-fn closed_banner(lang: Lang, tr: &TrialState) -> Markup {
+fn closed_banner(lang: Lang, tr: &TrialState, viewer: &Viewer) -> Markup {
     html! {
         div.notice.closed role="status" {
             strong { (ta(lang, "closed-title", &[("trial", tr.id.as_str().into())])) }
-            @if let Some(at) = &tr.closed_at { (ta(lang, "closed-since", &[("at", when(at).into())])) }
+            @if let Some(at) = &tr.closed_at { (ta(lang, "closed-since", &[("at", viewer.when(at).into())])) }
             (t(lang, "closed-stop"))
             @if let Some(reason) = &tr.close_reason { (t(lang, "closed-reason")) (reason) }
             p { (t(lang, "closed-explained")) }
@@ -127,8 +133,8 @@ pub fn page_in(
     let trial = trial.or_else(|| viewer.and_then(Viewer::only_trial));
     let closed = viewer
         .zip(trial)
-        .and_then(|(v, t)| v.trial_state(t))
-        .filter(|t| t.status == TrialStatus::Closed);
+        .and_then(|(v, t)| v.trial_state(t).map(|t| (t, v)))
+        .filter(|(t, _)| t.status == TrialStatus::Closed);
     html! {
         (DOCTYPE)
         html lang=(lang.tag()) {
@@ -171,7 +177,7 @@ pub fn page_in(
                     }
                 }
                 main #main {
-                    @if let Some(tr) = closed { (closed_banner(lang, tr)) }
+                    @if let Some((tr, v)) = closed { (closed_banner(lang, tr, v)) }
                     (body)
                 }
             }
@@ -179,7 +185,8 @@ pub fn page_in(
     }
 }
 
-/// RFC 3339 UTC text as people read it: `2026-11-27 14:03:09 UTC`.
+/// RFC 3339 UTC text as people read it: `2026-11-27 14:03:09 UTC`. Pages of a site's users
+/// show their site's local time instead ([`Viewer::when`], [`Viewer::when_at`]).
 pub fn when(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| {

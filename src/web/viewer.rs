@@ -4,6 +4,7 @@
 
 use super::i18n::Lang;
 use crate::access::{Permission, Role, User};
+use crate::local_time::SiteZones;
 use crate::protocol::TrialStatus;
 use crate::service::queries::TrialState;
 
@@ -33,6 +34,8 @@ pub struct Viewer {
     pub(super) trial: Option<TrialState>,
     /// The language the pages speak to this user ([`super::i18n`]).
     pub lang: Lang,
+    /// The time zones of the user's sites (none: UTC), read with the session.
+    pub(super) zones: SiteZones,
 }
 
 impl Viewer {
@@ -59,6 +62,23 @@ impl Viewer {
     pub fn trial_closed(&self, trial: &str) -> bool {
         self.trial_state(trial)
             .is_some_and(|t| t.status == TrialStatus::Closed)
+    }
+
+    /// A time as this viewer reads it: in their (first) site's zone with the offset, UTC
+    /// for users without sites.
+    pub fn when(&self, rfc3339: &str) -> String {
+        self.zones.when(None, rfc3339)
+    }
+
+    /// A time of a row of `site` (a screening, a subject): in that site's zone when it is one
+    /// of the viewer's, else as [`Viewer::when`].
+    pub fn when_at(&self, site: &str, rfc3339: &str) -> String {
+        self.zones.when(Some(site), rfc3339)
+    }
+
+    /// Today's date at the viewer's (first) site, UTC's without one.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.zones.today(None, chrono::Utc::now())
     }
 
     /// The user's home page.

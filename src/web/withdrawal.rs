@@ -8,7 +8,7 @@ use maud::{html, Markup};
 
 use super::error::WebError;
 use super::form::Fields;
-use super::i18n::{t, ta, Lang};
+use super::i18n::{t, ta};
 use super::session::WebSession;
 use super::signature::{self, Refusal};
 use super::templates::{self, csrf_field, page};
@@ -44,10 +44,10 @@ fn form_page(
         dl.meta {
             dt { (t(l, "col-subject")) } dd { (a.subject_id) }
             dt { (t(l, "label-site")) } dd { (a.site) }
-            dt { (t(l, "col-randomized")) } dd { (templates::when(&a.randomized_at)) (t(l, "meta-by")) (a.randomized_by) }
+            dt { (t(l, "col-randomized")) } dd { (s.when_at(&a.site, &a.randomized_at)) (t(l, "meta-by")) (a.randomized_by) }
         }
         @if a.status == SubjectStatus::Withdrawn {
-            (templates::notice("warn", withdrawn_text(l, a)))
+            (templates::notice("warn", withdrawn_text(s, a)))
         } @else if s.trial_closed(trial_id) {
             (templates::notice("warn", html! { (t(l, "withdraw-closed")) }))
         } @else {
@@ -76,10 +76,11 @@ fn form_page(
     page(&t(l, "withdraw-page-title"), Some(s), Some(trial_id), body)
 }
 
-fn withdrawn_text(l: Lang, a: &Allocation) -> Markup {
+fn withdrawn_text(s: &WebSession, a: &Allocation) -> Markup {
+    let l = s.lang;
     html! {
         (t(l, "already-withdrawn"))
-        @if let Some(at) = &a.withdrawn_at { (t(l, "paren-open")) (templates::when(at)) @if let Some(by) = &a.withdrawn_by { (t(l, "comma-by")) (by) } (t(l, "paren-close")) }
+        @if let Some(at) = &a.withdrawn_at { (t(l, "paren-open")) (s.when_at(&a.site, at)) @if let Some(by) = &a.withdrawn_by { (t(l, "comma-by")) (by) } (t(l, "paren-close")) }
         (t(l, "full-stop"))
     }
 }
@@ -89,7 +90,7 @@ fn already_withdrawn(s: &WebSession, trial_id: &str, a: &Allocation) -> HttpResp
     let l = s.lang;
     let body = html! {
         h1 { (t(l, "title-already-withdrawn")) }
-        p { (withdrawn_text(l, a)) (t(l, "nothing-was-changed")) }
+        p { (withdrawn_text(s, a)) (t(l, "nothing-was-changed")) }
         p { a href=(subject_page(trial_id, &a.subject_id)) { (t(l, "back-to-subject")) } }
     };
     templates::respond(

@@ -82,20 +82,25 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
         Permission::Monitor,
     ),
     ("GET", "{T}/audit/head", MONITOR, Permission::Monitor),
-    ("GET", "{T}/audit/checkpoint", MONITOR, Permission::Monitor),
-    ("GET", "{T}/audit/verify", MONITOR, Permission::Monitor),
-    ("GET", "{T}/log/checkpoint", MONITOR, Permission::Monitor),
+    (
+        "GET",
+        "{T}/audit/checkpoint",
+        MONITOR,
+        Permission::VerifyLog,
+    ),
+    ("GET", "{T}/audit/verify", MONITOR, Permission::VerifyLog),
+    ("GET", "{T}/log/checkpoint", MONITOR, Permission::VerifyLog),
     (
         "GET",
         "{T}/log/consistency?from=0&to=1",
         MONITOR,
-        Permission::Monitor,
+        Permission::VerifyLog,
     ),
     (
         "GET",
         "{T}/log/inclusion?seq=1&size=1",
         MONITOR,
-        Permission::Monitor,
+        Permission::VerifyLog,
     ),
     (
         "GET",
@@ -142,6 +147,14 @@ const MATRIX: &[(&str, &str, &[&str], Permission)] = &[
         ADMIN,
         Permission::ManageUsers,
     ),
+    ("POST", "/api/v1/sites", ADMIN, Permission::ManageSites),
+    ("GET", "/api/v1/sites", ANY, Permission::ReadSites),
+    (
+        "PATCH",
+        "/api/v1/sites/SITE01",
+        ADMIN,
+        Permission::ManageSites,
+    ),
     (
         "POST",
         "{T}/amendments?reason=matrix",
@@ -165,9 +178,12 @@ fn declared_permissions_match_the_contract() {
             got, want,
             "{method} {path}: {permission:?} declares {declared:?}"
         );
-        // A site-limited monitor decides on corrections at the sites they visit.
-        let trial_wide = allowed == &MONITOR && *permission != Permission::ReviewCorrections;
-        assert_eq!(permission.trial_wide(), trial_wide, "{method} {path}");
+        // A site-limited monitor monitors the sites they visit; only the whole chain's
+        // evidence (checkpoints, proofs, verification) needs a monitor without site limits.
+        let whole_chain = ["/audit/checkpoint", "/audit/verify", "/log/"]
+            .iter()
+            .any(|p| path.contains(p));
+        assert_eq!(permission.trial_wide(), whole_chain, "{method} {path}");
     }
     // Names in reports are distinct.
     let mut names: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
@@ -219,6 +235,10 @@ fn body_for(path: &str, ids: &Ids, role: &str) -> Option<Value> {
         Some(json!({ "name": format!("made-by-{role}"), "role": "monitor" }))
     } else if path.ends_with("/tokens") {
         Some(json!({ "expires_at": "2099-01-01" }))
+    } else if path.ends_with("/sites") {
+        Some(json!({ "code": format!("M-{role}"), "name": "Matrix", "time_zone": "Asia/Shanghai" }))
+    } else if path.ends_with("/sites/SITE01") {
+        Some(json!({ "name": format!("Changed by {role}") }))
     } else if path.ends_with("/users/victim") {
         Some(json!({ "full_name": format!("Changed by {role}") }))
     } else if path.ends_with("/close") {
@@ -357,29 +377,14 @@ fn authentication_failures(db: TestDb) {
 }
 both_backends!(authentication_failures);
 
-/// A user written straight into the database, as an older release could create it.
-fn legacy_user(app: &TestApp, name: &str, role: &str, sites: &[&str]) -> String {
-    use trialgate::service::users::{generate_token, token_hash};
-    use trialgate::storage::repo::users;
-    let token = generate_token().unwrap();
-    let sites: Vec<String> = sites.iter().map(|s| s.to_string()).collect();
-    let at = chrono::Utc::now().naive_utc();
-    let mut conn = app.db.connection();
-    let role = trialgate::access::Role::parse(role).unwrap();
-    users::insert(&mut conn, name, role, &sites, at).unwrap();
-    users::insert_token(&mut conn, &token_hash(&token), name, at, None).unwrap();
-    token
-}
-
 fn site_limits(db: TestDb) {
     let app = TestApp::spawn(db);
     let inv = app.user("ines", "investigator", &[]);
     let pharm = app.user("paul", "pharmacist", &[]);
     let inv1 = app.user("ines1", "investigator", &["SITE01"]);
     let pharm1 = app.user("paul1", "pharmacist", &["SITE01"]);
-    // Site-limited monitors can no longer be created; one created before that is still held
-    // to its sites.
-    let mon1 = legacy_user(&app, "mona1", "monitor", &["SITE01"]);
+    // A site-limited monitor (a CRA visiting SITE01).
+    let mon1 = app.user("mona1", "monitor", &["SITE01"]);
 
     let mine = enroll(&app, &inv1, &pharm1, "SITE01-0001", "SITE01");
     let theirs = enroll(&app, &inv, &pharm, "SITE02-0001", "SITE02");
@@ -437,18 +442,47 @@ fn site_limits(db: TestDb) {
     // The unlimited users see both sites.
     let all = get_json(&app, &inv, &format!("{T}/subjects"));
     assert_eq!(all.as_array().unwrap().len(), 2);
-    // Trial-wide views need a user without site limits.
+    // The site monitor's trial-wide views hold their sites only; the whole chain's evidence
+    // is for monitors without site limits.
     for path in [
-        "/audit",
-        "/audit/head",
         "/audit/verify",
+        "/audit/checkpoint",
+        "/log/checkpoint",
+        "/log/consistency?from=0&to=1",
+        "/log/inclusion?seq=1&size=1",
+    ] {
+        let body = assert_problem(app.get(&mon1, &format!("{T}{path}")), 403, "forbidden");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("without site limits"),
+            "{path}: {body}"
+        );
+    }
+    for path in [
+        "/audit?after=0&limit=100",
+        "/audit/head",
         "/balance",
+        "/deviations",
         "/export?format=csv",
         "/export?format=json",
         "/export?format=fhir",
     ] {
-        assert_problem(app.get(&mon1, &format!("{T}{path}")), 403, "forbidden");
+        let r = app.get(&mon1, &format!("{T}{path}"));
+        assert_eq!(r.status(), 200, "{path}");
+        let body = r.text().unwrap();
+        for other in [
+            "SITE02-0001",
+            "SITE02-0002",
+            their_subject,
+            &their_screening,
+        ] {
+            assert!(!body.contains(other), "{path} shows {other}: {body}");
+        }
     }
+    let balance = get_json(&app, &mon1, &format!("{T}/balance"));
+    assert_eq!(balance["enrolled"], 1);
     // Nothing of the refused requests was recorded.
     let subjects = get_json(&app, &inv, &format!("{T}/subjects"));
     assert!(subjects
@@ -662,7 +696,8 @@ fn matrix_covers_the_route_table() {
                 .replace("{fresh}", "{id}")
                 .replace("{pending}", "{id}")
                 .replace("{subject}", "{subject_id}")
-                .replace("{victim}", "{name}");
+                .replace("{victim}", "{name}")
+                .replace("/sites/SITE01", "/sites/{code}");
             (method.to_string(), path)
         })
         .collect();

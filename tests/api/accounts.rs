@@ -138,12 +138,25 @@ fn accounts_are_listed_changed_and_expire(db: TestDb) {
         p["detail"].as_str().unwrap().contains("changes nothing"),
         "{p}"
     );
+    // Admins are never limited to sites (a site-limited monitor is fine).
     let p = assert_problem(
-        patch(&app, &app.admin, "wangli", &json!({"role": "monitor"})),
+        patch(&app, &app.admin, "wangli", &json!({"role": "admin"})),
         422,
         "validation_failed",
     );
     assert_eq!(error_fields(&p), ["sites"]);
+    // Only registered sites, each named by its index.
+    let p = assert_problem(
+        patch(
+            &app,
+            &app.admin,
+            "wangli",
+            &json!({"sites": ["S2", "S9", "NOWHERE"]}),
+        ),
+        422,
+        "validation_failed",
+    );
+    assert_eq!(error_fields(&p), ["sites[1]", "sites[2]"]);
     assert_problem(
         patch(&app, &app.admin, "wangli", &json!({"colour": "red"})),
         422,
@@ -203,7 +216,7 @@ fn access_review_lists_who_can_do_what_where(db: TestDb) {
         .unwrap();
     assert_eq!(
         row["permissions"],
-        json!(["read_trials", "read_patients", "randomize"])
+        json!(["read_trials", "read_patients", "randomize", "read_sites"])
     );
     assert_eq!(row["sites"], json!(["S1"]));
     assert_eq!(row["expires_at"], "2099-06-30T00:00:00.000000Z");

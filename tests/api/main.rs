@@ -15,6 +15,7 @@ mod corrections;
 mod flow;
 mod readiness;
 mod receipts;
+mod sites;
 mod support;
 mod training;
 

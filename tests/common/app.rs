@@ -71,7 +71,7 @@ impl TestApp {
             .unwrap()
             .trim()
             .to_string();
-        TestApp {
+        let app = TestApp {
             base,
             client: Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -83,7 +83,25 @@ impl TestApp {
             db,
             handle,
             thread: Some(thread),
+        };
+        for code in TEST_SITES {
+            app.site(code, "UTC");
         }
+        app
+    }
+
+    /// Registers a site (as the admin) unless it is registered already.
+    pub fn site(&self, code: &str, time_zone: &str) {
+        let r = self.post(
+            &self.admin,
+            "/api/v1/sites",
+            &json!({"code": code, "name": format!("Hospital {code}"), "time_zone": time_zone}),
+        );
+        assert!(
+            r.status() == 201 || r.status() == 409,
+            "registering {code}: {}",
+            r.text().unwrap()
+        );
     }
 
     /// Another server process's worth: a second server on the same database and data dir.
@@ -189,6 +207,9 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// The sites every test server registers (time zone UTC), as the tests name them.
+pub const TEST_SITES: [&str; 6] = ["SITE01", "SITE02", "SITE03", "S1", "S2", "S3"];
 
 /// Failed authentications per address and minute the test servers allow (the default).
 pub const AUTH_QUOTA: u32 = 20;

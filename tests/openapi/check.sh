@@ -64,8 +64,10 @@ from trialgate_client.api.monitoring import verify_audit
 from trialgate_client.api.screenings import create_screening
 from trialgate_client.api.subjects import randomize
 from trialgate_client.api.trials import list_trials
+from trialgate_client.api.sites import create_site
 from trialgate_client.api.users import create_user
-from trialgate_client.models import NewUserRequest, Outcome, RandomizationRequest, RawScreening
+from trialgate_client.models import (NewSiteRequest, NewUserRequest, Outcome,
+                                     RandomizationRequest, RawScreening)
 
 base, token_file, request_file, doc_file = sys.argv[1:]
 registry = Registry().with_resource(
@@ -81,6 +83,10 @@ def checked(response, status, schema):
     return response.parsed
 
 admin = AuthenticatedClient(base_url=base, token=open(token_file).read().strip())
+# The register starts empty: the example's site first.
+site = json.load(open(request_file))["site"]
+checked(create_site.sync_detailed(client=admin, body=NewSiteRequest(
+    code=site, name="Site 01", time_zone="Asia/Shanghai")), 201, "SiteView")
 tokens = {}
 for role in ("investigator", "pharmacist", "monitor"):
     created = checked(create_user.sync_detailed(

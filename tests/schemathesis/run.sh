@@ -23,6 +23,9 @@ token() {
     -d "{\"name\":\"$1\",\"role\":\"$1\"}" "$base/api/v1/users" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
+# The register starts empty: the site the examples name.
+curl -fsS -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+  -d '{"code":"SITE01","name":"Site 01","time_zone":"Asia/Shanghai"}' "$base/api/v1/sites" >/dev/null
 declare -A tokens=([admin]=$admin [investigator]=$(token investigator) \
   [pharmacist]=$(token pharmacist) [monitor]=$(token monitor))
 

@@ -69,6 +69,21 @@ pub(crate) fn create_user(
         .ok_or_else(|| format!("user response without token: {text}"))
 }
 
+/// Registers the site the load screens at (already registered is fine).
+pub(crate) fn register_site(http: &ureq::Agent, base: &str, admin: &str, code: &str) -> Res<()> {
+    let (status, text) = send(
+        http,
+        "POST",
+        &format!("{base}/api/v1/sites"),
+        admin,
+        Some(&json!({"code": code, "name": format!("Load test site {code}"), "time_zone": "UTC"})),
+    )?;
+    if status != 201 && status != 409 {
+        return Err(format!("registering site {code}: {status} {text}"));
+    }
+    Ok(())
+}
+
 /// (valid, entries) of the trial's audit chain.
 pub(crate) fn verify_audit(
     http: &ureq::Agent,

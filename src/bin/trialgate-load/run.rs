@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::cleanup::Cleanup;
 use crate::cli::{Args, Backend};
 use crate::driver::{randomize_all, screen_patients};
-use crate::http::{agent, create_user, verify_audit};
+use crate::http::{agent, create_user, register_site, verify_audit};
 use crate::pg::{create_pg_database, postgres_start_time, with_database};
 use crate::raw::{durability, prepare_raw_table, raw_commit_rate};
 use crate::report::{Checks, Report};
@@ -51,6 +51,7 @@ pub(crate) fn run(args: &Args, cleanup: &mut Cleanup) -> Res<Report> {
     };
 
     let http = agent(limit);
+    register_site(&http, &base, &admin, "SITE01")?;
     let investigator = create_user(&http, &base, &admin, "load-investigator", "investigator")?;
     let pharmacist = create_user(&http, &base, &admin, "load-pharmacist", "pharmacist")?;
     let monitor = create_user(&http, &base, &admin, "load-monitor", "monitor")?;

@@ -5,6 +5,7 @@ pub mod corrections;
 pub mod log;
 pub mod ops;
 pub mod screenings;
+pub mod sites;
 pub mod subjects;
 pub mod trials;
 pub mod users;

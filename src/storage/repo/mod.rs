@@ -3,6 +3,7 @@
 pub mod corrections;
 pub mod screenings;
 pub mod signing_keys;
+pub mod sites;
 pub mod subjects;
 pub mod trials;
 pub mod users;

@@ -29,6 +29,14 @@ pub struct Actors {
 
 pub fn create_actors(server: &Server, client: &Client) -> Actors {
     let admin = server.admin_token();
+    // The site the scenarios screen at (409: registered by an earlier run on this database).
+    let r = client
+        .post(format!("{}/api/v1/sites", server.base()))
+        .bearer_auth(&admin)
+        .json(&json!({"code": "SITE01", "name": "Site 01", "time_zone": "UTC"}))
+        .send()
+        .unwrap();
+    assert!(r.status() == 201 || r.status() == 409, "registering SITE01");
     let user = |name: &str, role: &str| {
         let r = client
             .post(format!("{}/api/v1/users", server.base()))

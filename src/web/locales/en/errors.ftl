@@ -29,3 +29,4 @@ title-too-many-requests = Too many requests
 title-internal = Internal error
 detail-no-page = there is no page at this address
 detail-role-may-not = role { $role } may not do this (needs { $needs })
+title-site-exists = Site already registered

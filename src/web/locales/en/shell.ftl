@@ -33,3 +33,4 @@ go-home = Go to your home page
 sentence-end = .{" "}
 full-stop = .
 header-password = Password
+nav-sites = Sites

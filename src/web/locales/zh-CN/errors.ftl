@@ -28,3 +28,4 @@ title-too-many-requests = 请求过于频繁
 title-internal = 内部错误
 detail-no-page = 此地址没有页面
 detail-role-may-not = 角色 { $role } 无权执行此操作（需要 { $needs }）
+title-site-exists = 研究中心已登记

@@ -33,3 +33,4 @@ go-home = 返回首页
 sentence-end = 。
 full-stop = 。
 header-password = 密码
+nav-sites = 研究中心
