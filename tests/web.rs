@@ -2687,11 +2687,11 @@ fn pages_answer_in_the_language_asked_for(db: TestDb) {
     let app = TestApp::spawn(db);
     let (inv, pharm, mon) = users(&app);
     for (accept, lang, signin) in [
-        ("zh-CN", "zh-CN", "您的访问令牌"),
-        ("zh-Hans-CN,zh;q=0.9,en;q=0.8", "zh-CN", "您的访问令牌"),
-        ("en-US,en;q=0.9", "en", "Your access token"),
-        ("fr-FR, zh;q=0.5, en;q=0.4", "zh-CN", "您的访问令牌"),
-        ("fr-FR", "en", "Your access token"),
+        ("zh-CN", "zh-CN", "用户名"),
+        ("zh-Hans-CN,zh;q=0.9,en;q=0.8", "zh-CN", "用户名"),
+        ("en-US,en;q=0.9", "en", "User name"),
+        ("fr-FR, zh;q=0.5, en;q=0.4", "zh-CN", "用户名"),
+        ("fr-FR", "en", "User name"),
     ] {
         let page = Web::speaking(&app, accept).page("/signin");
         assert_eq!(html_lang(&page), lang, "{accept}");
@@ -2706,7 +2706,7 @@ fn pages_answer_in_the_language_asked_for(db: TestDb) {
     assert!(body.contains("此地址没有页面"), "{body}");
     let r = zh.sign_in("tg_not_a_token");
     assert_eq!(r.status(), 401);
-    assert!(r.text().unwrap().contains("此令牌无效或已被吊销"));
+    assert!(r.text().unwrap().contains("此令牌无效、已过期或已被吊销"));
 
     let i = Web::signed_in_speaking(&app, &inv, "zh-CN");
     let form = i.page(&format!("/trials/{T}/screening"));
@@ -2752,16 +2752,26 @@ fn pages_answer_in_the_language_asked_for(db: TestDb) {
     assert!(p.page(&format!("/trials/{T}/queue")).contains("随机化队列"));
     let confirm = p.page(&format!("/trials/{T}/randomize/{id}"));
     assert!(confirm.contains("您即将随机化"));
+    // The electronic signature in Chinese, with the statement as it is recorded.
+    for text in [
+        "电子签名",
+        "本人对患者 SITE01-0103 进行随机化",
+        "(I randomize patient SITE01-0103)",
+    ] {
+        assert!(confirm.contains(text), "{text}: {confirm}");
+    }
     let r = p.post(
         &format!("/trials/{T}/randomize/{id}"),
         &[
             ("csrf", &hidden(&confirm, "csrf")),
             ("idempotency_key", &hidden(&confirm, "idempotency_key")),
+            SIGN,
         ],
     );
     assert_eq!(r.status(), 303);
     let card = p.page(&location(&r));
     assert_eq!(html_lang(&card), "zh-CN");
+    assert!(card.contains("电子签名人："), "{card}");
     assert!(card.contains("分配卡") && card.contains("组别"), "{card}");
     assert!(
         card.contains("常规放疗") || card.contains("SFRT/SCART"),
@@ -3126,6 +3136,7 @@ fn admin_sites_page(db: TestDb) {
             ("name", "wang"),
             ("role", "monitor"),
             ("sites", "BJ01"),
+            ("full_name", "王伟"),
         ],
     );
     assert_eq!(r.status(), 200, "a site-limited monitor");
