@@ -18,6 +18,7 @@ pub mod passwords;
 pub mod queries;
 pub mod readiness;
 pub mod receipts;
+pub mod registry_fields;
 pub mod screening;
 pub mod setup;
 pub mod signatures;

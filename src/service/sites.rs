@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::now;
-use super::users::{checked_display_name, checked_email, valid_site_code};
+use super::registry_fields::{checked_display_name, checked_email, valid_site_code};
 use crate::access::{Permission, User};
 use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::fields::FieldError;

@@ -11,6 +11,7 @@ use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::eligibility::FieldError;
 use crate::language::Language;
 use crate::service::error::{Internal, Invalid, NotFound};
+use crate::service::registry_fields::{checked_display_name, checked_email, valid_site_code};
 use crate::service::views::{
     AccessReviewRow, AccountStatus, CreatedUser, RevokedUser, UserSummary,
 };
@@ -62,15 +63,6 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
-}
-
-/// A site code: 1–64 letters, digits, '-', '_' or '.' (as screenings name sites).
-pub fn valid_site_code(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= crate::eligibility::MAX_REF_LEN
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// Checks a new user's fields, naming every bad one.
@@ -129,64 +121,9 @@ pub struct Profile {
     pub expires_at: Option<String>,
 }
 
-/// Longest full name, in characters.
-pub const MAX_FULL_NAME_CHARS: usize = 200;
-
 /// A full name as stored: trimmed, NFC, any script; no control or reordering character.
 fn checked_full_name(text: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     checked_display_name("full_name", text, errors)
-}
-
-/// A name people read (a person's, a site's) as stored: trimmed, NFC, any script, 1–200
-/// characters; no control or reordering character. A problem is named by `field`.
-pub(crate) fn checked_display_name(
-    field: &str,
-    text: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    use unicode_normalization::UnicodeNormalization;
-    let name: String = text.trim().nfc().collect();
-    let count = name.chars().count();
-    let problem = if count == 0 {
-        Some(format!(
-            "must not be empty (1–{MAX_FULL_NAME_CHARS} characters)"
-        ))
-    } else if count > MAX_FULL_NAME_CHARS {
-        Some(format!("must be at most {MAX_FULL_NAME_CHARS} characters"))
-    } else if name
-        .chars()
-        .any(|c| c.is_control() || crate::text::is_bidi_control(c))
-    {
-        Some("must not contain control characters or characters that reorder text".to_string())
-    } else {
-        None
-    };
-    match problem {
-        Some(p) => {
-            errors.push(FieldError::new(field, p));
-            None
-        }
-        None => Some(name),
-    }
-}
-
-/// An e-mail address as stored (trimmed).
-pub(crate) fn checked_email(text: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    let email = text.trim();
-    let ok = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@')
-        });
-    if ok {
-        Some(email.to_string())
-    } else {
-        errors.push(FieldError::new(
-            "email",
-            "must be an e-mail address, e.g. wang.li@hospital.cn",
-        ));
-        None
-    }
 }
 
 pub(super) fn checked_expiry(
