@@ -2299,6 +2299,10 @@ fn activation_and_passwords(db: TestDb) {
         401
     );
     assert_eq!(again.sign_in_with("nobody", TEST_PASSWORD).status(), 401);
+    // A name no account can have (a NUL, too long) is refused like any other, not an error.
+    for impossible in ["ines\u{0}", &"x".repeat(65)] {
+        assert_eq!(again.sign_in_with(impossible, TEST_PASSWORD).status(), 401);
+    }
     assert_eq!(again.sign_in_with("ines", TEST_PASSWORD).status(), 303);
 
     // A password change: the current one is checked, the other session ends.

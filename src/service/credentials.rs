@@ -107,7 +107,8 @@ pub fn check_password(
     password: &str,
 ) -> Result<User, UserError> {
     let name = name.trim();
-    let row = if name.is_empty() || name.len() > 64 {
+    // A name no account can have is not looked up (PostgreSQL refuses a NUL in text).
+    let row = if name.is_empty() || name.len() > 64 || impossible_id(name) {
         None
     } else {
         repo::users::get(conn, name)?

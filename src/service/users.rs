@@ -10,7 +10,7 @@ use crate::access::{Permission, Role, User};
 use crate::audit::{Action, SYSTEM_CHAIN};
 use crate::eligibility::FieldError;
 use crate::language::Language;
-use crate::service::error::{Internal, Invalid, NotFound};
+use crate::service::error::{impossible_id, Internal, Invalid, NotFound};
 use crate::service::registry_fields::{checked_display_name, checked_email, valid_site_code};
 use crate::service::views::{
     AccessReviewRow, AccountStatus, CreatedUser, RevokedUser, UserSummary,
@@ -237,6 +237,9 @@ pub fn create_account(
 #[tracing::instrument(name = "revoke_user", skip_all, fields(actor = %actor.name, name = %name))]
 pub fn revoke(conn: &mut DbConnection, actor: &User, name: &str) -> Result<RevokedUser, UserError> {
     actor.require_permission(Permission::ManageUsers)?;
+    if impossible_id(name) {
+        return Err(NotFound::user(name).into());
+    }
     let at = now();
     storage::write_transaction(conn, |c| {
         let mut head = storage::lock_chain_head(c, SYSTEM_CHAIN)?;
@@ -436,6 +439,9 @@ pub fn change(
     change: &UserChange,
 ) -> Result<UserSummary, UserError> {
     actor.require_permission(Permission::ManageUsers)?;
+    if impossible_id(name) {
+        return Err(NotFound::user(name).into());
+    }
     let at = now();
     storage::write_transaction(conn, |c| {
         let mut head = storage::lock_chain_head(c, SYSTEM_CHAIN)?;

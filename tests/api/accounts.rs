@@ -308,3 +308,19 @@ fn tokens_rotate_and_expire(db: TestDb) {
     assert!(!text.contains(&third) && !text.contains("tg_"), "{text}");
 }
 both_backends!(tokens_rotate_and_expire);
+
+/// A user name no account can have (a NUL, over 128 bytes) is `not_found` for the changes of
+/// an account, on both backends (PostgreSQL refuses a NUL in text).
+fn impossible_names_are_not_found(db: TestDb) {
+    let app = TestApp::spawn(db);
+    for name in ["a%00b", &"x".repeat(129)] {
+        let path = format!("/api/v1/users/{name}");
+        let r = patch(&app, &app.admin, name, &json!({"full_name": "X"}));
+        assert_eq!(r.status(), 404, "PATCH {path}");
+        let r = send(&app, Method::DELETE, Some(&app.admin), &path, None);
+        assert_eq!(r.status(), 404, "DELETE {path}");
+        let r = app.post(&app.admin, &format!("{path}/tokens"), &json!({}));
+        assert_eq!(r.status(), 404, "POST {path}/tokens");
+    }
+}
+both_backends!(impossible_names_are_not_found);
