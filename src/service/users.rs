@@ -326,6 +326,18 @@ pub fn list(conn: &mut DbConnection, actor: &User) -> Result<Vec<UserSummary>, U
         .collect()
 }
 
+/// One user, for the admin's page of the account (never a token).
+pub fn get(conn: &mut DbConnection, actor: &User, name: &str) -> Result<UserSummary, UserError> {
+    actor.require_permission(Permission::ManageUsers)?;
+    if impossible_id(name) {
+        return Err(NotFound::user(name).into());
+    }
+    let row = repo::users::get(conn, name)?.ok_or_else(|| NotFound::user(name))?;
+    let sites: Vec<String> = serde_json::from_str(&row.sites)
+        .map_err(|e| Internal::caused(format!("user {} sites", row.name), e))?;
+    Ok(summary_of(row, sites))
+}
+
 fn summary_of(row: crate::storage::models::User, sites: Vec<String>) -> UserSummary {
     let status = if row.revoked_at.is_some() {
         AccountStatus::Revoked

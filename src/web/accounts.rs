@@ -24,11 +24,10 @@ async fn account(
     session: &WebSession,
     name: &str,
 ) -> Result<UserSummary, WebError> {
-    let wanted = name.to_string();
-    let list = session.db(state, users::list).await?;
-    list.into_iter()
-        .find(|u| u.name == wanted)
-        .ok_or_else(|| session.fail(crate::service::error::NotFound::user(name)))
+    let name = name.to_string();
+    session
+        .db(state, move |c, user| users::get(c, user, &name))
+        .await
 }
 
 fn status_text(u: &UserSummary) -> String {

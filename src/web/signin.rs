@@ -43,6 +43,15 @@ pub struct SignInQuery {
     lang: Option<String>,
 }
 
+impl SignInQuery {
+    /// The language chosen on the page (`?lang=`), and the one it is shown in: that choice,
+    /// else the browser's.
+    fn language(&self, req: &HttpRequest) -> (Option<Lang>, Lang) {
+        let chosen = self.lang.as_deref().and_then(Lang::from_tag);
+        (chosen, chosen.unwrap_or_else(|| i18n::of_request(req)))
+    }
+}
+
 fn random_hex() -> Result<String, ApiError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
@@ -237,8 +246,7 @@ pub async fn form(
     if let Some(s) = session {
         return Ok(templates::see_other(&s.home()));
     }
-    let chosen = query.lang.as_deref().and_then(Lang::from_tag);
-    let lang = chosen.unwrap_or_else(|| i18n::of_request(&req));
+    let (chosen, lang) = query.language(&req);
     pre_session_page(&req, &state, &settings, chosen, |token| {
         signin_page(lang, token, "", None, query.signed_out.is_some())
     })
@@ -255,8 +263,7 @@ pub async fn activation_form(
     if let Some(s) = session {
         return Ok(templates::see_other(&s.home()));
     }
-    let chosen = query.lang.as_deref().and_then(Lang::from_tag);
-    let lang = chosen.unwrap_or_else(|| i18n::of_request(&req));
+    let (chosen, lang) = query.language(&req);
     pre_session_page(&req, &state, &settings, chosen, |token| {
         activation_page(lang, token, "", &[], None)
     })
